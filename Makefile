@@ -1,0 +1,37 @@
+# The few commands everyone runs. Each one sets up what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck format bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with marketbrief and its tools
+
+run: install  ## migrate the embedded SQLite store and verify it (the service comes with the API)
+	$(BIN)/marketbrief migrate
+	$(BIN)/marketbrief verify
+
+test: lint  ## lint, type-check, then run every test
+	$(BIN)/pytest
+
+lint: install  ## ruff (lint + format check) and mypy strict
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+bench: install  ## benchmarks, reported as side-by-side ratios
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

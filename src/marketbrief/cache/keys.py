@@ -1,0 +1,49 @@
+"""Cache key names: the one module that builds or reads them (LESSONS 7).
+
+Readers and writers both call these functions, so a key can never be written under one spelling
+and read under another. The backend adds its own prefix; these names are prefix-free.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_TYPE = r"[a-z0-9][a-z0-9_-]*"
+
+REPORT_KEY_PATTERN: re.Pattern[str] = re.compile(
+    rf"report:(?P<type>{_TYPE}):(?P<day>[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})"
+)
+"""Matches a whole report key; `parse_report_key` is the way to read one."""
+
+_TYPE_RE = re.compile(_TYPE)
+
+
+def _checked_type(report_type: str) -> str:
+    # A ':' or upper-case letter would make keys ambiguous or unparseable: refuse to build them.
+    value = str(report_type)
+    if not _TYPE_RE.fullmatch(value):
+        raise ValueError(f"not a report type usable in a cache key: {value!r}")
+    return value
+
+
+def report_key(report_type: str, day: date) -> str:
+    """Return the cache key of the report of `report_type` for business date `day`."""
+    return f"report:{_checked_type(report_type)}:{day.isoformat()}"
+
+
+def report_lock(report_type: str, day: date) -> str:
+    """Return the lock name that single-flights the store read for one report key."""
+    return f"lock:{report_key(report_type, day)}"
+
+
+def parse_report_key(key: str) -> tuple[str, date] | None:
+    """Return (report type, business date) of a report key, or None if `key` is not one."""
+    match = REPORT_KEY_PATTERN.fullmatch(key)
+    if match is None:
+        return None
+    try:
+        day = date.fromisoformat(match["day"])
+    except ValueError:
+        return None
+    return match["type"], day

@@ -1,0 +1,228 @@
+"""Settings: every MARKETBRIEF_* variable, read once, typed, frozen, and injected from there."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from marketbrief.errors import ConfigError
+from marketbrief.models import ReportType
+
+T = TypeVar("T")
+
+PREFIX = "MARKETBRIEF_"
+DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "NVDA")
+DEFAULT_SLOTS: dict[ReportType, time] = {
+    ReportType.PRE_MARKET: time(8, 30),
+    ReportType.INTRADAY: time(12, 0),
+    ReportType.WEEKLY: time(10, 0),
+}
+DEFAULT_CLOSE_OFFSET_MINUTES = 5
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    """Report slot times in New York; end-of-day is the session's close plus an offset."""
+
+    pre_market: time = DEFAULT_SLOTS[ReportType.PRE_MARKET]
+    intraday: time = DEFAULT_SLOTS[ReportType.INTRADAY]
+    weekly: time = DEFAULT_SLOTS[ReportType.WEEKLY]
+    close_offset_minutes: int = DEFAULT_CLOSE_OFFSET_MINUTES
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting marketbrief reads; build it once with `Settings.from_env()`."""
+
+    database_url: str = "sqlite:///marketbrief.db"
+    cache_url: str = "memory://?max_bytes=67108864"
+    cache_prefix: str = "marketbrief:"
+    cache_ttl_seconds: int = 7 * 24 * 3600
+    outbox_dir: Path = Path("marketbrief-outbox")
+    store_writes: bool = True
+    store_reads: bool = True
+    cache_enabled: bool = True
+    max_stale_sessions: int = 3
+    pending_grace_minutes: int = 30
+    write_retry_seconds: float = 2.0
+    outbox_replay_seconds: float = 5.0
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    high_confidence: float = 0.7
+    run_timeout_minutes: int = 30
+    catchup_hours: int = 6
+    slots: Slots = field(default_factory=Slots)
+    api_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is a SQLite file (embedded mode)."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every MARKETBRIEF_* variable; a bad value raises ConfigError naming the variable."""
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        defaults = cls()
+        return cls(
+            database_url=reader.get("DATABASE_URL", _database_url, defaults.database_url),
+            cache_url=reader.get("CACHE_URL", _cache_url, defaults.cache_url),
+            cache_prefix=reader.get("CACHE_PREFIX", _nonempty, defaults.cache_prefix),
+            cache_ttl_seconds=reader.get(
+                "CACHE_TTL_SECONDS", _positive_int, defaults.cache_ttl_seconds
+            ),
+            outbox_dir=reader.get("OUTBOX_DIR", lambda v: Path(_nonempty(v)), defaults.outbox_dir),
+            store_writes=reader.get("STORE_WRITES", _switch, defaults.store_writes),
+            store_reads=reader.get("STORE_READS", _switch, defaults.store_reads),
+            cache_enabled=reader.get("CACHE", _switch, defaults.cache_enabled),
+            max_stale_sessions=reader.get(
+                "MAX_STALE_SESSIONS", _non_negative_int, defaults.max_stale_sessions
+            ),
+            pending_grace_minutes=reader.get(
+                "PENDING_GRACE_MINUTES", _non_negative_int, defaults.pending_grace_minutes
+            ),
+            write_retry_seconds=reader.get(
+                "WRITE_RETRY_SECONDS", _non_negative_float, defaults.write_retry_seconds
+            ),
+            outbox_replay_seconds=reader.get(
+                "OUTBOX_REPLAY_SECONDS", _positive_float, defaults.outbox_replay_seconds
+            ),
+            symbols=reader.get("SYMBOLS", _symbols, defaults.symbols),
+            high_confidence=reader.get("HIGH_CONFIDENCE", _fraction, defaults.high_confidence),
+            run_timeout_minutes=reader.get(
+                "RUN_TIMEOUT", _positive_int, defaults.run_timeout_minutes
+            ),
+            catchup_hours=reader.get("CATCHUP_HOURS", _non_negative_int, defaults.catchup_hours),
+            slots=Slots(
+                pre_market=reader.get("SLOT_PRE_MARKET", _clock, defaults.slots.pre_market),
+                intraday=reader.get("SLOT_INTRADAY", _clock, defaults.slots.intraday),
+                weekly=reader.get("SLOT_WEEKLY", _clock, defaults.slots.weekly),
+                close_offset_minutes=reader.get(
+                    "SLOT_CLOSE_OFFSET_MINUTES",
+                    _non_negative_int,
+                    defaults.slots.close_offset_minutes,
+                ),
+            ),
+            api_key=reader.get("API_KEY", _api_key, None),
+            host=reader.get("HOST", _nonempty, defaults.host),
+            port=reader.get("PORT", _port, defaults.port),
+        )
+
+
+class _Reader:
+    """Parses one variable at a time and names it when the value is bad."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(PREFIX + name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw.strip())
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{PREFIX}{name}={raw!r} is invalid: {exc}") from None
+
+
+def _nonempty(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _database_url(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme in ("postgres", "postgresql"):
+        return "postgresql+psycopg" + value[len(scheme) :]
+    if scheme in ("postgresql+psycopg", "sqlite"):
+        return value
+    raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+
+
+def _cache_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("memory", "redis", "rediss"):
+        raise ValueError("expected memory://?max_bytes=N or redis://HOST:PORT/DB")
+    return value
+
+
+def _switch(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("on", "true", "1", "yes"):
+        return True
+    if lowered in ("off", "false", "0", "no"):
+        return False
+    raise ValueError("expected on or off")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive whole number")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be zero or a positive whole number")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError("must be zero or a positive number")
+    return number
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise ValueError("must be between 0 and 1")
+    return number
+
+
+def _symbols(value: str) -> tuple[str, ...]:
+    symbols = tuple(dict.fromkeys(s.strip().upper() for s in value.split(",") if s.strip()))
+    if not symbols:
+        raise ValueError("must name at least one symbol")
+    for symbol in symbols:
+        if not _SYMBOL.match(symbol):
+            raise ValueError(f"{symbol!r} is not a ticker symbol")
+    return symbols
+
+
+def _clock(value: str) -> time:
+    hours, _, minutes = value.partition(":")
+    parsed = time(int(hours), int(minutes))
+    return parsed
+
+
+def _api_key(value: str) -> str:
+    if len(value) < 16:
+        raise ValueError("must be at least 16 characters")
+    return value
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError("must be a TCP port (1-65535)")
+    return number

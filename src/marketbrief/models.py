@@ -1,0 +1,222 @@
+"""The nouns of marketbrief: report types, run states, stages and their records (no I/O)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from marketbrief.errors import InvalidInput
+
+
+class ReportType(enum.StrEnum):
+    """The four daily market moments."""
+
+    PRE_MARKET = "pre-market"
+    INTRADAY = "intraday"
+    END_OF_DAY = "end-of-day"
+    WEEKLY = "weekly"
+
+    @classmethod
+    def parse(cls, value: str) -> ReportType:
+        """Return the report type named by `value`, or raise InvalidInput listing the valid ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(t.value for t in cls)
+            raise InvalidInput(f"unknown report type {value!r}; expected one of: {valid}") from None
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run stands; only validation decides success, partial or failed."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class TriggerSource(enum.StrEnum):
+    """What really started a run, recorded as it was (LESSONS 13)."""
+
+    SCHEDULE = "schedule"
+    CATCH_UP = "catch-up"
+    MANUAL = "manual"
+    API = "api"
+    BACKFILL = "backfill"
+    IMPORT = "import"
+
+    @property
+    def claims_slot(self) -> bool:
+        """Whether a run of this trigger takes its (date, type) slot exclusively."""
+        return self in (TriggerSource.SCHEDULE, TriggerSource.CATCH_UP)
+
+
+class Stage(enum.StrEnum):
+    """The stages of a run, in order."""
+
+    INIT = "init"
+    DATA_FETCH = "data_fetch"
+    ANALYSIS = "analysis"
+    STORAGE = "storage"
+    FINALIZE = "finalize"
+
+
+class StageStatus(enum.StrEnum):
+    """How one stage ended."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Direction(enum.StrEnum):
+    """A prediction's direction."""
+
+    UP = "up"
+    DOWN = "down"
+    NEUTRAL = "neutral"
+
+
+class PredictionStatus(enum.StrEnum):
+    """Whether the analysis of one symbol worked."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One execution of a report job, as kept in `job_executions`."""
+
+    id: int
+    run_id: str
+    job_type: ReportType
+    scheduled_date: date
+    status: RunStatus
+    current_stage: str | None
+    trigger_source: TriggerSource
+    started_at: datetime
+    executed_at: datetime | None
+    execution_time_ms: int | None
+    symbols_processed: int
+    symbols_successful: int
+    symbols_fallback: int
+    symbols_failed: int
+    success_rate: float | None
+    errors: list[Any]
+    warnings: list[Any]
+    created_at: datetime
+
+    @property
+    def version(self) -> int:
+        """The report version this run produces: follows the order in which runs started."""
+        return version_of(self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    """One stage of one run."""
+
+    run_id: str
+    stage: Stage
+    status: StageStatus
+    started_at: datetime
+    ended_at: datetime | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One symbol's analysis in one run; confidence None means the analysis failed."""
+
+    symbol: str
+    direction: Direction
+    confidence: float | None
+    sentiment_score: float | None
+    articles_count: int
+    model: str
+    status: PredictionStatus
+    error: str | None = None
+    headlines: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One stored report: the exact payload bytes and where they came from."""
+
+    id: int
+    run_id: str | None
+    scheduled_date: date
+    report_type: ReportType
+    content: bytes
+    metadata: dict[str, Any]
+    trigger_source: TriggerSource
+    content_sha256: str
+    created_at: datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of claiming a run: the run, or the run that already holds the slot."""
+
+    claimed: bool
+    run: Run
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """Everything a finished run writes, in one transaction; also the outbox's unit of work."""
+
+    run_id: str
+    job_type: ReportType
+    scheduled_date: date
+    trigger_source: TriggerSource
+    started_at: datetime
+    executed_at: datetime
+    status: RunStatus
+    content: bytes | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    predictions: tuple[Prediction, ...] = ()
+    symbols_processed: int = 0
+    symbols_successful: int = 0
+    symbols_fallback: int = 0
+    symbols_failed: int = 0
+    errors: tuple[Any, ...] = ()
+    warnings: tuple[Any, ...] = ()
+
+    @property
+    def version(self) -> int:
+        """The version of the report this completion publishes."""
+        return version_of(self.started_at)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successful symbols over processed ones, or None when nothing was processed."""
+        if self.symbols_processed == 0:
+            return None
+        return self.symbols_successful / self.symbols_processed
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run with its stages, predictions and snapshot."""
+
+    run: Run
+    stages: list[StageRecord]
+    predictions: list[Prediction]
+    snapshot: Snapshot | None
+
+
+def version_of(started_at: datetime) -> int:
+    """A report version: microseconds since the epoch at the run's start (follows start order)."""
+    if started_at.tzinfo is None:
+        raise ValueError("started_at must be timezone-aware")
+    return (started_at - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

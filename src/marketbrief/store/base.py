@@ -1,0 +1,139 @@
+"""The store's port: what the rest of marketbrief may ask of the source of truth."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from marketbrief.errors import InvalidInput
+from marketbrief.models import (
+    Claim,
+    Completion,
+    Prediction,
+    ReportType,
+    Run,
+    RunDetail,
+    RunStatus,
+    Snapshot,
+    Stage,
+    StageStatus,
+    TriggerSource,
+)
+
+MAX_HISTORY_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Filters for run history, newest first, paged with an opaque keyset cursor."""
+
+    job_type: ReportType | None = None
+    status: RunStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_HISTORY_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_HISTORY_LIMIT}")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InvalidInput("'from' must not be after 'to'")
+        if self.cursor is not None:
+            decode_cursor(self.cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of history and the cursor of the next page (None on the last)."""
+
+    runs: list[Run]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FinishResult:
+    """What finishing a run wrote: its snapshot, and whether it became the latest report."""
+
+    run_id: str
+    snapshot_id: int | None
+    published: bool
+    version: int
+    already_finished: bool = False
+
+
+def encode_cursor(last_id: int) -> str:
+    """An opaque cursor after the run with this id."""
+    return base64.urlsafe_b64encode(f"r:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The run id a cursor points after; InvalidInput when it was not made by encode_cursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        if prefix != "r" or not number.isdigit():
+            raise ValueError(raw)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(f"malformed cursor {cursor!r}") from None
+
+
+class Store(Protocol):
+    """The source of truth. Every method may raise StoreError (StoreUnavailable, ...)."""
+
+    dialect: str
+
+    def claim_run(
+        self,
+        job_type: ReportType,
+        scheduled_date: date,
+        trigger_source: TriggerSource,
+        *,
+        started_at: datetime | None = None,
+        run_id: str | None = None,
+    ) -> Claim: ...
+
+    def record_stage(
+        self,
+        run_id: str,
+        stage: Stage,
+        status: StageStatus,
+        *,
+        started_at: datetime,
+        ended_at: datetime | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def finish_run(self, completion: Completion) -> FinishResult: ...
+
+    def latest_snapshot(self, report_type: ReportType, day: date) -> Snapshot | None: ...
+
+    def snapshot_before(self, report_type: ReportType, day: date) -> Snapshot | None: ...
+
+    def latest_run_for(self, report_type: ReportType, day: date) -> Run | None: ...
+
+    def predictions_for(
+        self, day: date, report_types: tuple[ReportType, ...]
+    ) -> tuple[Run, list[Prediction]] | None: ...
+
+    def history(self, query: HistoryQuery) -> HistoryPage: ...
+
+    def latest_run(self, job_type: ReportType | None = None) -> Run | None: ...
+
+    def get_run(self, ref: str | int) -> RunDetail | None: ...
+
+    def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]: ...
+
+    def revision(self) -> int: ...
+
+    def latest_keys(
+        self, report_type: ReportType | None = None, day: date | None = None
+    ) -> list[tuple[ReportType, date]]: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,165 @@
+"""Engines for both dialects, and the one place driver errors become marketbrief errors.
+
+SQLite gets WAL, synchronous=FULL and a busy timeout on every connection; writes go through a
+separate single-connection engine whose transactions begin with BEGIN IMMEDIATE, so a writer
+takes the lock up front instead of failing half-way with SQLITE_BUSY.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.pool import NullPool
+
+from marketbrief.errors import SchemaError, StoreConflict, StoreError, StoreUnavailable
+
+BUSY_TIMEOUT_MS = 5_000
+_SCHEMA_HINTS = (
+    "no such table",
+    "no such column",
+    "undefinedtable",
+    "undefinedcolumn",
+    "does not exist",
+)
+_UNAVAILABLE_HINTS = (
+    "database is locked",
+    "readonly database",
+    "read-only",
+    "unable to open database",
+    "disk i/o error",
+    "connection refused",
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "the database system is",
+    "could not connect",
+    "connection failed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    """A reader engine and a writer engine (the same engine on PostgreSQL)."""
+
+    reader: sa.Engine
+    writer: sa.Engine
+    write_lock: AbstractContextManager[Any]
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.reader.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One write transaction: serialized in-process, BEGIN IMMEDIATE on SQLite."""
+        with mapped_errors(), self.write_lock, self.writer.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """One read transaction; on SQLite it sees a consistent WAL snapshot."""
+        with mapped_errors(), self.reader.begin() as connection:
+            yield connection
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.reader.dispose()
+        if self.writer is not self.reader:
+            self.writer.dispose()
+
+
+def create_engines(url: str) -> Engines:
+    """Build engines for a sqlite:/// or postgresql+psycopg:// URL."""
+    with mapped_errors():
+        if url.startswith("sqlite"):
+            reader = _sqlite_engine(url, begin="BEGIN", pool_size=8)
+            writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
+        else:
+            reader = sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=10,
+                pool_timeout=10,
+                connect_args={"connect_timeout": 5},
+            )
+            writer = reader
+    # On PostgreSQL concurrent writers are the database's business, not a process lock's.
+    lock: AbstractContextManager[Any] = threading.Lock() if url.startswith("sqlite") else _NoLock()
+    return Engines(reader=reader, writer=writer, write_lock=lock)
+
+
+def _sqlite_engine(url: str, *, begin: str, pool_size: int) -> sa.Engine:
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    engine = sa.create_engine(
+        url,
+        poolclass=NullPool if memory else sa.QueuePool,
+        **({} if memory else {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 30}),
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+class _NoLock(AbstractContextManager[None]):
+    """A lock that never blocks, for backends that do their own concurrency control."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+@contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Turn SQLAlchemy and driver exceptions into the marketbrief tree at the store's edge."""
+    try:
+        yield
+    except exc.IntegrityError as error:
+        raise StoreConflict(_message(error)) from error
+    except exc.DBAPIError as error:
+        raise _classify(error) from error
+    except exc.SQLAlchemyError as error:
+        raise StoreError(_message(error)) from error
+    except OSError as error:
+        raise StoreUnavailable(f"store unreachable: {error}") from error
+
+
+def _classify(error: exc.DBAPIError) -> StoreError:
+    text = _message(error)
+    lowered = text.lower() + " " + type(error.orig).__name__.lower()
+    if error.connection_invalidated or any(h in lowered for h in _UNAVAILABLE_HINTS):
+        return StoreUnavailable(text)
+    if isinstance(error, exc.OperationalError) and not any(h in lowered for h in _SCHEMA_HINTS):
+        return StoreUnavailable(text)
+    if any(h in lowered for h in _SCHEMA_HINTS):
+        return SchemaError(f"{text} (is the schema migrated? run `marketbrief migrate`)")
+    return StoreError(text)
+
+
+def _message(error: exc.SQLAlchemyError) -> str:
+    orig = getattr(error, "orig", None)
+    return str(orig if orig is not None else error).strip().splitlines()[0]

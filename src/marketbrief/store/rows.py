@@ -1,0 +1,129 @@
+"""Conversions between SQL rows and marketbrief's records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from marketbrief.models import (
+    Completion,
+    Direction,
+    Prediction,
+    PredictionStatus,
+    ReportType,
+    Run,
+    RunStatus,
+    Snapshot,
+    Stage,
+    StageRecord,
+    StageStatus,
+    TriggerSource,
+)
+
+
+def elapsed_ms(start: datetime, end: datetime) -> int:
+    """Whole milliseconds from start to end (never negative)."""
+    return max(0, int((end - start).total_seconds() * 1000))
+
+
+def run(row: Any) -> Run:
+    """A `job_executions` row as a Run."""
+    return Run(
+        id=int(row.id),
+        run_id=row.run_id,
+        job_type=ReportType(row.job_type),
+        scheduled_date=row.scheduled_date,
+        status=RunStatus(row.status),
+        current_stage=row.current_stage,
+        trigger_source=TriggerSource(row.trigger_source),
+        started_at=row.started_at,
+        executed_at=row.executed_at,
+        execution_time_ms=row.execution_time_ms,
+        symbols_processed=row.symbols_processed,
+        symbols_successful=row.symbols_successful,
+        symbols_fallback=row.symbols_fallback,
+        symbols_failed=row.symbols_failed,
+        success_rate=row.success_rate,
+        errors=list(row.errors or []),
+        warnings=list(row.warnings or []),
+        created_at=row.created_at,
+    )
+
+
+def run_values(c: Completion) -> dict[str, Any]:
+    """The columns a completion sets on its run row."""
+    return {
+        "status": c.status.value,
+        "current_stage": Stage.FINALIZE.value,
+        "executed_at": c.executed_at,
+        "execution_time_ms": elapsed_ms(c.started_at, c.executed_at),
+        "symbols_processed": c.symbols_processed,
+        "symbols_successful": c.symbols_successful,
+        "symbols_fallback": c.symbols_fallback,
+        "symbols_failed": c.symbols_failed,
+        "success_rate": c.success_rate,
+        "errors": list(c.errors),
+        "warnings": list(c.warnings),
+    }
+
+
+def stage(row: Any) -> StageRecord:
+    """A `job_stages` row as a StageRecord."""
+    return StageRecord(
+        run_id=row.run_id,
+        stage=Stage(row.stage),
+        status=StageStatus(row.status),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        details=dict(row.details or {}),
+    )
+
+
+def prediction(row: Any) -> Prediction:
+    """A `symbol_predictions` row as a Prediction."""
+    return Prediction(
+        symbol=row.symbol,
+        direction=Direction(row.direction),
+        confidence=row.confidence,
+        sentiment_score=row.sentiment_score,
+        articles_count=row.articles_count,
+        model=row.model,
+        status=PredictionStatus(row.status),
+        error=row.error,
+        headlines=list(row.headlines or []),
+    )
+
+
+def prediction_values(c: Completion, p: Prediction) -> dict[str, Any]:
+    """The columns of one prediction row of a completion."""
+    return {
+        "run_id": c.run_id,
+        "scheduled_date": c.scheduled_date,
+        "report_type": c.job_type.value,
+        "symbol": p.symbol,
+        "direction": p.direction.value,
+        "confidence": p.confidence,
+        "sentiment_score": p.sentiment_score,
+        "articles_count": p.articles_count,
+        "model": p.model,
+        "status": p.status.value,
+        "error": p.error,
+        "headlines": list(p.headlines),
+        "created_at": c.executed_at,
+    }
+
+
+def snapshot(row: Any) -> Snapshot:
+    """A `scheduled_job_results` row as a Snapshot (content as the exact stored bytes)."""
+    return Snapshot(
+        id=int(row.id),
+        run_id=row.run_id,
+        scheduled_date=row.scheduled_date,
+        report_type=ReportType(row.report_type),
+        content=row.report_content.encode("utf-8"),
+        metadata=dict(row.metadata or {}),
+        trigger_source=TriggerSource(row.trigger_source),
+        content_sha256=row.content_sha256,
+        created_at=row.created_at,
+        version=int(row.version),
+    )

@@ -1,0 +1,236 @@
+"""The SQL schema, declared once in SQLAlchemy Core for SQLite and PostgreSQL alike.
+
+Alembic migrations in `migrations/versions` must produce exactly this; a test proves it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from marketbrief.models import (
+    Direction,
+    PredictionStatus,
+    ReportType,
+    RunStatus,
+    Stage,
+    StageStatus,
+    TriggerSource,
+)
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC instant in and out; SQLite keeps it as text, PostgreSQL as timestamptz."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: instants must be timezone-aware")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store the UTC wall time, re-attach UTC on the way out.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# A big integer key that is still SQLite's rowid alias (only INTEGER PRIMARY KEY is).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _one_of(column: str, values: Any) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+
+
+SLOT_TRIGGERS = tuple(t.value for t in TriggerSource if t.claims_slot)
+
+job_executions = sa.Table(
+    "job_executions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(160), nullable=False, unique=True),
+    sa.Column("job_type", sa.String(16), nullable=False),
+    sa.Column("scheduled_date", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("current_stage", sa.String(32)),
+    sa.Column("trigger_source", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("executed_at", UTCDateTime),
+    sa.Column("execution_time_ms", sa.BigInteger),
+    sa.Column("symbols_processed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("symbols_successful", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("symbols_fallback", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("symbols_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("success_rate", sa.Float),
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("warnings", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _one_of("job_type", ReportType),
+    _one_of("status", RunStatus),
+    _one_of("trigger_source", TriggerSource),
+    # History: by type, by status, by date, always newest first (keyset on id).
+    sa.Index(None, "job_type", "id"),
+    sa.Index(None, "status", "id"),
+    sa.Index(None, "scheduled_date", "id"),
+    # A scheduled slot is claimed at most once across every process (LESSONS 13).
+    sa.Index(
+        "uq_job_executions_slot",
+        "scheduled_date",
+        "job_type",
+        unique=True,
+        sqlite_where=sa.text("trigger_source IN ('schedule', 'catch-up')"),
+        postgresql_where=sa.text("trigger_source IN ('schedule', 'catch-up')"),
+    ),
+)
+
+job_stages = sa.Table(
+    "job_stages",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "run_id",
+        sa.String(160),
+        sa.ForeignKey("job_executions.run_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("details", sa.JSON, nullable=False),
+    _one_of("stage", Stage),
+    _one_of("status", StageStatus),
+    sa.UniqueConstraint("run_id", "stage"),
+)
+
+scheduled_job_results = sa.Table(
+    "scheduled_job_results",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    # Null only for legacy rows imported from the old system.
+    sa.Column(
+        "run_id",
+        sa.String(160),
+        sa.ForeignKey("job_executions.run_id", ondelete="CASCADE"),
+        unique=True,
+    ),
+    sa.Column("scheduled_date", sa.Date, nullable=False),
+    sa.Column("report_type", sa.String(16), nullable=False),
+    # The exact payload bytes (UTF-8 JSON text), served as stored.
+    sa.Column("report_content", sa.Text, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("trigger_source", sa.String(16), nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _one_of("report_type", ReportType),
+    sa.Index(None, "report_type", "scheduled_date", "id"),
+)
+
+report_latest = sa.Table(
+    "report_latest",
+    metadata,
+    sa.Column("report_type", sa.String(16), primary_key=True),
+    sa.Column("scheduled_date", sa.Date, primary_key=True),
+    sa.Column(
+        "snapshot_id",
+        BigId,
+        sa.ForeignKey("scheduled_job_results.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    sa.Column("run_id", sa.String(160)),
+    # Follows the order in which runs started; the pointer only ever moves to a higher one.
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One counter bumped by every transaction that moves a latest pointer: in-process caches
+# compare it (a one-row read) to notice reports published by other processes.
+store_revision = sa.Table(
+    "store_revision",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+)
+
+symbol_predictions = sa.Table(
+    "symbol_predictions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "run_id",
+        sa.String(160),
+        sa.ForeignKey("job_executions.run_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("scheduled_date", sa.Date, nullable=False),
+    sa.Column("report_type", sa.String(16), nullable=False),
+    sa.Column("symbol", sa.String(16), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    # Null means the analysis failed; never a default (LESSONS 16).
+    sa.Column("confidence", sa.Float),
+    sa.Column("sentiment_score", sa.Float),
+    sa.Column("articles_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("headlines", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    _one_of("direction", Direction),
+    _one_of("status", PredictionStatus),
+    sa.UniqueConstraint("run_id", "symbol"),
+    sa.Index(None, "scheduled_date", "report_type"),
+)
+
+daily_analysis = sa.Table(
+    "daily_analysis",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("analysis_date", sa.Date, nullable=False, unique=True),
+    sa.Column("run_id", sa.String(160)),
+    sa.Column("total_symbols", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("usable_symbols", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("high_confidence_symbols", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("execution_time_ms", sa.BigInteger),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+market_closes = sa.Table(
+    "market_closes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("symbol", sa.String(16), nullable=False),
+    sa.Column("close_date", sa.Date, nullable=False),
+    sa.Column("close", sa.Float, nullable=False),
+    sa.Column("previous_close", sa.Float),
+    sa.Column("change_pct", sa.Float),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("symbol", "close_date"),
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)

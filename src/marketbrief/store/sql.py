@@ -1,0 +1,445 @@
+"""The SQL store: one implementation for SQLite and PostgreSQL over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from marketbrief.models import (
+    Claim,
+    Completion,
+    Prediction,
+    ReportType,
+    Run,
+    RunDetail,
+    RunStatus,
+    Snapshot,
+    Stage,
+    StageStatus,
+    TriggerSource,
+)
+from marketbrief.store import rows
+from marketbrief.store.base import FinishResult, HistoryPage, HistoryQuery, decode_cursor
+from marketbrief.store.base import encode_cursor as _encode_cursor
+from marketbrief.store.engine import Engines, create_engines, mapped_errors
+from marketbrief.store.migrate import Verification, upgrade, verify
+from marketbrief.store.schema import (
+    SLOT_TRIGGERS,
+    job_executions,
+    job_stages,
+    report_latest,
+    scheduled_job_results,
+    store_revision,
+    symbol_predictions,
+)
+
+_PUBLISHABLE = (RunStatus.SUCCESS, RunStatus.PARTIAL)
+_SLOT_WHERE = job_executions.c.trigger_source.in_(SLOT_TRIGGERS)
+
+
+def new_run_id(scheduled_date: date, job_type: ReportType) -> str:
+    """A run id of the form `<scheduled_date>_<report_type>_<uuid>`."""
+    return f"{scheduled_date.isoformat()}_{job_type.value}_{uuid.uuid4().hex}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SQLStore:
+    """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engines: Engines = create_engines(url)
+        self.dialect = self._engines.dialect
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Apply pending migrations; return (revision before, revision after)."""
+        with mapped_errors():
+            return upgrade(self._engines.writer)
+
+    def verify(self) -> Verification:
+        """Check every table, column, index and the migration head."""
+        with mapped_errors():
+            return verify(self._engines.reader)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers a trivial query."""
+        with self._engines.read() as connection:
+            connection.execute(sa.select(store_revision.c.revision)).first()
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._engines.dispose()
+
+    # -- the write path -----------------------------------------------------------------------
+
+    def claim_run(
+        self,
+        job_type: ReportType,
+        scheduled_date: date,
+        trigger_source: TriggerSource,
+        *,
+        started_at: datetime | None = None,
+        run_id: str | None = None,
+    ) -> Claim:
+        """Start a run; a scheduled slot already claimed returns the holder with claimed=False."""
+        now = _now()
+        values: dict[str, Any] = {
+            "run_id": run_id or new_run_id(scheduled_date, job_type),
+            "job_type": job_type.value,
+            "scheduled_date": scheduled_date,
+            "status": RunStatus.RUNNING.value,
+            "current_stage": Stage.INIT.value,
+            "trigger_source": trigger_source.value,
+            "started_at": started_at or now,
+            "errors": [],
+            "warnings": [],
+            "created_at": now,
+        }
+        with self._engines.write() as connection:
+            insert = self._insert(job_executions).values(values)
+            if trigger_source.claims_slot:
+                insert = insert.on_conflict_do_nothing(
+                    index_elements=["scheduled_date", "job_type"], index_where=_SLOT_WHERE
+                )
+            inserted = connection.execute(insert.returning(job_executions.c.id)).first() is not None
+            if inserted:
+                where = job_executions.c.run_id == values["run_id"]
+            else:
+                where = sa.and_(
+                    job_executions.c.scheduled_date == scheduled_date,
+                    job_executions.c.job_type == job_type.value,
+                    _SLOT_WHERE,
+                )
+            row = connection.execute(sa.select(job_executions).where(where)).one()
+        return Claim(claimed=inserted, run=rows.run(row))
+
+    def record_stage(
+        self,
+        run_id: str,
+        stage: Stage,
+        status: StageStatus,
+        *,
+        started_at: datetime,
+        ended_at: datetime | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Insert or update one stage of a running run, and make it the run's current stage."""
+        values = {
+            "run_id": run_id,
+            "stage": stage.value,
+            "status": status.value,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "details": details or {},
+        }
+        with self._engines.write() as connection:
+            upsert = self._insert(job_stages).values(values)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["run_id", "stage"],
+                set_={k: upsert.excluded[k] for k in ("status", "ended_at", "details")},
+            )
+            connection.execute(upsert)
+            connection.execute(
+                sa.update(job_executions)
+                .where(job_executions.c.run_id == run_id)
+                .where(job_executions.c.status == RunStatus.RUNNING.value)
+                .values(current_stage=stage.value)
+            )
+
+    def finish_run(self, completion: Completion) -> FinishResult:
+        """Snapshot, predictions, run row and latest pointer in ONE transaction (idempotent)."""
+        c = completion
+        with self._engines.write() as connection:
+            status = connection.execute(
+                sa.select(job_executions.c.status).where(job_executions.c.run_id == c.run_id)
+            ).scalar()
+            if status is not None and status != RunStatus.RUNNING.value:
+                return self._already_finished(connection, c)
+            run_values = rows.run_values(c)
+            if status is None:
+                # Never claimed here (the claim went to the outbox too): the completion is whole.
+                connection.execute(
+                    sa.insert(job_executions).values(
+                        run_id=c.run_id,
+                        job_type=c.job_type.value,
+                        scheduled_date=c.scheduled_date,
+                        trigger_source=c.trigger_source.value,
+                        started_at=c.started_at,
+                        created_at=_now(),
+                        **run_values,
+                    )
+                )
+            else:
+                connection.execute(
+                    sa.update(job_executions)
+                    .where(job_executions.c.run_id == c.run_id)
+                    .values(**run_values)
+                )
+            snapshot_id = self._insert_snapshot(connection, c) if c.content is not None else None
+            if c.predictions:
+                connection.execute(
+                    sa.insert(symbol_predictions),
+                    [rows.prediction_values(c, p) for p in c.predictions],
+                )
+            published = False
+            if snapshot_id is not None and c.status in _PUBLISHABLE:
+                published = self._move_latest(connection, c, snapshot_id)
+        return FinishResult(c.run_id, snapshot_id, published, c.version)
+
+    def _insert_snapshot(self, connection: sa.Connection, c: Completion) -> int:
+        assert c.content is not None
+        result = connection.execute(
+            sa.insert(scheduled_job_results)
+            .values(
+                run_id=c.run_id,
+                scheduled_date=c.scheduled_date,
+                report_type=c.job_type.value,
+                report_content=c.content.decode("utf-8"),
+                metadata=c.metadata,
+                trigger_source=c.trigger_source.value,
+                content_sha256=hashlib.sha256(c.content).hexdigest(),
+                version=c.version,
+                created_at=_now(),
+            )
+            .returning(scheduled_job_results.c.id)
+        )
+        return int(result.scalar_one())
+
+    def _move_latest(self, connection: sa.Connection, c: Completion, snapshot_id: int) -> bool:
+        upsert = self._insert(report_latest).values(
+            report_type=c.job_type.value,
+            scheduled_date=c.scheduled_date,
+            snapshot_id=snapshot_id,
+            run_id=c.run_id,
+            version=c.version,
+            updated_at=_now(),
+        )
+        # Compare-and-set: only a newer version moves the pointer (LESSONS 18).
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["report_type", "scheduled_date"],
+            set_={
+                k: upsert.excluded[k] for k in ("snapshot_id", "run_id", "version", "updated_at")
+            },
+            where=report_latest.c.version < upsert.excluded.version,
+        )
+        connection.execute(upsert)
+        holder = connection.execute(
+            sa.select(report_latest.c.snapshot_id).where(
+                report_latest.c.report_type == c.job_type.value,
+                report_latest.c.scheduled_date == c.scheduled_date,
+            )
+        ).scalar()
+        if holder != snapshot_id:
+            return False
+        connection.execute(sa.update(store_revision).values(revision=store_revision.c.revision + 1))
+        return True
+
+    def _already_finished(self, connection: sa.Connection, c: Completion) -> FinishResult:
+        snapshot_id = connection.execute(
+            sa.select(scheduled_job_results.c.id).where(scheduled_job_results.c.run_id == c.run_id)
+        ).scalar()
+        holder = connection.execute(
+            sa.select(report_latest.c.run_id).where(
+                report_latest.c.report_type == c.job_type.value,
+                report_latest.c.scheduled_date == c.scheduled_date,
+            )
+        ).scalar()
+        return FinishResult(
+            c.run_id, snapshot_id, holder == c.run_id, c.version, already_finished=True
+        )
+
+    def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:
+        """Mark runs still `running` that started before the cutoff as failed (LESSONS 15)."""
+        with self._engines.write() as connection:
+            stuck = connection.execute(
+                sa.select(job_executions).where(
+                    job_executions.c.status == RunStatus.RUNNING.value,
+                    job_executions.c.started_at < started_before,
+                )
+            ).all()
+            for row in stuck:
+                message = (
+                    f"run was still running at {now.isoformat()}; marked failed by the sweeper"
+                )
+                connection.execute(
+                    sa.update(job_executions)
+                    .where(job_executions.c.id == row.id)
+                    .values(
+                        status=RunStatus.FAILED.value,
+                        executed_at=now,
+                        execution_time_ms=rows.elapsed_ms(row.started_at, now),
+                        errors=[*row.errors, {"stage": row.current_stage, "error": message}],
+                    )
+                )
+        return [row.run_id for row in stuck]
+
+    # -- the read path ------------------------------------------------------------------------
+
+    def latest_snapshot(self, report_type: ReportType, day: date) -> Snapshot | None:
+        """The snapshot readers get for (type, date), via `report_latest`."""
+        return self._snapshot_via_latest(
+            report_latest.c.report_type == report_type.value,
+            report_latest.c.scheduled_date == day,
+        )
+
+    def snapshot_before(self, report_type: ReportType, day: date) -> Snapshot | None:
+        """The latest snapshot of that type for the newest date strictly before `day`."""
+        return self._snapshot_via_latest(
+            report_latest.c.report_type == report_type.value,
+            report_latest.c.scheduled_date < day,
+        )
+
+    def _snapshot_via_latest(self, *where: sa.ColumnElement[bool]) -> Snapshot | None:
+        query = (
+            sa.select(scheduled_job_results)
+            .join(report_latest, report_latest.c.snapshot_id == scheduled_job_results.c.id)
+            .where(*where)
+            .order_by(report_latest.c.scheduled_date.desc())
+            .limit(1)
+        )
+        with self._engines.read() as connection:
+            row = connection.execute(query).first()
+        return rows.snapshot(row) if row is not None else None
+
+    def latest_run_for(self, report_type: ReportType, day: date) -> Run | None:
+        """The newest run of that type for that date, whatever its status."""
+        query = (
+            sa.select(job_executions)
+            .where(job_executions.c.scheduled_date == day)
+            .where(job_executions.c.job_type == report_type.value)
+            .order_by(job_executions.c.id.desc())
+            .limit(1)
+        )
+        with self._engines.read() as connection:
+            row = connection.execute(query).first()
+        return rows.run(row) if row is not None else None
+
+    def predictions_for(
+        self, day: date, report_types: tuple[ReportType, ...]
+    ) -> tuple[Run, list[Prediction]] | None:
+        """The newest run of those types on `day` that stored predictions, with them."""
+        has_predictions = (
+            sa.select(symbol_predictions.c.id)
+            .where(symbol_predictions.c.run_id == job_executions.c.run_id)
+            .exists()
+        )
+        query = (
+            sa.select(job_executions)
+            .where(job_executions.c.scheduled_date == day)
+            .where(job_executions.c.job_type.in_([t.value for t in report_types]))
+            .where(has_predictions)
+            .order_by(job_executions.c.id.desc())
+            .limit(1)
+        )
+        with self._engines.read() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                return None
+            predictions = connection.execute(
+                sa.select(symbol_predictions)
+                .where(symbol_predictions.c.run_id == row.run_id)
+                .order_by(symbol_predictions.c.symbol)
+            ).all()
+        return rows.run(row), [rows.prediction(p) for p in predictions]
+
+    def latest_keys(
+        self, report_type: ReportType | None = None, day: date | None = None
+    ) -> list[tuple[ReportType, date]]:
+        """Every (type, date) that has a latest report, optionally filtered."""
+        query = sa.select(report_latest.c.report_type, report_latest.c.scheduled_date)
+        if report_type is not None:
+            query = query.where(report_latest.c.report_type == report_type.value)
+        if day is not None:
+            query = query.where(report_latest.c.scheduled_date == day)
+        query = query.order_by(report_latest.c.scheduled_date.desc(), report_latest.c.report_type)
+        with self._engines.read() as connection:
+            found = connection.execute(query).all()
+        return [(ReportType(t), d) for t, d in found]
+
+    def revision(self) -> int:
+        """A counter that grows whenever any latest pointer moves."""
+        with self._engines.read() as connection:
+            return int(connection.execute(sa.select(store_revision.c.revision)).scalar_one())
+
+    # -- history ------------------------------------------------------------------------------
+
+    def history(self, query: HistoryQuery) -> HistoryPage:
+        """Runs newest first, filtered, one page at a time (keyset on id: no OFFSET scans)."""
+        select = sa.select(job_executions).order_by(job_executions.c.id.desc())
+        if query.job_type is not None:
+            select = select.where(job_executions.c.job_type == query.job_type.value)
+        if query.status is not None:
+            select = select.where(job_executions.c.status == query.status.value)
+        if query.date_from is not None:
+            select = select.where(job_executions.c.scheduled_date >= query.date_from)
+        if query.date_to is not None:
+            select = select.where(job_executions.c.scheduled_date <= query.date_to)
+        if query.cursor is not None:
+            select = select.where(job_executions.c.id < decode_cursor(query.cursor))
+        with self._engines.read() as connection:
+            found = connection.execute(select.limit(query.limit + 1)).all()
+        runs = [rows.run(r) for r in found[: query.limit]]
+        more = len(found) > query.limit
+        return HistoryPage(runs, _encode_cursor(runs[-1].id) if more and runs else None)
+
+    def latest_run(self, job_type: ReportType | None = None) -> Run | None:
+        """The most recently started run, optionally of one type."""
+        page = self.history(HistoryQuery(job_type=job_type, limit=1))
+        return page.runs[0] if page.runs else None
+
+    def get_run(self, ref: str | int) -> RunDetail | None:
+        """One run with its stages, predictions and snapshot, by integer id or run_id."""
+        if isinstance(ref, int) or ref.isdigit():
+            where = job_executions.c.id == int(ref)
+        else:
+            where = job_executions.c.run_id == ref
+        with self._engines.read() as connection:
+            row = connection.execute(sa.select(job_executions).where(where)).first()
+            if row is None:
+                return None
+            stages = connection.execute(
+                sa.select(job_stages)
+                .where(job_stages.c.run_id == row.run_id)
+                .order_by(job_stages.c.started_at, job_stages.c.id)
+            ).all()
+            predictions = connection.execute(
+                sa.select(symbol_predictions)
+                .where(symbol_predictions.c.run_id == row.run_id)
+                .order_by(symbol_predictions.c.symbol)
+            ).all()
+            snapshot = connection.execute(
+                sa.select(scheduled_job_results).where(scheduled_job_results.c.run_id == row.run_id)
+            ).first()
+        return RunDetail(
+            run=rows.run(row),
+            stages=[rows.stage(s) for s in stages],
+            predictions=[rows.prediction(p) for p in predictions],
+            snapshot=rows.snapshot(snapshot) if snapshot is not None else None,
+        )
+
+    # -- dialect helpers ----------------------------------------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        """INSERT with ON CONFLICT support, in this store's dialect."""
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        return postgresql.insert(table)
+
+
+def open_store(url: str) -> SQLStore:
+    """Open the store at a database URL (nothing connects until first use)."""
+    return SQLStore(url)
+
+
+__all__: Sequence[str] = ("SQLStore", "new_run_id", "open_store")
