@@ -210,7 +210,8 @@ class SQLStore:
                 trigger_source=c.trigger_source.value,
                 content_sha256=hashlib.sha256(c.content).hexdigest(),
                 version=c.version,
-                created_at=_now(),
+                # The instant the report was generated, wherever it is later served from.
+                created_at=c.executed_at,
             )
             .returning(scheduled_job_results.c.id)
         )

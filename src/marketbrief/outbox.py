@@ -1,0 +1,212 @@
+"""A durable local spool for completions the store could not take.
+
+One file per run (`<run_id>.json`), written to a temporary name, fsync'd, renamed into place and
+the directory fsync'd: once `append` returns, the write survives a crash, `kill -9` included.
+Replay hands each file to `store.finish_run`, which is idempotent, so replaying twice (or from
+two processes at once) stores each completion exactly once.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from marketbrief.errors import OutboxError, StoreConflict, StoreUnavailable
+from marketbrief.models import (
+    Completion,
+    Direction,
+    Prediction,
+    PredictionStatus,
+    ReportType,
+    RunStatus,
+    TriggerSource,
+)
+from marketbrief.store.base import FinishResult
+
+_SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,160}$")
+FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """What one replay did: stored, rejected (with reasons) and left for later."""
+
+    stored: list[tuple[Completion, FinishResult]] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    remaining: int = 0
+    store_unavailable: bool = False
+
+
+class Outbox:
+    """Completions waiting for the store, one fsync'd file each under `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.rejected_dir = self.directory / "rejected"
+
+    def append(self, completion: Completion) -> Path:
+        """Durably record a completion; returns only after the data and its name are on disk."""
+        if not _SAFE_RUN_ID.match(completion.run_id):
+            raise OutboxError(f"run_id {completion.run_id!r} cannot name an outbox file")
+        body = orjson.dumps(encode(completion))
+        target = self.directory / f"{completion.run_id}.json"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(body)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+            _fsync_directory(self.directory)
+        except OSError as error:
+            raise OutboxError(f"cannot write the outbox at {self.directory}: {error}") from error
+        return target
+
+    def pending(self) -> list[Path]:
+        """The waiting files, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        files = [p for p in self.directory.glob("*.json") if not p.name.startswith(".tmp-")]
+        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+    def depth(self) -> int:
+        """How many completions are waiting."""
+        return len(self.pending())
+
+    def rejected(self) -> list[Path]:
+        """Completions the store refused for good (each with a `.reason` file beside it)."""
+        if not self.rejected_dir.is_dir():
+            return []
+        return sorted(self.rejected_dir.glob("*.json"))
+
+    def read(self, path: Path) -> Completion:
+        """Decode one waiting file."""
+        try:
+            return decode(orjson.loads(path.read_bytes()))
+        except (OSError, orjson.JSONDecodeError, KeyError, ValueError, TypeError) as error:
+            raise OutboxError(f"unreadable outbox file {path.name}: {error}") from error
+
+    def replay(self, finish: Callable[[Completion], FinishResult]) -> ReplayReport:
+        """Hand every waiting completion to `finish` (the store); stop at the first outage."""
+        report = ReplayReport()
+        waiting = self.pending()
+        for index, path in enumerate(waiting):
+            try:
+                completion = self.read(path)
+                result = finish(completion)
+            except StoreUnavailable:
+                return ReplayReport(report.stored, report.rejected, len(waiting) - index, True)
+            except (StoreConflict, OutboxError) as error:
+                # Retrying cannot help; keep the data aside with the reason, never drop it.
+                self._reject(path, str(error))
+                report.rejected[path.stem] = str(error)
+                continue
+            report.stored.append((completion, result))
+            path.unlink(missing_ok=True)
+        return report
+
+    def _reject(self, path: Path, reason: str) -> None:
+        self.rejected_dir.mkdir(parents=True, exist_ok=True)
+        (self.rejected_dir / f"{path.stem}.reason").write_text(reason + "\n")
+        os.replace(path, self.rejected_dir / path.name)
+        _fsync_directory(self.rejected_dir)
+        _fsync_directory(self.directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def encode(c: Completion) -> dict[str, Any]:
+    """A completion as a JSON-ready dict (content as base64, so bytes survive exactly)."""
+    return {
+        "format": FORMAT,
+        "run_id": c.run_id,
+        "job_type": c.job_type.value,
+        "scheduled_date": c.scheduled_date.isoformat(),
+        "trigger_source": c.trigger_source.value,
+        "started_at": c.started_at.isoformat(),
+        "executed_at": c.executed_at.isoformat(),
+        "status": c.status.value,
+        "content": None if c.content is None else base64.b64encode(c.content).decode(),
+        "metadata": c.metadata,
+        "predictions": [
+            {
+                "symbol": p.symbol,
+                "direction": p.direction.value,
+                "confidence": p.confidence,
+                "sentiment_score": p.sentiment_score,
+                "articles_count": p.articles_count,
+                "model": p.model,
+                "status": p.status.value,
+                "error": p.error,
+                "headlines": p.headlines,
+            }
+            for p in c.predictions
+        ],
+        "symbols": [
+            c.symbols_processed,
+            c.symbols_successful,
+            c.symbols_fallback,
+            c.symbols_failed,
+        ],
+        "errors": list(c.errors),
+        "warnings": list(c.warnings),
+    }
+
+
+def decode(raw: dict[str, Any]) -> Completion:
+    """The inverse of `encode`."""
+    if raw.get("format") != FORMAT:
+        raise ValueError(f"unknown outbox format {raw.get('format')!r}")
+    processed, successful, fallback, failed = raw["symbols"]
+    content = raw["content"]
+    return Completion(
+        run_id=raw["run_id"],
+        job_type=ReportType(raw["job_type"]),
+        scheduled_date=date.fromisoformat(raw["scheduled_date"]),
+        trigger_source=TriggerSource(raw["trigger_source"]),
+        started_at=datetime.fromisoformat(raw["started_at"]),
+        executed_at=datetime.fromisoformat(raw["executed_at"]),
+        status=RunStatus(raw["status"]),
+        content=None if content is None else base64.b64decode(content, validate=True),
+        metadata=raw["metadata"],
+        predictions=tuple(
+            Prediction(
+                symbol=p["symbol"],
+                direction=Direction(p["direction"]),
+                confidence=p["confidence"],
+                sentiment_score=p["sentiment_score"],
+                articles_count=p["articles_count"],
+                model=p["model"],
+                status=PredictionStatus(p["status"]),
+                error=p["error"],
+                headlines=p["headlines"],
+            )
+            for p in raw["predictions"]
+        ),
+        symbols_processed=processed,
+        symbols_successful=successful,
+        symbols_fallback=fallback,
+        symbols_failed=failed,
+        errors=tuple(raw["errors"]),
+        warnings=tuple(raw["warnings"]),
+    )
