@@ -93,6 +93,14 @@ class Outbox:
             return []
         return sorted(self.rejected_dir.glob("*.json"))
 
+    def rejections(self) -> dict[str, str]:
+        """Rejected run ids with the reason each was refused."""
+        reasons: dict[str, str] = {}
+        for path in self.rejected():
+            reason = path.with_suffix(".reason")
+            reasons[path.stem] = reason.read_text().strip() if reason.exists() else "unknown"
+        return reasons
+
     def read(self, path: Path) -> Completion:
         """Decode one waiting file."""
         try:
