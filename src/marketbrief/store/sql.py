@@ -399,6 +399,16 @@ class SQLStore:
         page = self.history(HistoryQuery(job_type=job_type, limit=1))
         return page.runs[0] if page.runs else None
 
+    def runs_between(self, date_from: date, date_to: date) -> list[Run]:
+        """Every run for business dates in [date_from, date_to], oldest first."""
+        query = (
+            sa.select(job_executions)
+            .where(job_executions.c.scheduled_date.between(date_from, date_to))
+            .order_by(job_executions.c.id)
+        )
+        with self._engines.read() as connection:
+            return [rows.run(r) for r in connection.execute(query)]
+
     def get_run(self, ref: str | int) -> RunDetail | None:
         """One run with its stages, predictions and snapshot, by integer id or run_id."""
         if isinstance(ref, int) or ref.isdigit():

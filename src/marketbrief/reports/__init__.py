@@ -1,0 +1,1 @@
+"""One pure builder per report type: inputs in, payload dict out; no I/O, no clock."""

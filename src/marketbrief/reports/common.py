@@ -1,0 +1,57 @@
+"""Pieces every report builder shares: prediction rows, counts and run validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from marketbrief.models import Prediction, PredictionStatus, RunStatus
+
+
+def is_usable(prediction: Prediction) -> bool:
+    """A prediction counts when its analysis worked and produced a confidence."""
+    return prediction.status is PredictionStatus.SUCCESS and prediction.confidence is not None
+
+
+def prediction_row(
+    prediction: Prediction, detail: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One symbol's prediction as it appears in a report."""
+    return {
+        "symbol": prediction.symbol,
+        "direction": prediction.direction.value,
+        "confidence": prediction.confidence,
+        "sentiment_score": prediction.sentiment_score,
+        "articles_count": prediction.articles_count,
+        "model": prediction.model,
+        "status": prediction.status.value,
+        "error": prediction.error,
+        "headlines": list(prediction.headlines),
+        "models": dict(detail or {}),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What validation decided about a run (LESSONS 12): never success with nothing in it."""
+
+    status: RunStatus
+    reason: str | None
+    processed: int
+    successful: int
+    failed: int
+
+
+def judge(predictions: Sequence[Prediction]) -> Verdict:
+    """success when every symbol is usable, partial when some are, failed when none is."""
+    processed = len(predictions)
+    usable = sum(is_usable(p) for p in predictions)
+    failed = processed - usable
+    if usable == 0:
+        reason = "no symbol produced a usable analysis" if processed else "no symbols analysed"
+        return Verdict(RunStatus.FAILED, reason, processed, usable, failed)
+    if failed:
+        names = ", ".join(p.symbol for p in predictions if not is_usable(p))
+        return Verdict(RunStatus.PARTIAL, f"not usable: {names}", processed, usable, failed)
+    return Verdict(RunStatus.SUCCESS, None, processed, usable, failed)
