@@ -1,0 +1,152 @@
+"""The New York scheduler: slots to timers, exactly-once claims, catch-up and the sweeper.
+
+"When is the next slot?" is the calendar's pure arithmetic; this loop only waits and calls.
+It sleeps in short steps and re-reads the clock, so a suspended machine or a clock change never
+makes it skip or double a slot: a slot fires when the clock has passed it and the store's slot
+claim (unique per date and type) makes every other scheduler process lose cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from marketbrief.calendar import MarketCalendar, utc_now
+from marketbrief.errors import StoreUnavailable
+from marketbrief.models import ReportType, TriggerSource
+from marketbrief.store.base import Store
+
+log = logging.getLogger(__name__)
+MAX_NAP_SECONDS = 30.0
+SWEEP_EVERY = timedelta(minutes=1)
+MISSED_LOOKBACK = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One report slot: the type, the business date it is for, and its instant."""
+
+    report_type: ReportType
+    day: date
+    instant: datetime
+
+
+class SlotRunner(Protocol):
+    """What the scheduler asks of the runner."""
+
+    async def run_slot(self, slot: Slot, trigger: TriggerSource) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUpPlan:
+    """Slots to run now as catch-up, and older ones that stay missed."""
+
+    to_run: list[Slot]
+    missed: list[Slot]
+
+
+def plan_catch_up(
+    calendar: MarketCalendar,
+    now: datetime,
+    window: timedelta,
+    has_run: Callable[[Slot], bool],
+) -> CatchUpPlan:
+    """Missed slots younger than `window` run once; older ones are reported as missed."""
+    to_run: list[Slot] = []
+    missed: list[Slot] = []
+    for report_type, day, instant in calendar.slots_between(now - MISSED_LOOKBACK, now):
+        slot = Slot(report_type, day, instant)
+        if has_run(slot):
+            continue
+        (to_run if now - instant <= window else missed).append(slot)
+    return CatchUpPlan(to_run, missed)
+
+
+class Scheduler:
+    """Fires each slot once it is due, catches up on start and sweeps stuck runs."""
+
+    def __init__(
+        self,
+        calendar: MarketCalendar,
+        store: Store,
+        runner: SlotRunner,
+        *,
+        catchup: timedelta,
+        run_timeout: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.calendar = calendar
+        self.store = store
+        self.runner = runner
+        self.catchup = catchup
+        self.run_timeout = run_timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.last_missed: list[Slot] = []
+
+    async def catch_up(self) -> CatchUpPlan:
+        """Run each recently missed slot once, as `catch-up`."""
+        now = self.clock()
+        claimed = {
+            (run.job_type, run.scheduled_date)
+            for run in await asyncio.to_thread(
+                self.store.runs_between, (now - MISSED_LOOKBACK).date(), now.date()
+            )
+        }
+        plan = plan_catch_up(
+            self.calendar, now, self.catchup, lambda s: (s.report_type, s.day) in claimed
+        )
+        self.last_missed = plan.missed
+        for slot in plan.missed:
+            log.warning("slot %s %s at %s was missed", slot.report_type, slot.day, slot.instant)
+        for slot in plan.to_run:
+            await self._fire(slot, TriggerSource.CATCH_UP)
+        return plan
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: catch up, then fire every slot as it comes due."""
+        with contextlib.suppress(StoreUnavailable):
+            await self.catch_up()
+        last_sweep: datetime | None = None
+        after = self.clock()
+        while not stop.is_set():
+            report_type, day, instant = self.calendar.next_slot(after)
+            while not stop.is_set():
+                now = self.clock()
+                if last_sweep is None or now - last_sweep >= SWEEP_EVERY:
+                    last_sweep = now
+                    await self.sweep(now)
+                if now >= instant:
+                    break
+                nap = min((instant - now).total_seconds(), MAX_NAP_SECONDS)
+                await self._nap(stop, nap)
+            if stop.is_set():
+                return
+            await self._fire(Slot(report_type, day, instant), TriggerSource.SCHEDULE)
+            after = instant
+
+    async def sweep(self, now: datetime) -> list[str]:
+        """Mark runs stuck in `running` past the timeout as failed (LESSONS 15)."""
+        try:
+            return await asyncio.to_thread(self.store.fail_stuck_runs, now - self.run_timeout, now)
+        except StoreUnavailable:
+            return []
+
+    async def _fire(self, slot: Slot, trigger: TriggerSource) -> None:
+        try:
+            await self.runner.run_slot(slot, trigger)
+        except Exception:  # one failed slot must not stop the schedule
+            log.exception("slot %s %s failed to run", slot.report_type, slot.day)
+
+    async def _nap(self, stop: asyncio.Event, seconds: float) -> None:
+        if self.sleep is asyncio.sleep:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+        else:
+            await self.sleep(seconds)
