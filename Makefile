@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)  ## create .venv with marketbrief and its tools
 
-run: install  ## migrate the embedded SQLite store and verify it (the service comes with the API)
+run: install  ## migrate the embedded SQLite store and serve the API, dashboard and scheduler
 	$(BIN)/marketbrief migrate
-	$(BIN)/marketbrief verify
+	$(BIN)/marketbrief serve
 
 test: lint  ## lint, type-check, then run every test
 	$(BIN)/pytest

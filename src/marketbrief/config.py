@@ -61,6 +61,15 @@ class Settings:
     api_key: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    news: str = "yahoo"
+    prices: str = "stooq"
+    lexicon: str | None = None
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_key: str | None = None
+    finnhub_key: str | None = None
+    provider_timeout_seconds: float = 10.0
+    scheduler_enabled: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,6 +124,17 @@ class Settings:
             api_key=reader.get("API_KEY", _api_key, None),
             host=reader.get("HOST", _nonempty, defaults.host),
             port=reader.get("PORT", _port, defaults.port),
+            news=reader.get("NEWS", _provider_list, defaults.news),
+            prices=reader.get("PRICES", _provider_list, defaults.prices),
+            lexicon=reader.get("LEXICON", _nonempty, None),
+            llm_url=reader.get("LLM_URL", _http_url, None),
+            llm_model=reader.get("LLM_MODEL", _nonempty, None),
+            llm_key=reader.get("LLM_KEY", _nonempty, None),
+            finnhub_key=reader.get("FINNHUB_KEY", _nonempty, None),
+            scheduler_enabled=reader.get("SCHEDULER", _switch, defaults.scheduler_enabled),
+            provider_timeout_seconds=reader.get(
+                "PROVIDER_TIMEOUT_SECONDS", _positive_float, defaults.provider_timeout_seconds
+            ),
         )
 
 
@@ -213,6 +233,18 @@ def _clock(value: str) -> time:
     hours, _, minutes = value.partition(":")
     parsed = time(int(hours), int(minutes))
     return parsed
+
+
+def _provider_list(value: str) -> str:
+    if not [item for item in value.split(",") if item.strip()]:
+        raise ValueError("must name at least one provider")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("http", "https"):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
 
 
 def _api_key(value: str) -> str:

@@ -34,10 +34,10 @@ class Deps:
     health: StoreHealth = field(default_factory=StoreHealth)
     counters: Counters = field(default_factory=Counters)
 
-    async def in_store(self, method: Callable[..., T], *args: Any) -> T:
+    async def in_store(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call a (blocking) store method in a worker thread, tracking the store's health."""
         try:
-            result = await anyio.to_thread.run_sync(partial(method, *args))
+            result = await anyio.to_thread.run_sync(partial(method, *args, **kwargs))
         except StoreUnavailable as error:
             self.health.failed(error, self.clock())
             raise

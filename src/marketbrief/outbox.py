@@ -80,8 +80,15 @@ class Outbox:
         """The waiting files, oldest first."""
         if not self.directory.is_dir():
             return []
-        files = [p for p in self.directory.glob("*.json") if not p.name.startswith(".tmp-")]
-        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+        stamped: list[tuple[int, str, Path]] = []
+        for path in self.directory.glob("*.json"):
+            if path.name.startswith(".tmp-"):
+                continue
+            try:
+                stamped.append((path.stat().st_mtime_ns, path.name, path))
+            except FileNotFoundError:
+                continue  # another process replayed it since the listing
+        return [path for _, _, path in sorted(stamped)]
 
     def depth(self) -> int:
         """How many completions are waiting."""
@@ -115,24 +122,38 @@ class Outbox:
         for index, path in enumerate(waiting):
             try:
                 completion = self.read(path)
-                result = finish(completion)
+                try:
+                    result = finish(completion)
+                except StoreConflict:
+                    # Another process replaying the same file may have inserted this run a
+                    # moment ago; finish_run is idempotent, so a second call tells that race
+                    # (already finished) from a real conflict (which fails again).
+                    result = finish(completion)
             except StoreUnavailable:
                 return ReplayReport(report.stored, report.rejected, len(waiting) - index, True)
             except (StoreConflict, OutboxError) as error:
                 # Retrying cannot help; keep the data aside with the reason, never drop it.
-                self._reject(path, str(error))
-                report.rejected[path.stem] = str(error)
+                # A file that vanished meanwhile was taken by another replayer: not ours.
+                if path.exists() and self._reject(path, str(error)):
+                    report.rejected[path.stem] = str(error)
                 continue
             report.stored.append((completion, result))
             path.unlink(missing_ok=True)
         return report
 
-    def _reject(self, path: Path, reason: str) -> None:
+    def _reject(self, path: Path, reason: str) -> bool:
+        """Move a waiting file to rejected/ beside its reason; False if it is already gone."""
         self.rejected_dir.mkdir(parents=True, exist_ok=True)
-        (self.rejected_dir / f"{path.stem}.reason").write_text(reason + "\n")
-        os.replace(path, self.rejected_dir / path.name)
+        reason_file = self.rejected_dir / f"{path.stem}.reason"
+        reason_file.write_text(reason + "\n")
+        try:
+            os.replace(path, self.rejected_dir / path.name)
+        except FileNotFoundError:
+            reason_file.unlink(missing_ok=True)  # another replayer took it meanwhile
+            return False
         _fsync_directory(self.rejected_dir)
         _fsync_directory(self.directory)
+        return True
 
 
 def _fsync_directory(directory: Path) -> None:

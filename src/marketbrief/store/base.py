@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -120,11 +121,34 @@ class Store(Protocol):
         self, day: date, report_types: tuple[ReportType, ...]
     ) -> tuple[Run, list[Prediction]] | None: ...
 
+    def good_run(
+        self, report_type: ReportType, day: date
+    ) -> tuple[Run, list[Prediction]] | None: ...
+
+    def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int: ...
+
+    def closes_on(self, day: date, symbols: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+
+    def save_daily_analysis(
+        self,
+        day: date,
+        run_id: str,
+        counts: Mapping[str, int],
+        summary: Mapping[str, Any],
+        execution_time_ms: int | None,
+    ) -> None: ...
+
     def history(self, query: HistoryQuery) -> HistoryPage: ...
 
     def latest_run(self, job_type: ReportType | None = None) -> Run | None: ...
 
     def runs_between(self, date_from: date, date_to: date) -> list[Run]: ...
+
+    def run_counts(self) -> dict[tuple[str, str], int]: ...
+
+    def latest_snapshots(
+        self, report_type: ReportType, date_from: date, date_to: date
+    ) -> list[Snapshot]: ...
 
     def get_run(self, ref: str | int) -> RunDetail | None: ...
 

@@ -20,6 +20,8 @@ from sqlalchemy.pool import NullPool
 from marketbrief.errors import SchemaError, StoreConflict, StoreError, StoreUnavailable
 
 BUSY_TIMEOUT_MS = 5_000
+PG_LOCK_TIMEOUT_MS = 3_000
+PG_STATEMENT_TIMEOUT_MS = 60_000
 _SCHEMA_HINTS = (
     "no such table",
     "no such column",
@@ -39,6 +41,8 @@ _UNAVAILABLE_HINTS = (
     "connection is closed",
     "the database system is",
     "could not connect",
+    "lock timeout",
+    "canceling statement",
     "connection failed",
 )
 
@@ -91,6 +95,15 @@ def create_engines(url: str) -> Engines:
                 connect_args={"connect_timeout": 5},
             )
             writer = reader
+
+            @event.listens_for(reader, "connect")
+            def _bounded(dbapi_connection: Any, _record: Any) -> None:
+                # A blocked store must fail within the write budget, not hang (DESIGN 4.5).
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute(f"SET lock_timeout = {PG_LOCK_TIMEOUT_MS}")
+                    cursor.execute(f"SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}")
+                dbapi_connection.commit()
+
     # On PostgreSQL concurrent writers are the database's business, not a process lock's.
     lock: AbstractContextManager[Any] = threading.Lock() if url.startswith("sqlite") else _NoLock()
     return Engines(reader=reader, writer=writer, write_lock=lock)
@@ -140,6 +153,8 @@ def mapped_errors() -> Iterator[None]:
         yield
     except exc.IntegrityError as error:
         raise StoreConflict(_message(error)) from error
+    except exc.TimeoutError as error:  # the connection pool stayed exhausted
+        raise StoreUnavailable(f"no store connection free: {error}") from error
     except exc.DBAPIError as error:
         raise _classify(error) from error
     except exc.SQLAlchemyError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,8 +31,10 @@ from marketbrief.store.engine import Engines, create_engines, mapped_errors
 from marketbrief.store.migrate import Verification, upgrade, verify
 from marketbrief.store.schema import (
     SLOT_TRIGGERS,
+    daily_analysis,
     job_executions,
     job_stages,
+    market_closes,
     report_latest,
     scheduled_job_results,
     store_revision,
@@ -354,6 +356,86 @@ class SQLStore:
             ).all()
         return rows.run(row), [rows.prediction(p) for p in predictions]
 
+    def good_run(self, report_type: ReportType, day: date) -> tuple[Run, list[Prediction]] | None:
+        """The newest success/partial run of that type on `day`, with its predictions."""
+        query = (
+            sa.select(job_executions)
+            .where(job_executions.c.scheduled_date == day)
+            .where(job_executions.c.job_type == report_type.value)
+            .where(job_executions.c.status.in_([s.value for s in _PUBLISHABLE]))
+            .order_by(job_executions.c.id.desc())
+            .limit(1)
+        )
+        with self._engines.read() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                return None
+            predictions = connection.execute(
+                sa.select(symbol_predictions)
+                .where(symbol_predictions.c.run_id == row.run_id)
+                .order_by(symbol_predictions.c.symbol)
+            ).all()
+        return rows.run(row), [rows.prediction(p) for p in predictions]
+
+    def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int:
+        """Insert or refresh daily closes (unique per symbol and date); returns how many."""
+        if not closes:
+            return 0
+        now = _now()
+        with self._engines.write() as connection:
+            for close in closes:
+                upsert = self._insert(market_closes).values(**close, created_at=now)
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=["symbol", "close_date"],
+                    set_={
+                        k: upsert.excluded[k]
+                        for k in ("close", "previous_close", "change_pct", "source")
+                    },
+                )
+                connection.execute(upsert)
+        return len(closes)
+
+    def closes_on(self, day: date, symbols: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Stored closes for `day` by symbol."""
+        query = sa.select(market_closes).where(
+            market_closes.c.close_date == day, market_closes.c.symbol.in_(list(symbols))
+        )
+        with self._engines.read() as connection:
+            return {r.symbol: dict(r._mapping) for r in connection.execute(query)}
+
+    def save_daily_analysis(
+        self,
+        day: date,
+        run_id: str,
+        counts: Mapping[str, int],
+        summary: Mapping[str, Any],
+        execution_time_ms: int | None,
+    ) -> None:
+        """Record (or replace) the day's pre-market analysis summary."""
+        now = _now()
+        values = {
+            "analysis_date": day,
+            "run_id": run_id,
+            "total_symbols": counts.get("analysed", 0),
+            "usable_symbols": counts.get("usable", 0),
+            "high_confidence_symbols": counts.get("high_confidence", 0),
+            "execution_time_ms": execution_time_ms,
+            "summary": dict(summary),
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._engines.write() as connection:
+            upsert = self._insert(daily_analysis).values(**values)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["analysis_date"],
+                set_={
+                    k: upsert.excluded[k]
+                    for k in values
+                    if k not in ("analysis_date", "created_at")
+                },
+            )
+            connection.execute(upsert)
+
     def latest_keys(
         self, report_type: ReportType | None = None, day: date | None = None
     ) -> list[tuple[ReportType, date]]:
@@ -408,6 +490,28 @@ class SQLStore:
         )
         with self._engines.read() as connection:
             return [rows.run(r) for r in connection.execute(query)]
+
+    def run_counts(self) -> dict[tuple[str, str], int]:
+        """How many runs there are by (type, status)."""
+        query = sa.select(
+            job_executions.c.job_type, job_executions.c.status, sa.func.count()
+        ).group_by(job_executions.c.job_type, job_executions.c.status)
+        with self._engines.read() as connection:
+            return {(t, s): int(n) for t, s, n in connection.execute(query)}
+
+    def latest_snapshots(
+        self, report_type: ReportType, date_from: date, date_to: date
+    ) -> list[Snapshot]:
+        """The latest snapshot of each date in [date_from, date_to], oldest first."""
+        query = (
+            sa.select(scheduled_job_results)
+            .join(report_latest, report_latest.c.snapshot_id == scheduled_job_results.c.id)
+            .where(report_latest.c.report_type == report_type.value)
+            .where(report_latest.c.scheduled_date.between(date_from, date_to))
+            .order_by(report_latest.c.scheduled_date)
+        )
+        with self._engines.read() as connection:
+            return [rows.snapshot(r) for r in connection.execute(query)]
 
     def get_run(self, ref: str | int) -> RunDetail | None:
         """One run with its stages, predictions and snapshot, by integer id or run_id."""

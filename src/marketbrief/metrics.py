@@ -1,0 +1,113 @@
+"""Prometheus metrics: requests, the results core's counters, runs, lateness and the outbox."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from marketbrief.errors import StoreError
+from marketbrief.models import ReportType
+from marketbrief.services import Services
+
+RUN_COUNTS_TTL_SECONDS = 30.0
+
+
+class Metrics:
+    """One registry per app, so tests and several apps in a process never collide."""
+
+    def __init__(self, services: Callable[[], Services | None]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Histogram(
+            "marketbrief_request_seconds",
+            "HTTP request latency by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.registry.register(_CoreCollector(services))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one request."""
+        self.requests.labels(method, route, str(status)).observe(seconds)
+
+    def render(self) -> bytes:
+        """The exposition text (blocking: call it in a thread)."""
+        return generate_latest(self.registry)
+
+
+class _CoreCollector(Collector):
+    def __init__(self, services: Callable[[], Services | None]) -> None:
+        self.services = services
+        self._counts: dict[tuple[str, str], int] = {}
+        self._counted_at = 0.0
+
+    def collect(self) -> Iterator[Metric]:
+        svc = self.services()
+        if svc is None:
+            return
+        deps = svc.results.deps
+        c = deps.counters
+        for name, value, text in (
+            ("cache_hits", c.cache_hits, "Report reads served from the cache."),
+            ("cache_misses", c.cache_misses, "Report reads the cache could not serve."),
+            ("cache_errors", c.cache_errors, "Cache operations that failed."),
+            ("cache_malformed_entries", c.malformed_entries, "Malformed entries removed."),
+            ("cache_rehydrations", c.rehydrations, "Entries warmed from the store."),
+            ("store_report_reads", c.store_reads, "Report reads that went to the store."),
+            ("store_commits", c.commits, "Run completions committed to the store."),
+            ("outbox_writes", c.outboxed, "Completions spooled to the outbox."),
+            ("outbox_replayed", c.replayed, "Completions replayed from the outbox."),
+        ):
+            yield CounterMetricFamily(f"marketbrief_{name}", text, value=value)
+        served = CounterMetricFamily(
+            "marketbrief_reports_served", "Report answers by state.", labels=["state"]
+        )
+        for state, n in sorted(c.serves.items()):
+            served.add_metric([state], n)
+        yield served
+        yield CounterMetricFamily(
+            "marketbrief_stale_serves", "Answers served stale.", value=c.serves.get("stale", 0)
+        )
+        yield GaugeMetricFamily(
+            "marketbrief_outbox_depth",
+            "Completions waiting for the store.",
+            value=deps.outbox.depth(),
+        )
+        yield GaugeMetricFamily(
+            "marketbrief_store_up",
+            "1 when the store answered last time.",
+            value=0 if deps.health.is_down else 1,
+        )
+        yield from self._runs(svc)
+
+    def _runs(self, svc: Services) -> Iterator[Metric]:
+        now = time.monotonic()
+        try:
+            if now - self._counted_at > RUN_COUNTS_TTL_SECONDS:
+                self._counts = svc.store.run_counts()
+                self._counted_at = now
+            latest = {kind: svc.store.latest_run(kind) for kind in ReportType}
+        except StoreError:
+            return
+        runs = GaugeMetricFamily(
+            "marketbrief_runs", "Runs in the store by type and status.", labels=["type", "status"]
+        )
+        for (kind, status), n in sorted(self._counts.items()):
+            runs.add_metric([kind, status], n)
+        yield runs
+        lateness = GaugeMetricFamily(
+            "marketbrief_run_lateness_seconds",
+            "Start of the latest run of each type minus its slot instant.",
+            labels=["type"],
+        )
+        for kind, run in latest.items():
+            if run is None:
+                continue
+            slot = svc.calendar.slot_instant(kind, run.scheduled_date)
+            if slot is not None:
+                lateness.add_metric([kind.value], (run.started_at - slot).total_seconds())
+        yield lateness

@@ -1,0 +1,12 @@
+"""What a run computes: news providers, sentiment models, price providers and their analysis.
+
+    news.py       Article, NewsProvider (dir, rss, yahoo, finnhub), gather_news
+    sentiment.py  ModelScore, SentimentModel, combine: the port every model speaks
+    lexicon.py    VADER with finance lexicons (the always-available model), Loughran-McDonald
+    llm.py        an optional LLM behind any OpenAI-compatible chat endpoint
+    analysis.py   SymbolAnalysis, analyse_symbol, analyse_symbols: news + models -> Prediction
+    prices.py     Close, PriceProvider (dir, stooq)
+
+Outbound HTTP goes through marketbrief.http only. Point in time: a provider only returns what
+was published in (since, until], so a backfilled run sees only what was knowable then.
+"""

@@ -1,0 +1,126 @@
+"""An optional LLM sentiment model behind any OpenAI-compatible chat endpoint.
+
+It asks for one JSON object {"direction", "confidence", "score"} and validates it strictly:
+direction is exactly up, down or neutral; confidence a number in [0, 1]; score a number in
+[-1, 1] whose sign does not contradict the direction. Anything else (HTTP error, timeout,
+prose instead of JSON, a missing or out-of-range field) is a failed score with confidence None
+and the reason, never a guessed number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from marketbrief import http
+from marketbrief.errors import ProviderError
+from marketbrief.models import Direction
+from marketbrief.pipeline.news import Article
+from marketbrief.pipeline.sentiment import ModelScore, failure
+
+DEFAULT_TIMEOUT = 30.0
+MAX_ARTICLES = 20
+_SUMMARY_CHARS = 280
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+SYSTEM_PROMPT = (
+    "You are an equity analyst. From the news headlines about one stock, judge the likely "
+    "direction of its price over the next trading session. Answer with one JSON object and "
+    'nothing else: {"direction": "up" | "down" | "neutral", "confidence": number from 0 to 1, '
+    '"score": number from -1 (very bearish) to 1 (very bullish)}.'
+)
+
+
+class LLMModel:
+    """A SentimentModel asking a chat-completions endpoint (`POST {url}/chat/completions`)."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_articles: int = MAX_ARTICLES,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self.name = f"llm:{model}"
+        self._api_key = api_key
+        self.timeout = timeout
+        self.max_articles = max_articles
+
+    async def score(self, symbol: str, articles: list[Article]) -> ModelScore:
+        """Ask the endpoint about the newest articles; every failure is confidence None."""
+        if not articles:
+            return failure(self.name, "no articles to score")
+        used = articles[: self.max_articles]
+        payload = {
+            "model": self.model,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": prompt(symbol, used)},
+            ],
+        }
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        try:
+            answer = await http.post_json(
+                f"{self.url}/chat/completions", payload, headers=headers, timeout=self.timeout
+            )
+            direction, confidence, score = parse_answer(answer)
+        except ProviderError as exc:
+            return failure(self.name, str(exc))
+        return ModelScore(self.name, score, direction, confidence, None, {"articles": len(used)})
+
+
+def prompt(symbol: str, articles: list[Article]) -> str:
+    """The user message: the symbol and its dated headlines, newest first."""
+    lines = [f"Stock: {symbol}", "Headlines, newest first:"]
+    for i, article in enumerate(articles, 1):
+        stamp = article.published_at.strftime("%Y-%m-%d %H:%M UTC")
+        line = f"{i}. [{stamp}] {article.title}"
+        if article.summary:
+            line += f" - {article.summary[:_SUMMARY_CHARS]}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def parse_answer(answer: Any) -> tuple[Direction, float, float]:
+    """Validate a chat-completions answer; return (direction, confidence, score)."""
+    try:
+        content = answer["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise ProviderError("LLM answer has no choices[0].message.content") from None
+    if not isinstance(content, str):
+        raise ProviderError("LLM answer content is not text")
+    text = content.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProviderError(f"LLM answer is not a JSON object: {content[:120]!r}") from None
+    if not isinstance(data, dict):
+        raise ProviderError(f"LLM answer is not a JSON object: {content[:120]!r}")
+    raw_direction = data.get("direction")
+    if raw_direction not in ("up", "down", "neutral"):
+        raise ProviderError(f"LLM direction must be up, down or neutral, got {raw_direction!r}")
+    direction = Direction(raw_direction)
+    confidence = _number(data, "confidence", 0.0, 1.0)
+    score = _number(data, "score", -1.0, 1.0)
+    if (direction is Direction.UP and score < 0) or (direction is Direction.DOWN and score > 0):
+        raise ProviderError(f"LLM score {score} contradicts direction {direction.value}")
+    return direction, confidence, score
+
+
+def _number(data: dict[str, Any], key: str, low: float, high: float) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProviderError(f"LLM {key} must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise ProviderError(f"LLM {key} {value} is outside [{low:g}, {high:g}]")
+    return float(value)

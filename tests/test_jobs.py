@@ -1,0 +1,212 @@
+"""The four reports end to end: `marketbrief run` over local news and price files.
+
+News and closes are files the test writes (the `dir:` providers), so every number in the
+reports can be checked against a hand-computed expectation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from marketbrief.cli import main
+from marketbrief.store.sql import SQLStore
+
+SESSION = "2026-11-24"  # Tuesday; pre-market slot 13:30 UTC, intraday 17:00 UTC
+PRE_SLOT_NEWS = "2026-11-24T11:00:00+00:00"  # before the pre-market slot
+MIDDAY_NEWS = "2026-11-24T15:00:00+00:00"  # between pre-market and intraday slots
+AFTER_SLOTS = "2026-11-24T20:00:00+00:00"  # after both slots: must never be used
+
+BULLISH = [
+    "{name} shares surge to a record high after blowout earnings beat estimates",
+    "{name} raises guidance as strong demand boosts profit and revenue growth",
+    "Analysts upgrade {name}, citing strong gains and robust outlook",
+]
+BEARISH = [
+    "{name} stock plunges after weak guidance and falling sales",
+    "{name} hit with lawsuit and regulatory fine; losses widen as shares slump",
+    "Analysts downgrade {name} on declining profit and weak demand",
+]
+NAMES = {"AAPL": "Apple", "MSFT": "Microsoft", "NVDA": "Nvidia", "TSLA": "Tesla", "SPY": "S&P 500"}
+# Morning calls: AAPL up, MSFT down, NVDA up, TSLA down. Closes: AAPL rises (correct), MSFT
+# falls (correct), NVDA falls (wrong), TSLA falls (correct): 3 correct of 4 scored = 0.75.
+MOOD = {"AAPL": BULLISH, "MSFT": BEARISH, "NVDA": BULLISH, "TSLA": BEARISH, "SPY": BULLISH}
+CLOSES = {
+    "AAPL": (100.0, 102.0),
+    "MSFT": (200.0, 196.0),
+    "NVDA": (50.0, 49.0),
+    "TSLA": (300.0, 291.0),
+    "SPY": (500.0, 505.0),
+}
+
+
+def _news(folder: Path) -> Path:
+    folder.mkdir()
+    for symbol, headlines in MOOD.items():
+        name = NAMES[symbol]
+        items: list[dict[str, Any]] = [
+            {"title": h.format(name=name), "source": "test wire", "published_at": PRE_SLOT_NEWS}
+            for h in headlines
+        ]
+        items.append(
+            {
+                "title": f"{name} steady in midday trading, strong gains hold",
+                "source": "wire",
+                "published_at": MIDDAY_NEWS,
+            }
+        )
+        # Published after every slot of the day, with the opposite mood: a backfill of the
+        # day must never see it.
+        opposite = BEARISH if headlines is BULLISH else BULLISH
+        items += [
+            {"title": f"LATE: {h.format(name=name)}", "published_at": AFTER_SLOTS}
+            for h in opposite * 3
+        ]
+        (folder / f"{symbol}.json").write_text(json.dumps(items))
+    return folder
+
+
+def _prices(folder: Path) -> Path:
+    folder.mkdir()
+    for symbol, (before, after) in CLOSES.items():
+        (folder / f"{symbol}.csv").write_text(
+            "Date,Open,High,Low,Close,Volume\n"
+            f"2026-11-23,{before},{before},{before},{before},1000\n"
+            f"2026-11-24,{after},{after},{after},{after},1000\n"
+        )
+    return folder
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sqlite_url: str) -> Callable[..., Result]:
+    env = {
+        "MARKETBRIEF_DATABASE_URL": sqlite_url,
+        "MARKETBRIEF_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MARKETBRIEF_SYMBOLS": "AAPL,MSFT,NVDA,TSLA",
+        "MARKETBRIEF_NEWS": f"dir:{_news(tmp_path / 'news')}",
+        "MARKETBRIEF_PRICES": f"dir:{_prices(tmp_path / 'prices')}",
+        "MARKETBRIEF_HIGH_CONFIDENCE": "0.05",
+    }
+    store = SQLStore(sqlite_url)
+    store.migrate()
+    store.close()
+
+    def invoke(*args: str, **extra_env: str) -> Result:
+        return CliRunner().invoke(main, list(args), env={**env, **extra_env})
+
+    return invoke
+
+
+def _json(result: Result) -> Any:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return json.loads(result.output)
+
+
+def _report(cli: Callable[..., Result], kind: str, day: str) -> dict[str, Any]:
+    result = cli("report", kind, "--date", day, "--json")
+    assert result.exit_code == 0, result.output
+    envelope: dict[str, Any] = json.loads(result.output)
+    assert envelope["meta"]["state"] == "fresh"
+    return envelope["data"]
+
+
+def test_a_backfilled_day_produces_all_four_reports_with_hand_checked_numbers(
+    cli: Callable[..., Result],
+) -> None:
+    pre = _json(cli("run", "pre-market", "--date", SESSION, "--json"))
+    assert pre["status"] == "success", pre
+    body = _report(cli, "pre-market", SESSION)
+    calls = {s["symbol"]: s["direction"] for s in body["symbols"]}
+    assert calls == {"AAPL": "up", "MSFT": "down", "NVDA": "up", "TSLA": "down"}
+    assert body["counts"]["analysed"] == 4
+    assert body["counts"]["usable"] == 4
+    assert body["market_pulse"]["symbol"] == "SPY"
+    # Point in time: only the three pre-slot articles were knowable at 08:30 New York.
+    assert {s["articles_count"] for s in body["symbols"]} == {3}
+    assert not any("LATE" in h for s in body["symbols"] for h in s["headlines"])
+
+    intraday = _json(cli("run", "intraday", "--date", SESSION, "--json"))
+    assert intraday["status"] in ("success", "partial"), intraday
+    mid = _report(cli, "intraday", SESSION)
+    assert mid["pre_market_run_id"] == pre["run_id"]
+    assert {s["articles_count"] for s in mid["symbols"]} == {1}  # only the midday article
+
+    eod = _json(cli("run", "end-of-day", "--date", SESSION, "--json"))
+    assert eod["status"] == "success", eod
+    summary = _report(cli, "end-of-day", SESSION)
+    assert (summary["scored"], summary["correct"], summary["wrong"]) == (4, 3, 1)
+    assert summary["accuracy"] == 0.75
+    assert summary["pre_market_run_id"] == pre["run_id"]
+    assert summary["top_movers"][0] == {"symbol": "TSLA", "change_pct": -3.0, "outcome": "correct"}
+
+    weekly = _json(cli("run", "weekly", "--date", "2026-11-29", "--json"))
+    assert weekly["status"] == "partial", weekly  # one session of four has an end-of-day
+    review = _report(cli, "weekly", "2026-11-29")
+    by_day = {s["date"]: s["accuracy"] for s in review["sessions"]}
+    assert by_day == {
+        "2026-11-23": None,
+        "2026-11-24": 0.75,
+        "2026-11-25": None,
+        "2026-11-27": None,
+    }
+    assert review["accuracy"] == 0.75
+    assert review["symbols"]["NVDA"] == {"correct": 0, "wrong": 1, "pending": 0, "accuracy": 0.0}
+
+    history = _json(cli("history", "--json"))
+    triggers = {j["job_type"]: j["trigger_source"] for j in history["jobs"]}
+    # A past date is a backfill; the weekly date may be today's (then it is a manual run).
+    assert [triggers[t] for t in ("pre-market", "intraday", "end-of-day")] == ["backfill"] * 3
+
+
+def test_end_of_day_without_a_pre_market_run_fails_with_the_reason(
+    cli: Callable[..., Result],
+) -> None:
+    result = cli("run", "end-of-day", "--date", SESSION, "--json")
+    assert result.exit_code == 1
+    outcome = json.loads(result.output)
+    assert outcome["status"] == "failed"
+    assert "no successful pre-market run" in outcome["errors"][0]["error"]
+    report = cli("report", "end-of-day", "--date", SESSION, "--json")
+    assert json.loads(report.output)["meta"]["state"] in ("failed", "missing")
+    assert report.exit_code == 1
+
+
+def test_every_news_provider_failing_fails_the_run_with_each_reason(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for symbol in ("AAPL", "MSFT", "NVDA", "TSLA", "SPY"):
+        (broken / f"{symbol}.json").write_text("{not json")
+    news = f"dir:{broken},rss:http://127.0.0.1:9/{{symbol}}.xml"
+    result = cli("run", "pre-market", "--date", SESSION, "--json", MARKETBRIEF_NEWS=news)
+    assert result.exit_code == 1, result.output
+    outcome = json.loads(result.output)
+    assert outcome["status"] == "failed"
+    providers = {(e.get("provider", "")[:4], e.get("symbol")) for e in outcome["errors"]}
+    assert ("dir:", "AAPL") in providers
+    assert ("rss:", "AAPL") in providers
+    report = cli("report", "pre-market", "--date", SESSION, "--json")
+    assert json.loads(report.output)["meta"]["has_content"] is False
+
+
+def test_a_day_that_is_not_a_session_is_refused_with_a_clear_error(
+    cli: Callable[..., Result],
+) -> None:
+    result = cli("run", "pre-market", "--date", "2026-11-26")
+    assert result.exit_code == 2
+    assert "not a session" in result.output
+
+
+def test_schedule_shows_expected_versus_actual(cli: Callable[..., Result]) -> None:
+    cli("run", "pre-market", "--date", SESSION)
+    payload = _json(cli("schedule", "--days", "30", "--json"))
+    by_slot = {(s["date"], s["report_type"]): s["status"] for s in payload["slots"]}
+    assert by_slot[(SESSION, "pre-market")] == "ok"
+    assert by_slot[(SESSION, "intraday")] == "missed"
+    assert ("2026-11-26", "pre-market") not in by_slot  # Thanksgiving
