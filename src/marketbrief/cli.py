@@ -459,3 +459,14 @@ def serve(
         log_level="info",
         timeout_graceful_shutdown=30,
     )
+
+
+def _register_operator_commands() -> None:
+    """Operator commands live in their own module; they join the group here."""
+    from marketbrief import cli_ops
+
+    for command in cli_ops.COMMANDS:
+        main.add_command(command)
+
+
+_register_operator_commands()
