@@ -70,6 +70,8 @@ class Settings:
     finnhub_key: str | None = None
     provider_timeout_seconds: float = 10.0
     scheduler_enabled: bool = True
+    trigger_rate_per_second: float = 1.0
+    trigger_burst: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -132,6 +134,10 @@ class Settings:
             llm_key=reader.get("LLM_KEY", _nonempty, None),
             finnhub_key=reader.get("FINNHUB_KEY", _nonempty, None),
             scheduler_enabled=reader.get("SCHEDULER", _switch, defaults.scheduler_enabled),
+            trigger_rate_per_second=reader.get(
+                "TRIGGER_RATE", _positive_float, defaults.trigger_rate_per_second
+            ),
+            trigger_burst=reader.get("TRIGGER_BURST", _positive_int, defaults.trigger_burst),
             provider_timeout_seconds=reader.get(
                 "PROVIDER_TIMEOUT_SECONDS", _positive_float, defaults.provider_timeout_seconds
             ),

@@ -22,8 +22,6 @@ from marketbrief.security import TokenBucket
 from marketbrief.store.base import Store
 
 log = logging.getLogger(__name__)
-TRIGGER_RATE_PER_SECOND = 1.0
-TRIGGER_BURST = 10.0
 
 
 @dataclass
@@ -34,9 +32,7 @@ class Services:
     results: Results
     runner: Runner
     scheduler: Scheduler
-    trigger_limit: TokenBucket = field(
-        default_factory=lambda: TokenBucket(TRIGGER_RATE_PER_SECOND, TRIGGER_BURST)
-    )
+    trigger_limit: TokenBucket
     started_at: datetime = field(default_factory=utc_now)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -62,7 +58,8 @@ class Services:
             run_timeout=timedelta(minutes=settings.run_timeout_minutes),
             clock=clock,
         )
-        return cls(settings, results, runner, scheduler)
+        limit = TokenBucket(settings.trigger_rate_per_second, float(settings.trigger_burst))
+        return cls(settings, results, runner, scheduler, limit)
 
     @property
     def store(self) -> Store:
