@@ -15,7 +15,7 @@ from marketbrief.pipeline.analysis import analyse_symbol, analyse_symbols
 from marketbrief.pipeline.lexicon import (
     DEFAULT_LEXICON,
     aggregate,
-    finvader_lexicon,
+    finance_lexicon,
     lexicon_model,
 )
 from marketbrief.pipeline.llm import LLMModel, parse_answer
@@ -55,13 +55,14 @@ def test_default_lexicon_does_not_read_the_regulator_lawsuit_headline_as_good_ne
     assert lexicon_model().score_text(LAWSUIT) <= 0
 
 
-def test_finance_lexicons_load_from_finvader_files_without_importing_finvader() -> None:
-    # finvader's package import calls nltk.download(): it must never run.
-    henry = finvader_lexicon("Henry")
-    senti = finvader_lexicon("SentiBignomics")
+def test_finance_lexicons_load_from_the_shipped_word_lists_without_finvader() -> None:
+    # finvader's package import calls nltk.download(): marketbrief never imports it.
+    henry = finance_lexicon("henry")
+    senti = finance_lexicon("sentibignomics")
+    assert len(henry) == 189
     assert henry["beat"] == 1.5
     assert henry["decline"] == -1.5
-    assert len(senti) > 5000
+    assert len(senti) == 7295
     assert "finvader" not in sys.modules
 
 

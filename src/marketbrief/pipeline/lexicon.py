@@ -2,9 +2,10 @@
 
 Everything here works offline from files its packages ship. VADER's general lexicon misreads
 market language, so the default adds the Henry (2008) and SentiBignomics finance lexicons that
-the `finvader` package ships, applied to VADER exactly as finvader does (SentiBignomics scaled
-by 0.1, Henry's words winning where both list one). finvader's own entry point downloads data
-at import time, so its lexicon files are read here as data and never imported.
+the `finvader` package publishes, applied to VADER exactly as finvader does (SentiBignomics
+scaled by 0.1, Henry's words winning where both list one). The two word lists ship with
+marketbrief as data (lexicons/, see its NOTICE): finvader itself downloads data at import time
+and pins an old nltk, so it is not a dependency.
 
 The default is the best of the candidates on the 102 hand-labelled headlines in
 tests/data/headlines.csv (`.venv/bin/python -m tests.eval_lexicons` prints the table): accuracy
@@ -28,11 +29,9 @@ approach 0.83. It is a measure of how much the evidence says, not a calibrated p
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 from collections.abc import Callable, Mapping
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -96,10 +95,10 @@ def lexicon_model(name: str = DEFAULT_LEXICON) -> LexiconModel:
     if parts[0] != "vader" or name not in LEXICONS:
         raise ConfigError(f"unknown sentiment lexicon {name!r}; expected one of {LEXICONS}")
     if "sentibignomics" in parts:
-        senti = finvader_lexicon("SentiBignomics")
+        senti = finance_lexicon("sentibignomics")
         extra |= {word: value * SENTIBIGNOMICS_SCALE for word, value in senti.items()}
     if "henry" in parts:
-        extra |= finvader_lexicon("Henry")
+        extra |= finance_lexicon("henry")
     return LexiconModel(name, vader_scorer(extra))
 
 
@@ -116,34 +115,19 @@ def vader_scorer(extra: Mapping[str, float]) -> Callable[[str], float]:
 
 
 @cache
-def finvader_lexicon(which: str) -> dict[str, float]:
-    """Read finvader's `Henry` or `SentiBignomics` word list without importing finvader."""
-    spec = importlib.util.find_spec("finvader")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the finvader package (finance lexicons) is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))) / f"{which}.py"
+def finance_lexicon(which: str) -> dict[str, float]:
+    """The `henry` or `sentibignomics` word list shipped with marketbrief (see lexicons/NOTICE)."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ConfigError(f"cannot read finvader's {which} lexicon at {path}: {exc}") from None
+        text = (files("marketbrief.pipeline") / "lexicons" / f"{which}.tsv").read_text("utf-8")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the {which} lexicon: {exc}") from None
     lexicon: dict[str, float] = {}
-    # Only literal `table['word'] = number` lines count; nothing in the file is executed.
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
-            word = _literal(node.targets[0].slice)
-            value = _literal(node.value)
-            if isinstance(word, str) and isinstance(value, int | float):
-                lexicon[word] = float(value)
-    if len(lexicon) < 100:
-        raise ConfigError(f"finvader's {which} lexicon at {path} has only {len(lexicon)} words")
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        word, _, value = line.partition("\t")
+        lexicon[word] = float(value)
     return lexicon
-
-
-def _literal(node: ast.expr) -> object:
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        return None
 
 
 def _loughran_mcdonald() -> Callable[[str], float]:
