@@ -210,3 +210,24 @@ def test_schedule_shows_expected_versus_actual(cli: Callable[..., Result]) -> No
     assert by_slot[(SESSION, "pre-market")] == "ok"
     assert by_slot[(SESSION, "intraday")] == "missed"
     assert ("2026-11-26", "pre-market") not in by_slot  # Thanksgiving
+
+
+def test_backfill_runs_each_slot_and_reruns_only_slots_without_a_report(
+    cli: Callable[..., Result],
+) -> None:
+    # 2026-11-23 has no news in its window (all of it is dated the 24th): that run fails.
+    first = cli("backfill", "--from", "2026-11-23", "--to", "2026-11-24", "--type", "pre-market")
+    assert first.exit_code == 1, first.output
+    assert "2026-11-23 pre-market: failed" in first.output
+    assert "2 run(s), 1 failed" in first.output
+    again = cli("backfill", "--from", "2026-11-23", "--to", "2026-11-24", "--type", "pre-market")
+    assert "1 run(s), 1 failed" in again.output  # the 24th has its report: skipped
+    forced = cli(
+        "backfill", "--from", "2026-11-24", "--to", "2026-11-24", "--type", "pre-market", "--force"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert "1 run(s), 0 failed" in forced.output
+    history = _json(cli("history", "--type", "pre-market", "--json"))
+    dates = [j["scheduled_date"] for j in history["jobs"]]
+    assert dates == [SESSION, "2026-11-23", SESSION, "2026-11-23"]
+    assert {j["trigger_source"] for j in history["jobs"]} == {"backfill"}
