@@ -143,6 +143,35 @@ class Prediction:
     error: str | None = None
     headlines: list[Any] = field(default_factory=list)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready values."""
+        return {
+            "symbol": self.symbol,
+            "direction": self.direction.value,
+            "confidence": self.confidence,
+            "sentiment_score": self.sentiment_score,
+            "articles_count": self.articles_count,
+            "model": self.model,
+            "status": self.status.value,
+            "error": self.error,
+            "headlines": list(self.headlines),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Prediction:
+        """The inverse of `as_dict`."""
+        return cls(
+            symbol=raw["symbol"],
+            direction=Direction(raw["direction"]),
+            confidence=raw["confidence"],
+            sentiment_score=raw["sentiment_score"],
+            articles_count=raw["articles_count"],
+            model=raw["model"],
+            status=PredictionStatus(raw["status"]),
+            error=raw["error"],
+            headlines=list(raw["headlines"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:

@@ -23,9 +23,7 @@ import orjson
 from marketbrief.errors import OutboxError, StoreConflict, StoreUnavailable
 from marketbrief.models import (
     Completion,
-    Direction,
     Prediction,
-    PredictionStatus,
     ReportType,
     RunStatus,
     TriggerSource,
@@ -177,20 +175,7 @@ def encode(c: Completion) -> dict[str, Any]:
         "status": c.status.value,
         "content": None if c.content is None else base64.b64encode(c.content).decode(),
         "metadata": c.metadata,
-        "predictions": [
-            {
-                "symbol": p.symbol,
-                "direction": p.direction.value,
-                "confidence": p.confidence,
-                "sentiment_score": p.sentiment_score,
-                "articles_count": p.articles_count,
-                "model": p.model,
-                "status": p.status.value,
-                "error": p.error,
-                "headlines": p.headlines,
-            }
-            for p in c.predictions
-        ],
+        "predictions": [p.as_dict() for p in c.predictions],
         "symbols": [
             c.symbols_processed,
             c.symbols_successful,
@@ -218,20 +203,7 @@ def decode(raw: dict[str, Any]) -> Completion:
         status=RunStatus(raw["status"]),
         content=None if content is None else base64.b64decode(content, validate=True),
         metadata=raw["metadata"],
-        predictions=tuple(
-            Prediction(
-                symbol=p["symbol"],
-                direction=Direction(p["direction"]),
-                confidence=p["confidence"],
-                sentiment_score=p["sentiment_score"],
-                articles_count=p["articles_count"],
-                model=p["model"],
-                status=PredictionStatus(p["status"]),
-                error=p["error"],
-                headlines=p["headlines"],
-            )
-            for p in raw["predictions"]
-        ),
+        predictions=tuple(Prediction.from_dict(p) for p in raw["predictions"]),
         symbols_processed=processed,
         symbols_successful=successful,
         symbols_fallback=fallback,

@@ -50,17 +50,7 @@ def stage(record: StageRecord) -> dict[str, Any]:
 
 def prediction(p: Prediction) -> dict[str, Any]:
     """One stored prediction."""
-    return {
-        "symbol": p.symbol,
-        "direction": p.direction.value,
-        "confidence": p.confidence,
-        "sentiment_score": p.sentiment_score,
-        "articles_count": p.articles_count,
-        "model": p.model,
-        "status": p.status.value,
-        "error": p.error,
-        "headlines": p.headlines,
-    }
+    return p.as_dict()
 
 
 def snapshot(s: Snapshot, *, with_content: bool = True) -> dict[str, Any]:

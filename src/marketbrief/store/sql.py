@@ -349,12 +349,8 @@ class SQLStore:
             row = connection.execute(query).first()
             if row is None:
                 return None
-            predictions = connection.execute(
-                sa.select(symbol_predictions)
-                .where(symbol_predictions.c.run_id == row.run_id)
-                .order_by(symbol_predictions.c.symbol)
-            ).all()
-        return rows.run(row), [rows.prediction(p) for p in predictions]
+            predictions = _predictions_of(connection, row.run_id)
+        return rows.run(row), predictions
 
     def good_run(self, report_type: ReportType, day: date) -> tuple[Run, list[Prediction]] | None:
         """The newest success/partial run of that type on `day`, with its predictions."""
@@ -370,12 +366,8 @@ class SQLStore:
             row = connection.execute(query).first()
             if row is None:
                 return None
-            predictions = connection.execute(
-                sa.select(symbol_predictions)
-                .where(symbol_predictions.c.run_id == row.run_id)
-                .order_by(symbol_predictions.c.symbol)
-            ).all()
-        return rows.run(row), [rows.prediction(p) for p in predictions]
+            predictions = _predictions_of(connection, row.run_id)
+        return rows.run(row), predictions
 
     def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int:
         """Insert or refresh daily closes (unique per symbol and date); returns how many."""
@@ -528,18 +520,14 @@ class SQLStore:
                 .where(job_stages.c.run_id == row.run_id)
                 .order_by(job_stages.c.started_at, job_stages.c.id)
             ).all()
-            predictions = connection.execute(
-                sa.select(symbol_predictions)
-                .where(symbol_predictions.c.run_id == row.run_id)
-                .order_by(symbol_predictions.c.symbol)
-            ).all()
+            predictions = _predictions_of(connection, row.run_id)
             snapshot = connection.execute(
                 sa.select(scheduled_job_results).where(scheduled_job_results.c.run_id == row.run_id)
             ).first()
         return RunDetail(
             run=rows.run(row),
             stages=[rows.stage(s) for s in stages],
-            predictions=[rows.prediction(p) for p in predictions],
+            predictions=predictions,
             snapshot=rows.snapshot(snapshot) if snapshot is not None else None,
         )
 
@@ -550,6 +538,15 @@ class SQLStore:
         if self.dialect == "sqlite":
             return sqlite.insert(table)
         return postgresql.insert(table)
+
+
+def _predictions_of(connection: sa.Connection, run_id: str) -> list[Prediction]:
+    query = (
+        sa.select(symbol_predictions)
+        .where(symbol_predictions.c.run_id == run_id)
+        .order_by(symbol_predictions.c.symbol)
+    )
+    return [rows.prediction(p) for p in connection.execute(query)]
 
 
 def open_store(url: str) -> SQLStore:
