@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, Response
 
 from marketbrief import views
 from marketbrief.api import schedule_payload, services
-from marketbrief.calendar import NEW_YORK, parse_date
+from marketbrief.calendar import NEW_YORK, business_date, parse_date
 from marketbrief.envelope import ReportState
 from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
 from marketbrief.models import ReportType, RunStatus
@@ -109,7 +109,7 @@ def _grid(schedule: dict[str, Any]) -> list[dict[str, Any]]:
 async def _trend(request: Request) -> dict[str, Any]:
     """End-of-day accuracy per session, as SVG points computed here (no JavaScript)."""
     svc = services(request)
-    today = svc.clock().date()
+    today = business_date(svc.clock())
     start = svc.calendar.sessions_before(today, TREND_SESSIONS)
     snapshots = await svc.results.deps.in_store(
         svc.store.latest_snapshots, ReportType.END_OF_DAY, start, today

@@ -17,7 +17,7 @@ from typing import Any
 import anyio.to_thread
 
 from marketbrief.cache import from_url, keys
-from marketbrief.calendar import MarketCalendar, utc_now
+from marketbrief.calendar import MarketCalendar, business_date, utc_now
 from marketbrief.config import Settings
 from marketbrief.deps import Deps
 from marketbrief.entries import encode_entry
@@ -107,7 +107,7 @@ class Results:
             await d.cache.clear()
         found = await d.in_store(d.store.latest_keys, report_type, day)
         if day is None:
-            oldest = d.clock().date() - timedelta(days=days)
+            oldest = business_date(d.clock()) - timedelta(days=days)
             found = [(t, when) for t, when in found if when >= oldest]
         warmed: list[Warmed] = []
         for kind, when in found:

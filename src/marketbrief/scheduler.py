@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from marketbrief.calendar import MarketCalendar, utc_now
+from marketbrief.calendar import MarketCalendar, business_date, utc_now
 from marketbrief.errors import StoreUnavailable
 from marketbrief.models import ReportType, TriggerSource
 from marketbrief.store.base import Store
@@ -96,7 +96,9 @@ class Scheduler:
         claimed = {
             (run.job_type, run.scheduled_date)
             for run in await asyncio.to_thread(
-                self.store.runs_between, (now - MISSED_LOOKBACK).date(), now.date()
+                self.store.runs_between,
+                business_date(now - MISSED_LOOKBACK),
+                business_date(now),
             )
         }
         plan = plan_catch_up(
