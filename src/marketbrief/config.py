@@ -53,6 +53,7 @@ class Settings:
     pending_grace_minutes: int = 30
     write_retry_seconds: float = 2.0
     outbox_replay_seconds: float = 5.0
+    revision_check_seconds: float = 1.0
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     high_confidence: float = 0.7
     run_timeout_minutes: int = 30
@@ -106,6 +107,9 @@ class Settings:
             ),
             outbox_replay_seconds=reader.get(
                 "OUTBOX_REPLAY_SECONDS", _positive_float, defaults.outbox_replay_seconds
+            ),
+            revision_check_seconds=reader.get(
+                "REVISION_CHECK_SECONDS", _non_negative_float, defaults.revision_check_seconds
             ),
             symbols=reader.get("SYMBOLS", _symbols, defaults.symbols),
             high_confidence=reader.get("HIGH_CONFIDENCE", _fraction, defaults.high_confidence),

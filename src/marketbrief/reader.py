@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import date, datetime, timedelta
 
 import orjson
@@ -24,7 +25,7 @@ from marketbrief.singleflight import SingleFlight
 
 LOCK_TTL_SECONDS = 5.0
 LOCK_WAIT_SECONDS = 2.0
-REVISION_CHECK_SECONDS = 1.0
+_MAX_VALIDATED = 50_000
 _PARTIAL_TYPES = (ReportType.INTRADAY, ReportType.END_OF_DAY)
 _PREDICTION_SOURCES = (ReportType.PRE_MARKET, ReportType.INTRADAY)
 
@@ -36,7 +37,8 @@ class Reader:
         self.d = deps
         self._flights: SingleFlight[CachedReport | None] = SingleFlight()
         self._revision: int | None = None
-        self._revision_checked: datetime | None = None
+        self._revision_checked: float | None = None
+        self._validated: dict[str, int] = {}
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The report of `report_type` for `day` (default: its current business date)."""
@@ -50,7 +52,7 @@ class Reader:
         warnings: list[str] = []
         key = keys.report_key(report_type.value, day)
         if self.d.cache is not None:
-            await self._notice_store_changes(now)
+            await self._notice_store_changes()
             hit = await self._from_cache(key, report_type, day, warnings)
             if hit is not None:
                 return _fresh(
@@ -89,6 +91,11 @@ class Reader:
             with contextlib.suppress(CacheError):
                 await self.d.cache.delete(key)
             return None
+        if not await self._still_latest(key, report_type, day, entry.version):
+            self.d.counters.cache_misses += 1
+            with contextlib.suppress(CacheError):
+                await self.d.cache.delete(key)
+            return None
         self.d.counters.cache_hits += 1
         return cached
 
@@ -100,22 +107,39 @@ class Reader:
             extra.append("not_persisted")
         return extra
 
-    async def _notice_store_changes(self, now: datetime) -> None:
-        """An in-process cache drops its entries when another process moved a latest pointer."""
-        cache = self.d.cache
-        if cache is None or cache.name != "memory" or not self.d.settings.store_reads:
+    async def _notice_store_changes(self) -> None:
+        """Learn the store's revision (at most once per interval): it grows with every publish."""
+        if not self.d.settings.store_reads:
             return
+        now = time.monotonic()
         checked = self._revision_checked
-        if checked is not None and now - checked < timedelta(seconds=REVISION_CHECK_SECONDS):
+        if checked is not None and now - checked < self.d.settings.revision_check_seconds:
             return
         self._revision_checked = now
+        with contextlib.suppress(StoreUnavailable):
+            self._revision = await self.d.in_store(self.d.store.revision)
+
+    async def _still_latest(
+        self, key: str, report_type: ReportType, day: date, version: int
+    ) -> bool:
+        """After the store changed, check each cached key once against `report_latest`.
+
+        A writer that could not reach the cache (Redis down, another process's memory cache)
+        leaves an older entry behind; this is how every reader notices within about a second.
+        """
+        revision = self._revision
+        if revision is None or self._validated.get(key) == revision:
+            return True
         try:
-            revision = await self.d.in_store(self.d.store.revision)
+            current = await self.d.in_store(self.d.store.latest_version, report_type, day)
         except StoreUnavailable:
-            return
-        if self._revision is not None and revision != self._revision:
-            await cache.clear()
-        self._revision = revision
+            return True  # serve what we have; the warning says the store is down
+        if current is not None and current > version:
+            return False
+        if len(self._validated) >= _MAX_VALIDATED:
+            self._validated.clear()
+        self._validated[key] = revision
+        return True
 
     # -- store ----------------------------------------------------------------------------------
 

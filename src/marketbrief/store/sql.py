@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -442,6 +443,16 @@ class SQLStore:
             found = connection.execute(query).all()
         return [(ReportType(t), d) for t, d in found]
 
+    def latest_version(self, report_type: ReportType, day: date) -> int | None:
+        """The version `report_latest` holds for (type, date), or None."""
+        query = sa.select(report_latest.c.version).where(
+            report_latest.c.report_type == report_type.value,
+            report_latest.c.scheduled_date == day,
+        )
+        with self._engines.read() as connection:
+            found = connection.execute(query).scalar()
+        return int(found) if found is not None else None
+
     def revision(self) -> int:
         """A counter that grows whenever any latest pointer moves."""
         with self._engines.read() as connection:
@@ -538,6 +549,30 @@ class SQLStore:
         if self.dialect == "sqlite":
             return sqlite.insert(table)
         return postgresql.insert(table)
+
+    # -- operator tools: backup, restore, import, prune ---------------------------------------
+
+    @contextmanager
+    def snapshot_read(self) -> Iterator[sa.Connection]:
+        """One read-only transaction over a consistent snapshot of every table (for backups).
+
+        PostgreSQL runs it at REPEATABLE READ; on SQLite (WAL) a read transaction is a snapshot
+        from its first read, which is taken here, before the caller reads anything.
+        """
+        with mapped_errors(), self._engines.reader.connect() as connection:
+            if self.dialect == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                if self.dialect == "postgresql":
+                    connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+                connection.execute(sa.select(store_revision.c.revision)).first()
+                yield connection
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[sa.Connection]:
+        """One write transaction for bulk operator work (restore, import, prune): all or nothing."""
+        with self._engines.write() as connection:
+            yield connection
 
 
 def _predictions_of(connection: sa.Connection, run_id: str) -> list[Prediction]:
