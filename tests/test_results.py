@@ -236,7 +236,9 @@ async def test_a_failed_run_is_reported_as_failed_with_its_errors(
     assert not response.has_content
 
 
-async def test_nothing_at_all_is_an_honest_missing(results: Results) -> None:
+async def test_lesson_17_nothing_at_all_is_an_honest_missing_never_an_empty_success(
+    results: Results,
+) -> None:
     response = await results.get_report(PRE, DAY)
     assert response.state is ReportState.MISSING
     envelope = orjson.loads(response.render(LATE))
