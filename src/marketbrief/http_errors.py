@@ -18,6 +18,7 @@ from marketbrief.errors import (
     StoreError,
     StoreUnavailable,
 )
+from marketbrief.middleware import SECURITY_HEADERS
 from marketbrief.security import PayloadTooLarge, RateLimited, Unauthorized, WritesDisabled
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ async def http_exception(request: Request, error: Exception) -> Response:
 async def unexpected(request: Request, error: Exception) -> Response:
     """A bug: logged with its trace, answered without one."""
     log.exception("unexpected error on %s", request.url.path, exc_info=error)
-    return error_response(500, "internal_error", "an unexpected error occurred; it was logged")
+    # Answered by Starlette's outermost layer, outside SecurityHeaders: add them here.
+    message = "an unexpected error occurred; it was logged"
+    return error_response(500, "internal_error", message, dict(SECURITY_HEADERS))
 
 
 def exception_handlers() -> dict[

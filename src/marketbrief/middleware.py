@@ -17,6 +17,9 @@ _HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
+SECURITY_HEADERS: dict[str, str] = {name.decode(): value.decode() for name, value in _HEADERS}
+"""The same headers for a response built outside this middleware (Starlette answers an
+unhandled exception from its outermost layer, which no user middleware wraps)."""
 
 
 class SecurityHeaders:

@@ -55,7 +55,11 @@ def openapi_document() -> dict[str, Any]:
                         "200": _json(_ref("Envelope"), "fresh, stale, partial or pending"),
                         "304": {"description": "Not modified (If-None-Match matched the ETag)"},
                         "400": ERROR,
-                        "404": _json(_ref("Envelope"), "missing or failed, with an error"),
+                        "404": _json(
+                            # A report_type holding '/' leaves the route: Starlette's own 404.
+                            {"anyOf": [_ref("Envelope"), _ref("Error")]},
+                            "missing or failed (the envelope, with an error), or no such route",
+                        ),
                         "503": _json(
                             _ref("Envelope"), "unavailable: the store is down and the cache missed"
                         ),

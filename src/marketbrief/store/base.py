@@ -25,6 +25,7 @@ from marketbrief.models import (
 )
 
 MAX_HISTORY_LIMIT = 500
+MAX_ROW_ID = 2**63 - 1  # the largest id either engine can hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,9 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        if prefix != "r" or not number.isdigit():
+        if prefix != "r" or not (number.isascii() and number.isdigit()):
+            raise ValueError(raw)
+        if int(number) > MAX_ROW_ID:
             raise ValueError(raw)
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -26,7 +26,13 @@ from marketbrief.models import (
     TriggerSource,
 )
 from marketbrief.store import rows
-from marketbrief.store.base import FinishResult, HistoryPage, HistoryQuery, decode_cursor
+from marketbrief.store.base import (
+    MAX_ROW_ID,
+    FinishResult,
+    HistoryPage,
+    HistoryQuery,
+    decode_cursor,
+)
 from marketbrief.store.base import encode_cursor as _encode_cursor
 from marketbrief.store.engine import Engines, create_engines, mapped_errors
 from marketbrief.store.migrate import Verification, upgrade, verify
@@ -518,8 +524,12 @@ class SQLStore:
 
     def get_run(self, ref: str | int) -> RunDetail | None:
         """One run with its stages, predictions and snapshot, by integer id or run_id."""
-        if isinstance(ref, int) or ref.isdigit():
+        if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
+            if int(ref) > MAX_ROW_ID:
+                return None  # no row can have it
             where = job_executions.c.id == int(ref)
+        elif "\x00" in ref:
+            return None  # no run_id can hold a NUL (and PostgreSQL refuses the query)
         else:
             where = job_executions.c.run_id == ref
         with self._engines.read() as connection:
