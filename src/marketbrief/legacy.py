@@ -1,0 +1,223 @@
+"""The old (Cloudflare D1) system's values and what they mean here; pure, no I/O.
+
+Every mapper returns None for a value it does not recognise: the importer then skips the row
+with a reason instead of guessing (LESSONS 16). Names are compared case-insensitively with
+`_`, spaces and `-` treated alike, so `END_OF_DAY`, `end of day` and `end-of-day` all match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from marketbrief.models import (
+    Direction,
+    PredictionStatus,
+    ReportType,
+    RunStatus,
+    Stage,
+    StageStatus,
+)
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_EPOCH_MS_ABOVE = 100_000_000_000  # larger numbers are epoch milliseconds, not seconds
+
+
+def _norm(value: Any) -> str:
+    return re.sub(r"[\s_\-]+", "-", str(value).strip().lower())
+
+
+def _table(mapping: dict[Any, tuple[str, ...]]) -> dict[str, Any]:
+    return {_norm(alias): target for target, aliases in mapping.items() for alias in aliases}
+
+
+REPORT_TYPES = _table(
+    {
+        ReportType.PRE_MARKET: (
+            "pre-market", "premarket", "pre-market-briefing", "pre-market-analysis",
+            "morning", "morning-prediction", "morning-predictions", "morning-briefing",
+        ),
+        ReportType.INTRADAY: (
+            "intraday", "intraday-check", "intraday-update", "midday", "midday-validation",
+            "midday-check",
+        ),
+        ReportType.END_OF_DAY: (
+            "end-of-day", "endofday", "eod", "end-of-day-summary", "daily-validation",
+            "evening", "close", "market-close",
+        ),
+        ReportType.WEEKLY: ("weekly", "weekly-review", "weekly-analysis", "weekly-report"),
+    }
+)  # fmt: skip
+
+RUN_STATUSES = _table(
+    {
+        RunStatus.SUCCESS: ("success", "succeeded", "successful", "completed", "complete", "done",
+                            "ok"),
+        RunStatus.PARTIAL: ("partial", "partial-success", "partially-completed", "degraded",
+                            "completed-with-errors"),
+        RunStatus.FAILED: ("failed", "failure", "error", "errored", "timeout", "timed-out",
+                           "cancelled", "canceled", "aborted"),
+        # A run still open when the old system was exported will never finish: it failed.
+        RunStatus.RUNNING: ("running", "in-progress", "started", "pending", "queued"),
+    }
+)  # fmt: skip
+
+STAGES = _table(
+    {
+        Stage.INIT: ("init", "initialize", "initialization", "start", "setup"),
+        Stage.DATA_FETCH: ("data-fetch", "fetch", "data-collection", "news-fetch", "fetch-news",
+                           "data"),
+        Stage.ANALYSIS: ("analysis", "sentiment-analysis", "ai-analysis", "analyze", "sentiment"),
+        Stage.STORAGE: ("storage", "store", "persist", "save", "write", "kv-write", "d1-write"),
+        Stage.FINALIZE: ("finalize", "finalise", "finalization", "complete", "completion",
+                         "finish", "done", "report"),
+    }
+)  # fmt: skip
+
+STAGE_STATUSES = _table(
+    {
+        StageStatus.SUCCESS: ("success", "succeeded", "completed", "complete", "done", "ok"),
+        StageStatus.FAILED: ("failed", "failure", "error", "errored", "timeout"),
+        StageStatus.SKIPPED: ("skipped", "skip", "not-run"),
+        StageStatus.RUNNING: ("running", "started", "in-progress", "pending"),
+    }
+)  # fmt: skip
+
+DIRECTIONS = _table(
+    {
+        Direction.UP: ("up", "bullish", "buy", "positive", "long", "higher", "rise"),
+        Direction.DOWN: ("down", "bearish", "sell", "negative", "short", "lower", "fall"),
+        Direction.NEUTRAL: ("neutral", "flat", "hold", "sideways", "mixed", "unchanged"),
+    }
+)  # fmt: skip
+
+PREDICTION_STATUSES = _table(
+    {
+        PredictionStatus.SUCCESS: ("success", "completed", "complete", "ok", "done"),
+        PredictionStatus.FAILED: ("failed", "failure", "error", "errored"),
+        PredictionStatus.SKIPPED: ("skipped", "skip", "no-data", "no-news"),
+    }
+)  # fmt: skip
+
+
+def report_type(value: Any) -> ReportType | None:
+    """The report type an old job or report type name means."""
+    return REPORT_TYPES.get(_norm(value)) if value is not None else None
+
+
+def run_status(value: Any) -> RunStatus | None:
+    """The run status an old status means (RUNNING for runs that never finished)."""
+    return RUN_STATUSES.get(_norm(value)) if value is not None else None
+
+
+def stage(value: Any) -> Stage | None:
+    """The stage an old stage name means."""
+    return STAGES.get(_norm(value)) if value is not None else None
+
+
+def stage_status(value: Any) -> StageStatus | None:
+    """The stage status an old stage status means."""
+    return STAGE_STATUSES.get(_norm(value)) if value is not None else None
+
+
+def direction(value: Any) -> Direction | None:
+    """The direction an old direction (or sentiment label) means."""
+    return DIRECTIONS.get(_norm(value)) if value is not None else None
+
+
+def prediction_status(value: Any) -> PredictionStatus | None:
+    """The prediction status an old status means."""
+    return PREDICTION_STATUSES.get(_norm(value)) if value is not None else None
+
+
+def instant(value: Any) -> datetime | None:
+    """An aware UTC instant from `2026-01-09T12:30:05.123Z`, `2026-01-09 12:30:05` (UTC), epoch."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return None
+        seconds = value / 1000 if abs(value) >= _EPOCH_MS_ABOVE else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value).strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    # The old system wrote naive timestamps in UTC (SQLite's CURRENT_TIMESTAMP).
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def day(value: Any) -> date | None:
+    """A business date from `YYYY-MM-DD` (a longer timestamp keeps its own date part, unshifted)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not _DATE.match(text):
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def number(value: Any) -> float | None:
+    """A finite float from a number or numeric text, else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def whole(value: Any) -> int | None:
+    """A whole number from a number or numeric text, else None."""
+    result = number(value)
+    return round(result) if result is not None else None
+
+
+def json_value(value: Any) -> tuple[Any, bool]:
+    """(parsed JSON, True) from JSON text; (the text itself, False) when it is not JSON."""
+    if value is None:
+        return None, True
+    if not isinstance(value, str | bytes):
+        return value, True
+    try:
+        return orjson.loads(value), True
+    except orjson.JSONDecodeError:
+        return value, False
+
+
+def json_list(value: Any) -> list[Any]:
+    """A JSON array column as a list: null is empty, a lone value or non-JSON text is wrapped."""
+    parsed, _ = json_value(value)
+    if parsed is None or parsed == "":
+        return []
+    return parsed if isinstance(parsed, list) else [parsed]
+
+
+def json_object(value: Any, key: str = "value") -> dict[str, Any]:
+    """A JSON object column as a dict: null is empty, anything else is wrapped under `key`."""
+    parsed, _ = json_value(value)
+    if parsed is None or parsed == "":
+        return {}
+    return parsed if isinstance(parsed, dict) else {key: parsed}
+
+
+def text(value: Any, limit: int) -> str | None:
+    """Non-empty text of at most `limit` characters, else None."""
+    if value is None:
+        return None
+    result = str(value).strip()
+    return result if result and len(result) <= limit else None
