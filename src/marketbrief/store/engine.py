@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
 from marketbrief.errors import SchemaError, StoreConflict, StoreError, StoreUnavailable
@@ -144,6 +145,13 @@ class _NoLock(AbstractContextManager[None]):
 
     def __exit__(self, *_exc: object) -> None:
         return None
+
+
+def insert_with_conflicts(dialect: str, table: sa.Table) -> Any:
+    """An INSERT that supports ON CONFLICT, in the given dialect."""
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    return postgresql.insert(table)
 
 
 @contextmanager

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from marketbrief.models import (
     Claim,
@@ -18,7 +17,6 @@ from marketbrief.models import (
     Prediction,
     ReportType,
     Run,
-    RunDetail,
     RunStatus,
     Snapshot,
     Stage,
@@ -27,21 +25,21 @@ from marketbrief.models import (
 )
 from marketbrief.store import rows
 from marketbrief.store.base import (
-    MAX_ROW_ID,
     FinishResult,
-    HistoryPage,
-    HistoryQuery,
-    decode_cursor,
 )
-from marketbrief.store.base import encode_cursor as _encode_cursor
-from marketbrief.store.engine import Engines, create_engines, mapped_errors
+from marketbrief.store.engine import (
+    Engines,
+    create_engines,
+    insert_with_conflicts,
+    mapped_errors,
+)
+from marketbrief.store.history import HistoryQueries, predictions_of
+from marketbrief.store.market import MarketData
 from marketbrief.store.migrate import Verification, upgrade, verify
 from marketbrief.store.schema import (
     SLOT_TRIGGERS,
-    daily_analysis,
     job_executions,
     job_stages,
-    market_closes,
     report_latest,
     scheduled_job_results,
     store_revision,
@@ -61,7 +59,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SQLStore:
+class SQLStore(HistoryQueries, MarketData):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
     def __init__(self, url: str) -> None:
@@ -356,7 +354,7 @@ class SQLStore:
             row = connection.execute(query).first()
             if row is None:
                 return None
-            predictions = _predictions_of(connection, row.run_id)
+            predictions = predictions_of(connection, row.run_id)
         return rows.run(row), predictions
 
     def good_run(self, report_type: ReportType, day: date) -> tuple[Run, list[Prediction]] | None:
@@ -373,67 +371,8 @@ class SQLStore:
             row = connection.execute(query).first()
             if row is None:
                 return None
-            predictions = _predictions_of(connection, row.run_id)
+            predictions = predictions_of(connection, row.run_id)
         return rows.run(row), predictions
-
-    def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or refresh daily closes (unique per symbol and date); returns how many."""
-        if not closes:
-            return 0
-        now = _now()
-        with self._engines.write() as connection:
-            for close in closes:
-                upsert = self._insert(market_closes).values(**close, created_at=now)
-                upsert = upsert.on_conflict_do_update(
-                    index_elements=["symbol", "close_date"],
-                    set_={
-                        k: upsert.excluded[k]
-                        for k in ("close", "previous_close", "change_pct", "source")
-                    },
-                )
-                connection.execute(upsert)
-        return len(closes)
-
-    def closes_on(self, day: date, symbols: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Stored closes for `day` by symbol."""
-        query = sa.select(market_closes).where(
-            market_closes.c.close_date == day, market_closes.c.symbol.in_(list(symbols))
-        )
-        with self._engines.read() as connection:
-            return {r.symbol: dict(r._mapping) for r in connection.execute(query)}
-
-    def save_daily_analysis(
-        self,
-        day: date,
-        run_id: str,
-        counts: Mapping[str, int],
-        summary: Mapping[str, Any],
-        execution_time_ms: int | None,
-    ) -> None:
-        """Record (or replace) the day's pre-market analysis summary."""
-        now = _now()
-        values = {
-            "analysis_date": day,
-            "run_id": run_id,
-            "total_symbols": counts.get("analysed", 0),
-            "usable_symbols": counts.get("usable", 0),
-            "high_confidence_symbols": counts.get("high_confidence", 0),
-            "execution_time_ms": execution_time_ms,
-            "summary": dict(summary),
-            "created_at": now,
-            "updated_at": now,
-        }
-        with self._engines.write() as connection:
-            upsert = self._insert(daily_analysis).values(**values)
-            upsert = upsert.on_conflict_do_update(
-                index_elements=["analysis_date"],
-                set_={
-                    k: upsert.excluded[k]
-                    for k in values
-                    if k not in ("analysis_date", "created_at")
-                },
-            )
-            connection.execute(upsert)
 
     def latest_keys(
         self, report_type: ReportType | None = None, day: date | None = None
@@ -464,101 +403,11 @@ class SQLStore:
         with self._engines.read() as connection:
             return int(connection.execute(sa.select(store_revision.c.revision)).scalar_one())
 
-    # -- history ------------------------------------------------------------------------------
-
-    def history(self, query: HistoryQuery) -> HistoryPage:
-        """Runs newest first, filtered, one page at a time (keyset on id: no OFFSET scans)."""
-        select = sa.select(job_executions).order_by(job_executions.c.id.desc())
-        if query.job_type is not None:
-            select = select.where(job_executions.c.job_type == query.job_type.value)
-        if query.status is not None:
-            select = select.where(job_executions.c.status == query.status.value)
-        if query.date_from is not None:
-            select = select.where(job_executions.c.scheduled_date >= query.date_from)
-        if query.date_to is not None:
-            select = select.where(job_executions.c.scheduled_date <= query.date_to)
-        if query.cursor is not None:
-            select = select.where(job_executions.c.id < decode_cursor(query.cursor))
-        with self._engines.read() as connection:
-            found = connection.execute(select.limit(query.limit + 1)).all()
-        runs = [rows.run(r) for r in found[: query.limit]]
-        more = len(found) > query.limit
-        return HistoryPage(runs, _encode_cursor(runs[-1].id) if more and runs else None)
-
-    def latest_run(self, job_type: ReportType | None = None) -> Run | None:
-        """The most recently started run, optionally of one type."""
-        page = self.history(HistoryQuery(job_type=job_type, limit=1))
-        return page.runs[0] if page.runs else None
-
-    def runs_between(self, date_from: date, date_to: date) -> list[Run]:
-        """Every run for business dates in [date_from, date_to], oldest first."""
-        query = (
-            sa.select(job_executions)
-            .where(job_executions.c.scheduled_date.between(date_from, date_to))
-            .order_by(job_executions.c.id)
-        )
-        with self._engines.read() as connection:
-            return [rows.run(r) for r in connection.execute(query)]
-
-    def run_counts(self) -> dict[tuple[str, str], int]:
-        """How many runs there are by (type, status)."""
-        query = sa.select(
-            job_executions.c.job_type, job_executions.c.status, sa.func.count()
-        ).group_by(job_executions.c.job_type, job_executions.c.status)
-        with self._engines.read() as connection:
-            return {(t, s): int(n) for t, s, n in connection.execute(query)}
-
-    def latest_snapshots(
-        self, report_type: ReportType, date_from: date, date_to: date
-    ) -> list[Snapshot]:
-        """The latest snapshot of each date in [date_from, date_to], oldest first."""
-        query = (
-            sa.select(scheduled_job_results)
-            .join(report_latest, report_latest.c.snapshot_id == scheduled_job_results.c.id)
-            .where(report_latest.c.report_type == report_type.value)
-            .where(report_latest.c.scheduled_date.between(date_from, date_to))
-            .order_by(report_latest.c.scheduled_date)
-        )
-        with self._engines.read() as connection:
-            return [rows.snapshot(r) for r in connection.execute(query)]
-
-    def get_run(self, ref: str | int) -> RunDetail | None:
-        """One run with its stages, predictions and snapshot, by integer id or run_id."""
-        if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
-            if int(ref) > MAX_ROW_ID:
-                return None  # no row can have it
-            where = job_executions.c.id == int(ref)
-        elif "\x00" in ref:
-            return None  # no run_id can hold a NUL (and PostgreSQL refuses the query)
-        else:
-            where = job_executions.c.run_id == ref
-        with self._engines.read() as connection:
-            row = connection.execute(sa.select(job_executions).where(where)).first()
-            if row is None:
-                return None
-            stages = connection.execute(
-                sa.select(job_stages)
-                .where(job_stages.c.run_id == row.run_id)
-                .order_by(job_stages.c.started_at, job_stages.c.id)
-            ).all()
-            predictions = _predictions_of(connection, row.run_id)
-            snapshot = connection.execute(
-                sa.select(scheduled_job_results).where(scheduled_job_results.c.run_id == row.run_id)
-            ).first()
-        return RunDetail(
-            run=rows.run(row),
-            stages=[rows.stage(s) for s in stages],
-            predictions=predictions,
-            snapshot=rows.snapshot(snapshot) if snapshot is not None else None,
-        )
-
     # -- dialect helpers ----------------------------------------------------------------------
 
     def _insert(self, table: sa.Table) -> Any:
         """INSERT with ON CONFLICT support, in this store's dialect."""
-        if self.dialect == "sqlite":
-            return sqlite.insert(table)
-        return postgresql.insert(table)
+        return insert_with_conflicts(self.dialect, table)
 
     # -- operator tools: backup, restore, import, prune ---------------------------------------
 
@@ -583,15 +432,6 @@ class SQLStore:
         """One write transaction for bulk operator work (restore, import, prune): all or nothing."""
         with self._engines.write() as connection:
             yield connection
-
-
-def _predictions_of(connection: sa.Connection, run_id: str) -> list[Prediction]:
-    query = (
-        sa.select(symbol_predictions)
-        .where(symbol_predictions.c.run_id == run_id)
-        .order_by(symbol_predictions.c.symbol)
-    )
-    return [rows.prediction(p) for p in connection.execute(query)]
 
 
 def open_store(url: str) -> SQLStore:
