@@ -13,6 +13,7 @@ from marketbrief import views
 from marketbrief.calendar import parse_date
 from marketbrief.envelope import ReportState
 from marketbrief.errors import InvalidInput, NotFound
+from marketbrief.historycache import history_page
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.schedule import build_schedule, window
 from marketbrief.security import PayloadTooLarge, check_api_key
@@ -105,15 +106,8 @@ async def job_history(request: Request) -> Response:
         limit=_query_int(request, "limit", 50, 1, 500),
         cursor=_cursor(params.get("cursor") or None),
     )
-    svc = services(request)
-    page = await svc.results.deps.in_store(svc.store.history, query)
-    return JSON(
-        {
-            "count": len(page.runs),
-            "jobs": [views.job(run) for run in page.runs],
-            "next_cursor": page.next_cursor,
-        }
-    )
+    body = await history_page(services(request).results.deps, query)
+    return Response(body, media_type="application/json")
 
 
 async def latest_job(request: Request) -> Response:

@@ -6,6 +6,7 @@ and read under another. The backend adds its own prefix; these names are prefix-
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 
@@ -47,3 +48,9 @@ def parse_report_key(key: str) -> tuple[str, date] | None:
     except ValueError:
         return None
     return match["type"], day
+
+
+def history_key(runs_revision: int, query: str) -> str:
+    """The cache key of one rendered history page: the store's run revision and the query."""
+    digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+    return f"history:{int(runs_revision)}:{digest}"

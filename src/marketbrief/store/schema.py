@@ -166,13 +166,16 @@ report_latest = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# One counter bumped by every transaction that moves a latest pointer: in-process caches
-# compare it (a one-row read) to notice reports published by other processes.
+# One row of counters: `revision` grows with every transaction that moves a latest pointer
+# (readers compare it to notice reports published by other processes), `runs_revision` with
+# every write to run history.
 store_revision = sa.Table(
     "store_revision",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("revision", sa.BigInteger, nullable=False),
+    # Bumped by every write to job_executions: cached history pages are keyed by it.
+    sa.Column("runs_revision", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 symbol_predictions = sa.Table(

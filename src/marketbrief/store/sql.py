@@ -121,6 +121,7 @@ class SQLStore(HistoryQueries, MarketData):
                 )
             inserted = connection.execute(insert.returning(job_executions.c.id)).first() is not None
             if inserted:
+                _bump_runs(connection)
                 where = job_executions.c.run_id == values["run_id"]
             else:
                 where = sa.and_(
@@ -163,6 +164,7 @@ class SQLStore(HistoryQueries, MarketData):
                 .where(job_executions.c.status == RunStatus.RUNNING.value)
                 .values(current_stage=stage.value)
             )
+            _bump_runs(connection)
 
     def finish_run(self, completion: Completion) -> FinishResult:
         """Snapshot, predictions, run row and latest pointer in ONE transaction (idempotent)."""
@@ -174,6 +176,7 @@ class SQLStore(HistoryQueries, MarketData):
             if status is not None and status != RunStatus.RUNNING.value:
                 return self._already_finished(connection, c)
             run_values = rows.run_values(c)
+            _bump_runs(connection)
             if status is None:
                 # Never claimed here (the claim went to the outbox too): the completion is whole.
                 connection.execute(
@@ -276,6 +279,8 @@ class SQLStore(HistoryQueries, MarketData):
                     job_executions.c.started_at < started_before,
                 )
             ).all()
+            if stuck:
+                _bump_runs(connection)
             for row in stuck:
                 message = (
                     f"run was still running at {now.isoformat()}; marked failed by the sweeper"
@@ -431,7 +436,19 @@ class SQLStore(HistoryQueries, MarketData):
     def write_transaction(self) -> Iterator[sa.Connection]:
         """One write transaction for bulk operator work (restore, import, prune): all or nothing."""
         with self._engines.write() as connection:
+            _bump_runs(connection)
             yield connection
+
+    def runs_revision(self) -> int:
+        """A counter that grows with every write to run history."""
+        with self._engines.read() as connection:
+            return int(connection.execute(sa.select(store_revision.c.runs_revision)).scalar_one())
+
+
+def _bump_runs(connection: sa.Connection) -> None:
+    connection.execute(
+        sa.update(store_revision).values(runs_revision=store_revision.c.runs_revision + 1)
+    )
 
 
 def open_store(url: str) -> SQLStore:
