@@ -176,7 +176,6 @@ class SQLStore(HistoryQueries, MarketData):
             if status is not None and status != RunStatus.RUNNING.value:
                 return self._already_finished(connection, c)
             run_values = rows.run_values(c)
-            _bump_runs(connection)
             if status is None:
                 # Never claimed here (the claim went to the outbox too): the completion is whole.
                 connection.execute(
@@ -205,6 +204,13 @@ class SQLStore(HistoryQueries, MarketData):
             published = False
             if snapshot_id is not None and c.status in _PUBLISHABLE:
                 published = self._move_latest(connection, c, snapshot_id)
+            # Both counters in one statement: history always moved, reports only if published.
+            connection.execute(
+                sa.update(store_revision).values(
+                    runs_revision=store_revision.c.runs_revision + 1,
+                    revision=store_revision.c.revision + (1 if published else 0),
+                )
+            )
         return FinishResult(c.run_id, snapshot_id, published, c.version)
 
     def _insert_snapshot(self, connection: sa.Connection, c: Completion) -> int:
@@ -244,17 +250,9 @@ class SQLStore(HistoryQueries, MarketData):
             },
             where=report_latest.c.version < upsert.excluded.version,
         )
-        connection.execute(upsert)
-        holder = connection.execute(
-            sa.select(report_latest.c.snapshot_id).where(
-                report_latest.c.report_type == c.job_type.value,
-                report_latest.c.scheduled_date == c.scheduled_date,
-            )
-        ).scalar()
-        if holder != snapshot_id:
-            return False
-        connection.execute(sa.update(store_revision).values(revision=store_revision.c.revision + 1))
-        return True
+        # RETURNING yields a row only when the pointer was inserted or really moved.
+        moved = connection.execute(upsert.returning(report_latest.c.snapshot_id)).first()
+        return moved is not None
 
     def _already_finished(self, connection: sa.Connection, c: Completion) -> FinishResult:
         snapshot_id = connection.execute(
