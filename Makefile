@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck format bench clean
+.PHONY: install run test lint typecheck format bench resilience clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ format: install
 
 bench: install  ## benchmarks, reported as side-by-side ratios
 	$(BIN)/python -m benchmarks
+
+resilience: install  ## real faults against a running server; writes docs/resilience.md
+	$(BIN)/python -m resilience
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

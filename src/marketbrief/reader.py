@@ -91,7 +91,7 @@ class Reader:
             with contextlib.suppress(CacheError):
                 await self.d.cache.delete(key)
             return None
-        if not await self._still_latest(key, report_type, day, entry.version):
+        if not await self._still_latest(key, report_type, day, entry.version, cached.persisted):
             self.d.counters.cache_misses += 1
             with contextlib.suppress(CacheError):
                 await self.d.cache.delete(key)
@@ -120,12 +120,14 @@ class Reader:
             self._revision = await self.d.in_store(self.d.store.revision)
 
     async def _still_latest(
-        self, key: str, report_type: ReportType, day: date, version: int
+        self, key: str, report_type: ReportType, day: date, version: int, persisted: bool
     ) -> bool:
         """After the store changed, check each cached key once against `report_latest`.
 
         A writer that could not reach the cache (Redis down, another process's memory cache)
         leaves an older entry behind; this is how every reader notices within about a second.
+        So is an entry cached as not persisted that another process has since replayed from
+        the outbox into the store: it is reloaded, with its snapshot id and without the warning.
         """
         revision = self._revision
         if revision is None or self._validated.get(key) == revision:
@@ -134,7 +136,7 @@ class Reader:
             current = await self.d.in_store(self.d.store.latest_version, report_type, day)
         except StoreUnavailable:
             return True  # serve what we have; the warning says the store is down
-        if current is not None and current > version:
+        if current is not None and (current > version or (current == version and not persisted)):
             return False
         if len(self._validated) >= _MAX_VALIDATED:
             self._validated.clear()
