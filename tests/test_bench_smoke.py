@@ -1,0 +1,289 @@
+"""The benchmark suite's building blocks work (no timings are asserted: machines are noisy).
+
+Everything runs in-process and small: seeding a store, the applications the benchmark serves
+(ceiling, FastAPI baseline, marketbrief over the seeded store), the completions loop, the
+fixed-rate generator against a tiny local HTTP server, wrk's and py-spy's output readers, the
+in-process timings and the report. `python -m benchmarks --quick` runs them for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from benchmarks import completions, load, profiling, report, seed, suite
+from benchmarks.baseline import create_app as baseline_app
+from benchmarks.browser import DashboardResult
+from benchmarks.ceiling import make_app as ceiling_app
+from benchmarks.completions import CompletionsResult
+from benchmarks.load import FixedRateResult, WrkResult
+from benchmarks.seed import REPORT_DAY, SeedPlan
+
+from marketbrief.app import create_app
+from marketbrief.config import Settings
+from marketbrief.models import ReportType, RunStatus
+from marketbrief.store.base import HistoryQuery
+from marketbrief.store.sql import SQLStore
+
+PLAN = SeedPlan(runs=3_000, days=120, snapshot_days=10)
+REPORT = f"/api/v1/reports/pre-market?date={REPORT_DAY.isoformat()}"
+WRK_OUTPUT = """\
+Running 8s test @ http://127.0.0.1:41234/api/v1/jobs/history?limit=50
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    46.10ms    9.55ms 120.00ms   80.00%
+    Req/Sec   694.10     50.00   800.00     70.00%
+  Latency Distribution
+     50%   43.57ms
+     75%   50.13ms
+     90%   65.20ms
+     99%    1.02s
+  5553 requests in 8.00s, 116.57MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:    694.12
+Transfer/sec:     14.57MB
+"""
+PY_SPY_RAW = """\
+<module> (marketbrief:6);run (uvicorn/main.py:632);Reader.get_report (marketbrief/reader.py:45) 30
+<module> (marketbrief:6);run (uvicorn/main.py:632);send (h11/_connection.py:538) 50
+<module> (marketbrief:6);emit (logging/__init__.py:1113) 20
+"""
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small seeded SQLite store, shared by the tests that only read it."""
+    path = tmp_path_factory.mktemp("bench") / "history.db"
+    info = seed.seed_sqlite(path, PLAN)
+    assert info.runs == PLAN.runs
+    assert info.snapshots == PLAN.snapshot_days * 4
+    return f"sqlite:///{path}"
+
+
+def test_the_quick_mode_is_small() -> None:
+    quick, full = suite.Config.smoke(), suite.Config()
+    assert quick.quick
+    assert quick.history_runs < full.history_runs
+    assert quick.reps == 1
+    assert full.reps >= 3
+
+
+def test_payload_is_a_20_kb_report() -> None:
+    body = seed.report_payload("pre-market", REPORT_DAY)
+    assert 19_000 <= len(body) <= 21_000
+    parsed = orjson.loads(body)
+    assert parsed["business_date"] == REPORT_DAY.isoformat()
+    assert set(parsed["symbols"]) == set(seed.SYMBOLS)
+    assert "accuracy" in orjson.loads(seed.report_payload("end-of-day", REPORT_DAY))
+
+
+def test_a_seeded_store_is_what_marketbrief_reads(seeded: str) -> None:
+    store = SQLStore(seeded)
+    try:
+        assert store.verify().ok
+        page = store.history(HistoryQuery(limit=50))
+        assert [run.id for run in page.runs] == list(range(PLAN.runs, PLAN.runs - 50, -1))
+        assert page.next_cursor is not None
+        assert {run.status for run in store.history(HistoryQuery(limit=500)).runs} == {
+            RunStatus.SUCCESS,
+            RunStatus.PARTIAL,
+            RunStatus.FAILED,
+        }
+        snapshot = store.latest_snapshot(ReportType.PRE_MARKET, REPORT_DAY)
+        assert snapshot is not None
+        assert snapshot.content == seed.report_payload("pre-market", REPORT_DAY)
+        assert store.revision() == 1
+    finally:
+        store.close()
+
+
+def test_the_completions_loop_commits_whole_runs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'writes.db'}"
+    result = completions.measure(url, 0.2, warmup=2)
+    assert result.completions > 0
+    assert result.per_second > 0
+    assert result.cpu_us > 0
+    assert result.payload_bytes > 19_000
+    store = SQLStore(url)
+    try:
+        newest = store.history(HistoryQuery(limit=1)).runs[0]
+        detail = store.get_run(newest.run_id)
+        assert detail is not None
+        assert detail.snapshot is not None
+        assert len(detail.predictions) == 6
+    finally:
+        store.close()
+    assert completions.fsync_floor(tmp_path, count=3) > 0
+
+
+async def test_the_ceiling_returns_its_body() -> None:
+    body = b'{"data":{"x":1},"meta":{}}'
+    transport = httpx.ASGITransport(app=ceiling_app(body))
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        answer = await client.get(REPORT)
+        assert answer.status_code == 200
+        assert answer.content == body
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_the_baseline_reads_the_same_store(seeded: str) -> None:
+    transport = httpx.ASGITransport(app=baseline_app(seeded))
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        answer = await client.get(REPORT)
+    assert answer.status_code == 200
+    assert answer.json()["data"] == orjson.loads(seed.report_payload("pre-market", REPORT_DAY))
+
+
+@contextlib.asynccontextmanager
+async def _marketbrief(
+    database_url: str, work: Path, *, cache: bool
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(
+        database_url=database_url,
+        outbox_dir=work / "outbox",
+        scheduler_enabled=False,
+        cache_enabled=cache,
+    )
+    app = create_app(settings, scheduler=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            yield client
+
+
+@pytest.mark.parametrize(("cache", "source"), [(True, "cache"), (False, "store")])
+async def test_marketbrief_serves_the_seeded_report(
+    seeded: str, tmp_path: Path, cache: bool, source: str
+) -> None:
+    async with _marketbrief(seeded, tmp_path, cache=cache) as client:
+        await client.get(REPORT)  # the first read warms the cache
+        answer = await client.get(REPORT)
+        history = await client.get(suite.HISTORY_PATH)
+    assert answer.status_code == 200
+    meta = answer.json()["meta"]
+    assert (meta["state"], meta["source"]) == ("fresh", source)
+    assert answer.json()["data"] == orjson.loads(seed.report_payload("pre-market", REPORT_DAY))
+    assert history.status_code == 200
+    assert history.json()["count"] == 50
+
+
+async def _serve(body: bytes, chunked: bool) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                if chunked:
+                    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    framed = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+                    writer.write(head + framed)
+                else:
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    writer.write(head + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_the_fixed_rate_generator_answers_for_every_request(chunked: bool) -> None:
+    server = await _serve(b'{"ok":true}', chunked)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await load.fixed_rate(
+            f"http://127.0.0.1:{port}/x?y=1", 200, 0.3, connections=4, warmup=0.1
+        )
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result.ok, result
+    assert result.scheduled == result.completed == 60
+    assert result.bytes_per_response == len(b'{"ok":true}')
+    assert set(result.latency_ms) == {"p50", "p90", "p95", "p99", "p99.9", "max"}
+    assert FixedRateResult(**result.as_dict()) == result
+
+
+def test_wrk_output_is_read() -> None:
+    result = load.parse_wrk(WRK_OUTPUT)
+    assert result.requests_per_second == 694.12
+    assert result.requests == 5553
+    assert result.latency_ms == {"p50": 43.57, "p75": 50.13, "p90": 65.2, "p99": 1020.0}
+    assert (result.non_2xx, result.socket_errors) == (4, 3)
+    assert not result.ok
+
+
+def test_the_rotation_script_names_every_path(tmp_path: Path) -> None:
+    script = load.rotation_script(["/a?date=1", "/b"], tmp_path / "r.lua").read_text()
+    assert '"/a?date=1",\n  "/b"' in script
+    assert "request = function()" in script
+    with pytest.raises(ValueError, match="quotes"):
+        load.rotation_script(['/"'], tmp_path / "bad.lua")
+
+
+def test_py_spy_samples_are_summarized() -> None:
+    summary = profiling.summarize("cached", PY_SPY_RAW)
+    assert summary.samples == 100
+    assert dict(summary.groups) == {
+        "uvicorn + h11 (HTTP)": 50.0,
+        "marketbrief": 30.0,
+        "logging (uvicorn access log)": 20.0,
+    }
+    assert ("Reader.get_report", 30.0) in summary.focus
+
+
+def test_in_process_timings_run(seeded: str, tmp_path: Path) -> None:
+    timings = profiling.in_process(seeded, REPORT_DAY, 5, tmp_path)
+    assert timings.cached_report_us > 0
+    assert timings.store_report_us > 0
+    assert timings.app_history_us > 0
+    assert timings.history_store_us > 0
+    assert timings.app_store_report_us > 0
+
+
+def _wrk(rps: float) -> WrkResult:
+    return WrkResult(rps, int(rps * 8), 8.0, {"p50": 1.0, "p99": 2.0}, 0, 0, "1MB")
+
+
+def test_the_report_states_every_target(tmp_path: Path) -> None:
+    config = suite.Config.smoke()
+    outcome = suite.Outcome(config=config, command="python -m benchmarks --quick")
+    outcome.finished = outcome.started + 60
+    outcome.machine = {"nproc": "2", "CPU model": "test"}
+    outcome.seeds["sqlite"] = seed.SeedInfo(runs=10, snapshots=4, seconds=0.1)
+    for key, rps in {
+        "ceiling": 9000,
+        "baseline": 1000,
+        "cached": 6000,
+        "cache_off": 2000,
+        "history_sqlite": 700,
+    }.items():
+        outcome.throughput[key] = [_wrk(rps)]
+    fixed = FixedRateResult(rate=200, seconds=2, scheduled=400, completed=400)
+    fixed.latency_ms = {"p50": 1.0, "p90": 2.0, "p95": 30.0, "p99": 40, "p99.9": 50, "max": 60}
+    fixed.send_lag_ms = {"p50": 0.1, "p99": 0.5}
+    outcome.fixed["history_sqlite"] = [fixed]
+    outcome.completions["sqlite"] = [CompletionsResult(600, 1.0, 600.0, {"p50": 1, "p99": 2})]
+    outcome.dashboard = DashboardResult(loads=3, dcl_ms=[90.0, 80.0, 70.0], ttfb_ms=[1, 2, 3])
+    outcome.dashboard.load_ms = [1.0, 2.0, 3.0]
+    outcome.profiles["cached"] = profiling.summarize("cached report", PY_SPY_RAW)
+    verdicts = {t.name.split(" (")[0]: t.met for t in report.targets(outcome)}
+    assert verdicts["cached report ≥ 50 % of the ceiling's requests/s"] is True
+    assert verdicts["cache off ≥ 25 % of the ceiling's requests/s"] is False
+    assert verdicts["≥ 1,000 run completions/s on SQLite"] is False
+    assert verdicts["dashboard DOMContentLoaded ≤ 200 ms"] is True
+    written = report.write(outcome, tmp_path / "performance.md").read_text()
+    assert "## Targets" in written
+    assert "Quick smoke run" in written
+    assert "**not met**" in written
+    assert "### Reading the misses" in written
+    assert "is within what the endpoint serves" in written
+    assert "python -m benchmarks --quick" in written
