@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +65,23 @@ def run_values(c: Completion) -> dict[str, Any]:
         "success_rate": c.success_rate,
         "errors": list(c.errors),
         "warnings": list(c.warnings),
+    }
+
+
+def snapshot_values(c: Completion) -> dict[str, Any]:
+    """The columns of a completion's snapshot row."""
+    assert c.content is not None
+    return {
+        "run_id": c.run_id,
+        "scheduled_date": c.scheduled_date,
+        "report_type": c.job_type.value,
+        "report_content": c.content.decode("utf-8"),
+        "metadata": c.metadata,
+        "trigger_source": c.trigger_source.value,
+        "content_sha256": hashlib.sha256(c.content).hexdigest(),
+        "version": c.version,
+        # The instant the report was generated, wherever it is later served from.
+        "created_at": c.executed_at,
     }
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -50,6 +50,49 @@ _PUBLISHABLE = (RunStatus.SUCCESS, RunStatus.PARTIAL)
 _SLOT_WHERE = job_executions.c.trigger_source.in_(SLOT_TRIGGERS)
 
 
+@dataclass(frozen=True, slots=True)
+class _FinishStatements:
+    """The statements of the write path, built once per store: compiling them is most of the
+    CPU a completion costs, and SQLAlchemy caches the compiled form of a reused statement."""
+
+    run_status: sa.Select[Any]
+    insert_run: sa.Insert
+    update_run: sa.Update
+    insert_snapshot: Any
+    insert_predictions: sa.Insert
+    move_latest: Any
+    bump_runs: sa.Update
+    bump_both: sa.Update
+
+    @classmethod
+    def build(cls, dialect: str) -> _FinishStatements:
+        upsert = insert_with_conflicts(dialect, report_latest)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["report_type", "scheduled_date"],
+            set_={
+                k: upsert.excluded[k] for k in ("snapshot_id", "run_id", "version", "updated_at")
+            },
+            where=report_latest.c.version < upsert.excluded.version,
+        ).returning(report_latest.c.snapshot_id)
+        runs_plus_one = store_revision.c.runs_revision + 1
+        return cls(
+            run_status=sa.select(job_executions.c.status).where(
+                job_executions.c.run_id == sa.bindparam("rid")
+            ),
+            insert_run=sa.insert(job_executions),
+            update_run=sa.update(job_executions).where(
+                job_executions.c.run_id == sa.bindparam("rid")
+            ),
+            insert_snapshot=sa.insert(scheduled_job_results).returning(scheduled_job_results.c.id),
+            insert_predictions=sa.insert(symbol_predictions),
+            move_latest=upsert,
+            bump_runs=sa.update(store_revision).values(runs_revision=runs_plus_one),
+            bump_both=sa.update(store_revision).values(
+                runs_revision=runs_plus_one, revision=store_revision.c.revision + 1
+            ),
+        )
+
+
 def new_run_id(scheduled_date: date, job_type: ReportType) -> str:
     """A run id of the form `<scheduled_date>_<report_type>_<uuid>`."""
     return f"{scheduled_date.isoformat()}_{job_type.value}_{uuid.uuid4().hex}"
@@ -66,6 +109,7 @@ class SQLStore(HistoryQueries, MarketData):
         self.url = url
         self._engines: Engines = create_engines(url)
         self.dialect = self._engines.dialect
+        self._finish = _FinishStatements.build(self.dialect)
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -169,90 +213,55 @@ class SQLStore(HistoryQueries, MarketData):
     def finish_run(self, completion: Completion) -> FinishResult:
         """Snapshot, predictions, run row and latest pointer in ONE transaction (idempotent)."""
         c = completion
+        st = self._finish
         with self._engines.write() as connection:
-            status = connection.execute(
-                sa.select(job_executions.c.status).where(job_executions.c.run_id == c.run_id)
-            ).scalar()
+            status = connection.execute(st.run_status, {"rid": c.run_id}).scalar()
             if status is not None and status != RunStatus.RUNNING.value:
                 return self._already_finished(connection, c)
             run_values = rows.run_values(c)
             if status is None:
                 # Never claimed here (the claim went to the outbox too): the completion is whole.
                 connection.execute(
-                    sa.insert(job_executions).values(
-                        run_id=c.run_id,
-                        job_type=c.job_type.value,
-                        scheduled_date=c.scheduled_date,
-                        trigger_source=c.trigger_source.value,
-                        started_at=c.started_at,
-                        created_at=_now(),
+                    st.insert_run,
+                    {
+                        "run_id": c.run_id,
+                        "job_type": c.job_type.value,
+                        "scheduled_date": c.scheduled_date,
+                        "trigger_source": c.trigger_source.value,
+                        "started_at": c.started_at,
+                        "created_at": _now(),
                         **run_values,
-                    )
+                    },
                 )
             else:
-                connection.execute(
-                    sa.update(job_executions)
-                    .where(job_executions.c.run_id == c.run_id)
-                    .values(**run_values)
+                connection.execute(st.update_run, {"rid": c.run_id, **run_values})
+            snapshot_id = None
+            if c.content is not None:
+                snapshot_id = int(
+                    connection.execute(st.insert_snapshot, rows.snapshot_values(c)).scalar_one()
                 )
-            snapshot_id = self._insert_snapshot(connection, c) if c.content is not None else None
             if c.predictions:
                 connection.execute(
-                    sa.insert(symbol_predictions),
-                    [rows.prediction_values(c, p) for p in c.predictions],
+                    st.insert_predictions, [rows.prediction_values(c, p) for p in c.predictions]
                 )
             published = False
             if snapshot_id is not None and c.status in _PUBLISHABLE:
-                published = self._move_latest(connection, c, snapshot_id)
+                # Compare-and-set (LESSONS 18): RETURNING yields a row only if the pointer moved.
+                moved = connection.execute(
+                    st.move_latest,
+                    {
+                        "report_type": c.job_type.value,
+                        "scheduled_date": c.scheduled_date,
+                        "snapshot_id": snapshot_id,
+                        "run_id": c.run_id,
+                        "version": c.version,
+                        "updated_at": _now(),
+                    },
+                ).first()
+                published = moved is not None
             # Both counters in one statement: history always moved, reports only if published.
-            connection.execute(
-                sa.update(store_revision).values(
-                    runs_revision=store_revision.c.runs_revision + 1,
-                    revision=store_revision.c.revision + (1 if published else 0),
-                )
-            )
+            connection.execute(st.bump_both if published else st.bump_runs)
         return FinishResult(c.run_id, snapshot_id, published, c.version)
-
-    def _insert_snapshot(self, connection: sa.Connection, c: Completion) -> int:
-        assert c.content is not None
-        result = connection.execute(
-            sa.insert(scheduled_job_results)
-            .values(
-                run_id=c.run_id,
-                scheduled_date=c.scheduled_date,
-                report_type=c.job_type.value,
-                report_content=c.content.decode("utf-8"),
-                metadata=c.metadata,
-                trigger_source=c.trigger_source.value,
-                content_sha256=hashlib.sha256(c.content).hexdigest(),
-                version=c.version,
-                # The instant the report was generated, wherever it is later served from.
-                created_at=c.executed_at,
-            )
-            .returning(scheduled_job_results.c.id)
-        )
-        return int(result.scalar_one())
-
-    def _move_latest(self, connection: sa.Connection, c: Completion, snapshot_id: int) -> bool:
-        upsert = self._insert(report_latest).values(
-            report_type=c.job_type.value,
-            scheduled_date=c.scheduled_date,
-            snapshot_id=snapshot_id,
-            run_id=c.run_id,
-            version=c.version,
-            updated_at=_now(),
-        )
-        # Compare-and-set: only a newer version moves the pointer (LESSONS 18).
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["report_type", "scheduled_date"],
-            set_={
-                k: upsert.excluded[k] for k in ("snapshot_id", "run_id", "version", "updated_at")
-            },
-            where=report_latest.c.version < upsert.excluded.version,
-        )
-        # RETURNING yields a row only when the pointer was inserted or really moved.
-        moved = connection.execute(upsert.returning(report_latest.c.snapshot_id)).first()
-        return moved is not None
 
     def _already_finished(self, connection: sa.Connection, c: Completion) -> FinishResult:
         snapshot_id = connection.execute(
