@@ -93,6 +93,21 @@ class _FinishStatements:
         )
 
 
+def _via_latest(on_day: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (
+        sa.select(scheduled_job_results)
+        .join(report_latest, report_latest.c.snapshot_id == scheduled_job_results.c.id)
+        .where(report_latest.c.report_type == sa.bindparam("kind"), on_day)
+        .order_by(report_latest.c.scheduled_date.desc())
+        .limit(1)
+    )
+
+
+# The read path's hottest queries, built once (building a query costs more than running it).
+_LATEST_SNAPSHOT = _via_latest(report_latest.c.scheduled_date == sa.bindparam("day", type_=sa.Date))
+_SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("day", type_=sa.Date))
+
+
 def new_run_id(scheduled_date: date, job_type: ReportType) -> str:
     """A run id of the form `<scheduled_date>_<report_type>_<uuid>`."""
     return f"{scheduled_date.isoformat()}_{job_type.value}_{uuid.uuid4().hex}"
@@ -308,28 +323,17 @@ class SQLStore(HistoryQueries, MarketData):
 
     def latest_snapshot(self, report_type: ReportType, day: date) -> Snapshot | None:
         """The snapshot readers get for (type, date), via `report_latest`."""
-        return self._snapshot_via_latest(
-            report_latest.c.report_type == report_type.value,
-            report_latest.c.scheduled_date == day,
-        )
+        return self._snapshot_via_latest(_LATEST_SNAPSHOT, report_type, day)
 
     def snapshot_before(self, report_type: ReportType, day: date) -> Snapshot | None:
         """The latest snapshot of that type for the newest date strictly before `day`."""
-        return self._snapshot_via_latest(
-            report_latest.c.report_type == report_type.value,
-            report_latest.c.scheduled_date < day,
-        )
+        return self._snapshot_via_latest(_SNAPSHOT_BEFORE, report_type, day)
 
-    def _snapshot_via_latest(self, *where: sa.ColumnElement[bool]) -> Snapshot | None:
-        query = (
-            sa.select(scheduled_job_results)
-            .join(report_latest, report_latest.c.snapshot_id == scheduled_job_results.c.id)
-            .where(*where)
-            .order_by(report_latest.c.scheduled_date.desc())
-            .limit(1)
-        )
+    def _snapshot_via_latest(
+        self, query: sa.Select[Any], report_type: ReportType, day: date
+    ) -> Snapshot | None:
         with self._engines.read() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(query, {"kind": report_type.value, "day": day}).first()
         return rows.snapshot(row) if row is not None else None
 
     def latest_run_for(self, report_type: ReportType, day: date) -> Run | None:
