@@ -22,8 +22,8 @@ test: lint  ## lint, type-check, then run every test
 	$(BIN)/pytest
 
 lint: install  ## ruff (lint + format check) and mypy strict
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks resilience
+	$(BIN)/ruff format --check src tests benchmarks resilience
 	$(BIN)/mypy
 
 format: install
