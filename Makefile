@@ -19,7 +19,7 @@ run: install  ## migrate the embedded SQLite store and serve the API, dashboard 
 	$(BIN)/marketbrief serve
 
 test: lint  ## lint, type-check, then run every test
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=marketbrief --cov-report=term:skip-covered
 
 lint: install  ## ruff (lint + format check) and mypy strict
 	$(BIN)/ruff check src tests benchmarks resilience
