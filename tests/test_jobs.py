@@ -120,6 +120,8 @@ def test_a_backfilled_day_produces_all_four_reports_with_hand_checked_numbers(
 ) -> None:
     pre = _json(cli("run", "pre-market", "--date", SESSION, "--json"))
     assert pre["status"] == "success", pre
+    run = _json(cli("history", "--json"))["jobs"][0]
+    assert run["current_stage"] == "finalize"
     body = _report(cli, "pre-market", SESSION)
     calls = {s["symbol"]: s["direction"] for s in body["symbols"]}
     assert calls == {"AAPL": "up", "MSFT": "down", "NVDA": "up", "TSLA": "down"}

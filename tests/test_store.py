@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -319,3 +320,23 @@ def test_a_read_only_sqlite_file_refuses_writes_as_unavailable(tmp_path: object)
             readonly.finish_run(standalone_completion())
     finally:
         readonly.close()
+
+
+def test_a_completions_closing_stages_land_with_its_result(store: SQLStore) -> None:
+    from marketbrief.models import Stage, StageRecord, StageStatus
+
+    run = store.claim_run(PRE, SESSION, TriggerSource.MANUAL).run
+    now = datetime.now(UTC)
+    store.record_stage(run.run_id, Stage.STORAGE, StageStatus.RUNNING, started_at=now)
+    closing = (
+        StageRecord(run.run_id, Stage.STORAGE, StageStatus.SUCCESS, now, now),
+        StageRecord(run.run_id, Stage.FINALIZE, StageStatus.SUCCESS, now, now, {"status": "ok"}),
+    )
+    completion = dataclasses.replace(completion_for(run), stages=closing)
+    store.finish_run(completion)
+    detail = store.get_run(run.run_id)
+    assert detail is not None
+    assert [(s.stage, s.status) for s in detail.stages] == [
+        (Stage.STORAGE, StageStatus.SUCCESS),
+        (Stage.FINALIZE, StageStatus.SUCCESS),
+    ]

@@ -128,6 +128,30 @@ class StageRecord:
     ended_at: datetime | None
     details: dict[str, Any] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready values."""
+        return {
+            "run_id": self.run_id,
+            "stage": self.stage.value,
+            "status": self.status.value,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> StageRecord:
+        """The inverse of `as_dict`."""
+        ended = raw["ended_at"]
+        return cls(
+            run_id=raw["run_id"],
+            stage=Stage(raw["stage"]),
+            status=StageStatus(raw["status"]),
+            started_at=datetime.fromisoformat(raw["started_at"]),
+            ended_at=datetime.fromisoformat(ended) if ended else None,
+            details=dict(raw["details"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
@@ -217,6 +241,9 @@ class Completion:
     symbols_failed: int = 0
     errors: tuple[Any, ...] = ()
     warnings: tuple[Any, ...] = ()
+    # The last stages' records, written in the same transaction as the result, so nobody ever
+    # sees a finished run whose final stages are missing.
+    stages: tuple[StageRecord, ...] = ()
 
     @property
     def version(self) -> int:

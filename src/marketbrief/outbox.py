@@ -26,6 +26,7 @@ from marketbrief.models import (
     Prediction,
     ReportType,
     RunStatus,
+    StageRecord,
     TriggerSource,
 )
 from marketbrief.store.base import FinishResult
@@ -184,6 +185,7 @@ def encode(c: Completion) -> dict[str, Any]:
         ],
         "errors": list(c.errors),
         "warnings": list(c.warnings),
+        "stages": [record.as_dict() for record in c.stages],
     }
 
 
@@ -210,4 +212,5 @@ def decode(raw: dict[str, Any]) -> Completion:
         symbols_failed=failed,
         errors=tuple(raw["errors"]),
         warnings=tuple(raw["warnings"]),
+        stages=tuple(StageRecord.from_dict(r) for r in raw.get("stages", [])),
     )

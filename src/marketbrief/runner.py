@@ -22,6 +22,7 @@ from marketbrief.models import (
     Run,
     RunStatus,
     Stage,
+    StageRecord,
     StageStatus,
     TriggerSource,
 )
@@ -180,10 +181,10 @@ class Runner:
         try:
             result = await BUILDERS[run.job_type](context)
         except MarketbriefError as error:
-            result = JobResult(RunStatus.FAILED, None, errors=[stages.error(error)])
+            result = JobResult(RunStatus.FAILED, None, errors=[await stages.fail(error)])
         except Exception as error:  # a bug must fail the run, not leave it running
             log.exception("run %s crashed", run.run_id)
-            result = JobResult(RunStatus.FAILED, None, errors=[stages.error(error)])
+            result = JobResult(RunStatus.FAILED, None, errors=[await stages.fail(error)])
         await stages.enter(Stage.STORAGE)
         metadata = dict(result.metadata)
         if slot is not None:
@@ -205,9 +206,9 @@ class Runner:
             symbols_failed=result.failed,
             errors=tuple(result.errors),
             warnings=(*run.warnings, *result.warnings, *stages.warnings),
+            stages=stages.final(result.status),
         )
         outcome = await self.results.publish(completion)
-        await stages.close(result.status)
         if run.job_type is ReportType.PRE_MARKET and outcome.persisted and result.payload:
             await self._record_daily_analysis(completion, result)
         return RunOutcome(
@@ -262,16 +263,28 @@ class _StageLog:
         self.current, self.started = stage, now
         await self._record(stage, StageStatus.RUNNING, now, None)
 
-    async def close(self, status: RunStatus) -> None:
+    async def fail(self, error: Exception) -> dict[str, str]:
+        """Record the current stage as failed; returns the error as the run records it."""
+        stage = self.current or Stage.INIT
+        message = {"stage": stage.value, "error": f"{type(error).__name__}: {error}"}
         now = self.runner.deps.clock()
-        if self.current is not None and self.started is not None:
-            await self._record(self.current, StageStatus.SUCCESS, self.started, now)
-        final = StageStatus.FAILED if status is RunStatus.FAILED else StageStatus.SUCCESS
-        await self._record(Stage.FINALIZE, final, now, now, {"status": status.value})
+        await self._record(stage, StageStatus.FAILED, self.started or now, now, message)
+        self.current, self.started = None, None
+        return message
 
-    def error(self, error: Exception) -> dict[str, str]:
-        stage = self.current.value if self.current else Stage.INIT.value
-        return {"stage": stage, "error": f"{type(error).__name__}: {error}"}
+    def final(self, status: RunStatus) -> tuple[StageRecord, ...]:
+        """The closing stage records, written in the same transaction as the result."""
+        now = self.runner.deps.clock()
+        records = []
+        if self.current is not None and self.started is not None:
+            records.append(
+                StageRecord(self.run.run_id, self.current, StageStatus.SUCCESS, self.started, now)
+            )
+        final = StageStatus.FAILED if status is RunStatus.FAILED else StageStatus.SUCCESS
+        records.append(
+            StageRecord(self.run.run_id, Stage.FINALIZE, final, now, now, {"status": status.value})
+        )
+        return tuple(records)
 
     async def _record(
         self,

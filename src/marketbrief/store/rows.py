@@ -68,6 +68,18 @@ def run_values(c: Completion) -> dict[str, Any]:
     }
 
 
+def stage_values(record: StageRecord) -> dict[str, Any]:
+    """The columns of one stage row."""
+    return {
+        "run_id": record.run_id,
+        "stage": record.stage.value,
+        "status": record.status.value,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "details": record.details,
+    }
+
+
 def snapshot_values(c: Completion) -> dict[str, Any]:
     """The columns of a completion's snapshot row."""
     assert c.content is not None

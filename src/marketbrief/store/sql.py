@@ -60,6 +60,7 @@ class _FinishStatements:
     update_run: sa.Update
     insert_snapshot: Any
     insert_predictions: sa.Insert
+    upsert_stages: Any
     move_latest: Any
     bump_runs: sa.Update
     bump_both: sa.Update
@@ -74,6 +75,11 @@ class _FinishStatements:
             },
             where=report_latest.c.version < upsert.excluded.version,
         ).returning(report_latest.c.snapshot_id)
+        stages = insert_with_conflicts(dialect, job_stages)
+        stages = stages.on_conflict_do_update(
+            index_elements=["run_id", "stage"],
+            set_={k: stages.excluded[k] for k in ("status", "started_at", "ended_at", "details")},
+        )
         runs_plus_one = store_revision.c.runs_revision + 1
         return cls(
             run_status=sa.select(job_executions.c.status).where(
@@ -85,6 +91,7 @@ class _FinishStatements:
             ),
             insert_snapshot=sa.insert(scheduled_job_results).returning(scheduled_job_results.c.id),
             insert_predictions=sa.insert(symbol_predictions),
+            upsert_stages=stages,
             move_latest=upsert,
             bump_runs=sa.update(store_revision).values(runs_revision=runs_plus_one),
             bump_both=sa.update(store_revision).values(
@@ -259,6 +266,8 @@ class SQLStore(HistoryQueries, MarketData):
                 connection.execute(
                     st.insert_predictions, [rows.prediction_values(c, p) for p in c.predictions]
                 )
+            if c.stages:
+                connection.execute(st.upsert_stages, [rows.stage_values(r) for r in c.stages])
             published = False
             if snapshot_id is not None and c.status in _PUBLISHABLE:
                 # Compare-and-set (LESSONS 18): RETURNING yields a row only if the pointer moved.
