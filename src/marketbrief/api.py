@@ -18,11 +18,10 @@ from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.schedule import build_schedule, window
 from marketbrief.security import PayloadTooLarge, check_api_key
 from marketbrief.services import Services
-from marketbrief.store.base import HistoryQuery, decode_cursor
+from marketbrief.store.base import HistoryQuery, run_key
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_JOB_REF = 200
-MAX_ROW_ID = 2**63 - 1  # ids are 64-bit integers in both stores
 _REPORT_STATUS = {
     ReportState.FRESH: 200,
     ReportState.STALE: 200,
@@ -104,7 +103,7 @@ async def job_history(request: Request) -> Response:
         date_from=_query_date(request, "from"),
         date_to=_query_date(request, "to"),
         limit=_query_int(request, "limit", 50, 1, 500),
-        cursor=_cursor(params.get("cursor") or None),
+        cursor=params.get("cursor") or None,
     )
     body = await history_page(services(request).results.deps, query)
     return Response(body, media_type="application/json")
@@ -125,31 +124,14 @@ async def latest_job(request: Request) -> Response:
 async def job_detail(request: Request) -> Response:
     """One run by integer id or run_id, with stages, predictions and snapshot."""
     ref = request.path_params["ref"]
-    key = _job_ref(ref)
+    if len(ref) > MAX_JOB_REF:
+        raise InvalidInput("job reference too long")
     svc = services(request)
+    key = run_key(ref)  # None for what no row can match: answered without asking the store
     detail = None if key is None else await svc.results.deps.in_store(svc.store.get_run, key)
     if detail is None:
         raise NotFound(f"no job {ref!r}")
     return JSON(views.run_detail(detail))
-
-
-def _job_ref(ref: str) -> int | str | None:
-    """An integer id (ASCII digits), a run_id, or None for what no store row can match."""
-    if len(ref) > MAX_JOB_REF:
-        raise InvalidInput("job reference too long")
-    if ref.isascii() and ref.isdigit():
-        number = int(ref)
-        return number if number <= MAX_ROW_ID else None
-    if ref.isdigit() or "\x00" in ref:
-        return None  # other Unicode digits, or a NUL no run_id can hold
-    return ref
-
-
-def _cursor(cursor: str | None) -> str | None:
-    """A history cursor, refused when it points past any id a store can hold."""
-    if cursor is not None and decode_cursor(cursor) > MAX_ROW_ID:
-        raise InvalidInput(f"malformed cursor {cursor!r}")
-    return cursor
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -67,6 +67,16 @@ class FinishResult:
     already_finished: bool = False
 
 
+def run_key(ref: str | int) -> int | str | None:
+    """An integer id (ASCII digits), a run_id, or None for a reference no row can match."""
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
+        number = int(ref)
+        return number if 0 < number <= MAX_ROW_ID else None
+    if ref.isdigit() or "\x00" in ref:
+        return None  # other Unicode digits, or a NUL no run_id can hold (PostgreSQL refuses it)
+    return ref
+
+
 def encode_cursor(last_id: int) -> str:
     """An opaque cursor after the run with this id."""
     return base64.urlsafe_b64encode(f"r:{last_id}".encode()).decode().rstrip("=")

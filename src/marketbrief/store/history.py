@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from marketbrief.models import Prediction, ReportType, Run, RunDetail, Snapshot
 from marketbrief.store import rows
 from marketbrief.store.base import (
-    MAX_ROW_ID,
     HistoryPage,
     HistoryQuery,
     decode_cursor,
     encode_cursor,
+    run_key,
 )
 from marketbrief.store.engine import Engines
 from marketbrief.store.schema import (
@@ -88,14 +88,13 @@ class HistoryQueries:
 
     def get_run(self, ref: str | int) -> RunDetail | None:
         """One run with its stages, predictions and snapshot, by integer id or run_id."""
-        if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
-            if int(ref) > MAX_ROW_ID:
-                return None  # no row can have it
-            where = job_executions.c.id == int(ref)
-        elif "\x00" in ref:
-            return None  # no run_id can hold a NUL (and PostgreSQL refuses the query)
+        key = run_key(ref)
+        if key is None:
+            return None
+        if isinstance(key, int):
+            where = job_executions.c.id == key
         else:
-            where = job_executions.c.run_id == ref
+            where = job_executions.c.run_id == key
         with self._engines.read() as connection:
             row = connection.execute(sa.select(job_executions).where(where)).first()
             if row is None:
