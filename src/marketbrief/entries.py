@@ -29,45 +29,35 @@ class CachedReport:
     content_sha256: str
     persisted: bool
 
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> CachedReport:
+        """A stored snapshot, as the read path serves and caches it."""
+        return cls(
+            report_type=snapshot.report_type.value,
+            business_date=snapshot.scheduled_date,
+            payload=snapshot.content,
+            snapshot_id=snapshot.id,
+            run_id=snapshot.run_id,
+            generated_at=snapshot.created_at,
+            content_sha256=snapshot.content_sha256,
+            persisted=True,
+        )
 
-def encode_entry(snapshot: Snapshot, *, persisted: bool = True) -> bytes:
-    """The cache value for a snapshot."""
-    return encode_parts(
-        report_type=snapshot.report_type.value,
-        business_date=snapshot.scheduled_date,
-        payload=snapshot.content,
-        snapshot_id=snapshot.id if persisted else None,
-        run_id=snapshot.run_id,
-        generated_at=snapshot.created_at,
-        content_sha256=snapshot.content_sha256,
-        persisted=persisted,
-    )
 
-
-def encode_parts(
-    *,
-    report_type: str,
-    business_date: date,
-    payload: bytes,
-    snapshot_id: int | None,
-    run_id: str | None,
-    generated_at: datetime,
-    content_sha256: str,
-    persisted: bool,
-) -> bytes:
-    """The cache value for a report given field by field."""
+def encode_entry(report: CachedReport) -> bytes:
+    """The cache value of a report: its header line, then the payload untouched."""
     header = {
         "f": _FORMAT,
-        "t": report_type,
-        "d": business_date.isoformat(),
-        "n": len(payload),
-        "s": snapshot_id,
-        "r": run_id,
-        "g": generated_at.isoformat(),
-        "h": content_sha256,
-        "p": persisted,
+        "t": report.report_type,
+        "d": report.business_date.isoformat(),
+        "n": len(report.payload),
+        "s": report.snapshot_id,
+        "r": report.run_id,
+        "g": report.generated_at.isoformat(),
+        "h": report.content_sha256,
+        "p": report.persisted,
     }
-    return orjson.dumps(header) + b"\n" + payload
+    return orjson.dumps(header) + b"\n" + report.payload
 
 
 def decode_entry(value: bytes, report_type: str, day: date) -> CachedReport | None:

@@ -85,7 +85,8 @@ class ReportResponse:
         """The whole envelope as JSON bytes; the payload is spliced in untouched."""
         meta = orjson.dumps(self.meta(now))
         data = self.data if self.has_content and self.data is not None else b"null"
-        return b'{"data":' + data + b',"meta":' + meta + b"}"
+        # One join copies the payload once; chained `+` would copy it at every step.
+        return b"".join((b'{"data":', data, b',"meta":', meta, b"}"))
 
 
 def iso_instant(value: datetime | None) -> str | None:

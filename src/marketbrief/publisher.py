@@ -15,7 +15,7 @@ import anyio.to_thread
 
 from marketbrief.cache import keys
 from marketbrief.deps import Deps
-from marketbrief.entries import encode_parts
+from marketbrief.entries import CachedReport, encode_entry
 from marketbrief.errors import CacheError, StoreUnavailable
 from marketbrief.models import Completion, RunStatus
 from marketbrief.store.base import FinishResult
@@ -86,15 +86,17 @@ class Publisher:
             return
         if result is not None and not result.published:
             return  # an older run lost the compare-and-set: its report is not the latest
-        entry = encode_parts(
-            report_type=completion.job_type.value,
-            business_date=completion.scheduled_date,
-            payload=content,
-            snapshot_id=result.snapshot_id if result is not None else None,
-            run_id=completion.run_id,
-            generated_at=completion.executed_at,
-            content_sha256=hashlib.sha256(content).hexdigest(),
-            persisted=result is not None,
+        entry = encode_entry(
+            CachedReport(
+                report_type=completion.job_type.value,
+                business_date=completion.scheduled_date,
+                payload=content,
+                snapshot_id=result.snapshot_id if result is not None else None,
+                run_id=completion.run_id,
+                generated_at=completion.executed_at,
+                content_sha256=hashlib.sha256(content).hexdigest(),
+                persisted=result is not None,
+            )
         )
         key = keys.report_key(completion.job_type.value, completion.scheduled_date)
         try:

@@ -20,7 +20,7 @@ from marketbrief.deps import Deps
 from marketbrief.entries import CachedReport, decode_entry, encode_entry
 from marketbrief.envelope import ReportResponse, ReportState, Source, iso_instant
 from marketbrief.errors import CacheError, StoreUnavailable
-from marketbrief.models import Prediction, ReportType, Run, RunStatus, Snapshot
+from marketbrief.models import Prediction, ReportType, Run, RunStatus
 from marketbrief.singleflight import SingleFlight
 
 LOCK_TTL_SECONDS = 5.0
@@ -85,13 +85,11 @@ class Reader:
             return None
         cached = decode_entry(entry.value, report_type.value, day)
         if cached is None:
-            # A malformed or mismatched entry is a miss, and is removed (LESSONS 6).
             self.d.counters.malformed_entries += 1
-            self.d.counters.cache_misses += 1
-            with contextlib.suppress(CacheError):
-                await self.d.cache.delete(key)
-            return None
-        if not await self._still_latest(key, report_type, day, entry.version, cached.persisted):
+        # A malformed, mismatched or superseded entry is a miss, and is removed (LESSONS 6).
+        if cached is None or not await self._still_latest(
+            key, report_type, day, entry.version, cached.persisted
+        ):
             self.d.counters.cache_misses += 1
             with contextlib.suppress(CacheError):
                 await self.d.cache.delete(key)
@@ -164,10 +162,8 @@ class Reader:
             snapshot = await self.d.in_store(self.d.store.latest_snapshot, report_type, day)
             if snapshot is None:
                 return None
-            entry = encode_entry(snapshot)
-            await self._warm(key, entry, snapshot)
-            cached = decode_entry(entry, report_type.value, day)
-            assert cached is not None
+            cached = CachedReport.from_snapshot(snapshot)
+            await self._warm(key, cached, snapshot.version)
             return cached
         finally:
             if token is not None and cache is not None:
@@ -190,12 +186,12 @@ class Reader:
                     return cached
         return None
 
-    async def _warm(self, key: str, entry: bytes, snapshot: Snapshot) -> None:
+    async def _warm(self, key: str, cached: CachedReport, version: int) -> None:
         if self.d.cache is None:
-            return
+            return  # the cache is off: nothing to encode
         try:
             await self.d.cache.set(
-                key, entry, version=snapshot.version, ttl=self.d.settings.cache_ttl_seconds
+                key, encode_entry(cached), version=version, ttl=self.d.settings.cache_ttl_seconds
             )
             self.d.counters.rehydrations += 1
         except CacheError:

@@ -20,7 +20,7 @@ from marketbrief.cache import from_url, keys
 from marketbrief.calendar import MarketCalendar, business_date, utc_now
 from marketbrief.config import Settings
 from marketbrief.deps import Deps
-from marketbrief.entries import encode_entry
+from marketbrief.entries import CachedReport, encode_entry
 from marketbrief.envelope import ReportResponse
 from marketbrief.errors import CacheError, StoreUnavailable
 from marketbrief.models import Completion, ReportType
@@ -119,7 +119,7 @@ class Results:
             await d.cache.delete(key)
             await d.cache.set(
                 key,
-                encode_entry(snapshot),
+                encode_entry(CachedReport.from_snapshot(snapshot)),
                 version=snapshot.version,
                 ttl=d.settings.cache_ttl_seconds,
             )

@@ -33,7 +33,3 @@ class SingleFlight(Generic[T]):
             del self._flights[key]
         if not task.cancelled():
             task.exception()  # retrieved here so an unawaited failure is not logged as lost
-
-    def in_flight(self) -> int:
-        """How many keys are being loaded now."""
-        return len(self._flights)
