@@ -54,6 +54,8 @@ def run_with_llm(tmp_path: Path, sqlite_url: str) -> Callable[..., dict[str, Any
             detail.close()
         assert run is not None
         outcome["predictions"] = {p.symbol: p for p in run.predictions}
+        report = json.loads(run.snapshot.content) if run.snapshot else {"symbols": []}
+        outcome["models"] = {row["symbol"]: row["models"] for row in report["symbols"]}
         return outcome
 
     return run
@@ -108,4 +110,10 @@ def test_an_llm_timeout_never_becomes_a_default_confidence(
     assert aapl.error is not None
     assert "fallback" in aapl.error
     # The confidence is the lexicon's own, never the LLM's 0.9 nor a made-up default.
-    assert aapl.confidence != 0.9
+    models = outcome["models"]["AAPL"]
+    llm = next(m for name, m in models.items() if name.startswith("llm:"))
+    lexicon = next(m for name, m in models.items() if not name.startswith("llm:"))
+    assert llm["confidence"] is None
+    assert "timed out" in llm["error"]
+    assert aapl.confidence is not None
+    assert aapl.confidence == lexicon["confidence"]

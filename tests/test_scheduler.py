@@ -51,8 +51,14 @@ def test_slots_fire_once_across_the_november_dst_change(sqlite_url: str) -> None
     start = datetime(2026, 10, 30, 0, 0, tzinfo=UTC)
     end = datetime(2026, 11, 3, 23, 0, tzinfo=UTC)
     fired = _fired(_migrated(sqlite_url), start, end)
+    at = {(t, d): when for t, d, when in fired}
+    assert at[(PRE, date(2026, 10, 30))] == datetime(2026, 10, 30, 12, 30, tzinfo=UTC)  # EDT
+    assert at[(PRE, date(2026, 11, 2))] == datetime(2026, 11, 2, 13, 30, tzinfo=UTC)  # EST
+    assert at[(EOD, date(2026, 10, 30))] == datetime(2026, 10, 30, 20, 5, tzinfo=UTC)
+    assert at[(EOD, date(2026, 11, 2))] == datetime(2026, 11, 2, 21, 5, tzinfo=UTC)
+    assert at[(ReportType.WEEKLY, date(2026, 11, 1))] == datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
+    assert len(at) == len(fired)  # no slot fired twice
     assert fired == CAL.slots_between(start, end)
-    assert Counter((t, d) for t, d, _ in fired).most_common(1)[0][1] == 1
 
 
 def test_never_on_holidays_and_at_13_05_on_early_closes(sqlite_url: str) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from marketbrief.errors import ConfigError
+from marketbrief.feeds import PipelineAnalyst
 from marketbrief.models import Direction, PredictionStatus
-from marketbrief.pipeline.analysis import analyse_symbol, analyse_symbols
+from marketbrief.pipeline.analysis import analyse_symbol
 from marketbrief.pipeline.lexicon import (
     DEFAULT_LEXICON,
     aggregate,
@@ -240,7 +241,7 @@ def test_both_failed_means_no_confidence_at_all() -> None:
     assert result.error == "llm: llm broke; lex: lex broke"
 
 
-# --- analyse_symbol / analyse_symbols ---------------------------------------------------------
+# --- analyse_symbol / the pipeline analyst -----------------------------------------------
 
 
 class _Fixed:
@@ -315,19 +316,18 @@ async def test_a_model_that_raises_costs_only_its_own_opinion() -> None:
     assert analysis.prediction.error == "unexpected RuntimeError: bug"
 
 
-async def test_analyse_symbols_runs_news_and_models_for_every_symbol() -> None:
-    batch = await analyse_symbols(
-        ["AAPL", "MSFT", "TSLA"],
+async def test_the_pipeline_analyst_runs_news_and_models_for_every_symbol() -> None:
+    analyst = PipelineAnalyst(
         [DirectoryNews(DATA / "news_bad"), DirectoryNews(DATA / "news")],
         [lexicon_model()],
-        SINCE,
-        UNTIL,
         timeout=2,
     )
-    by_symbol = {a.prediction.symbol: a for a in batch.analyses}
+    fetched = await analyst.fetch_news(["AAPL", "MSFT", "TSLA"], SINCE, UNTIL)
+    batch = await analyst.analyse(fetched)
+    by_symbol = {p.symbol: p for p in batch.predictions}
     assert list(by_symbol) == ["AAPL", "MSFT", "TSLA"]
-    assert by_symbol["AAPL"].prediction.status is PredictionStatus.SUCCESS
-    assert by_symbol["AAPL"].news_provider == f"dir:{DATA / 'news'}"
-    assert by_symbol["TSLA"].prediction.status is PredictionStatus.SKIPPED
+    assert by_symbol["AAPL"].status is PredictionStatus.SUCCESS
+    assert batch.sources["AAPL"] == f"dir:{DATA / 'news'}"
+    assert by_symbol["TSLA"].status is PredictionStatus.SKIPPED
     assert sorted(f["symbol"] for f in batch.failures) == ["AAPL", "MSFT", "TSLA"]
-    assert batch.news["MSFT"].provider == f"dir:{DATA / 'news'}"
+    assert batch.sources["MSFT"] == f"dir:{DATA / 'news'}"

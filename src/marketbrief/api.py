@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -220,7 +220,8 @@ async def schedule_payload(svc: Services, days: int) -> dict[str, Any]:
     now = svc.clock()
     start, end = window(svc.calendar, now, days)
     runs = await svc.results.deps.in_store(svc.store.runs_between, start, end)
-    slots = build_schedule(svc.calendar, runs, now, start, end)
+    grace = timedelta(minutes=svc.settings.pending_grace_minutes)
+    slots = build_schedule(svc.calendar, runs, now, start, end, grace=grace)
     counts: dict[str, int] = {}
     for slot in slots:
         counts[slot.status] = counts.get(slot.status, 0) + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from marketbrief.config import PREFIX, Settings
@@ -26,7 +26,6 @@ from marketbrief.reports.endofday import Move
 
 T = TypeVar("T")
 CONCURRENCY = 4
-PRICE_LOOKBACK = timedelta(days=14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +82,12 @@ class PipelinePrices:
         self.timeout = timeout
 
     async def moves(self, symbols: Sequence[str], day: date) -> PriceResult:
-        """Each symbol's close on `day` against the previous close; absent prices stay absent."""
+        """Each symbol's close on `day` against the previous close; absent prices stay absent.
+
+        Providers look back for the previous close themselves, so only `day` is asked for.
+        """
         found = await asyncio.gather(
-            *(
-                first_closes(self.providers, s, day - PRICE_LOOKBACK, day, timeout=self.timeout)
-                for s in symbols
-            )
+            *(first_closes(self.providers, s, day, day, timeout=self.timeout) for s in symbols)
         )
         moves: dict[str, Move] = {}
         closes: list[dict[str, Any]] = []
@@ -114,7 +113,12 @@ class PipelinePrices:
 def analyst_from(settings: Settings) -> PipelineAnalyst:
     """The configured news providers and models (LLM primary when configured)."""
     providers = _named(
-        "NEWS", lambda: providers_from_spec(settings.news, finnhub_key=settings.finnhub_key)
+        "NEWS",
+        lambda: providers_from_spec(
+            settings.news,
+            finnhub_key=settings.finnhub_key,
+            timeout=settings.provider_timeout_seconds,
+        ),
     )
     lexicon = _named(
         "LEXICON",
@@ -136,7 +140,12 @@ def analyst_from(settings: Settings) -> PipelineAnalyst:
 
 def prices_from(settings: Settings) -> PipelinePrices:
     """The configured price providers."""
-    providers = _named("PRICES", lambda: price_providers_from_spec(settings.prices))
+    providers = _named(
+        "PRICES",
+        lambda: price_providers_from_spec(
+            settings.prices, timeout=settings.provider_timeout_seconds
+        ),
+    )
     return PipelinePrices(providers, timeout=settings.provider_timeout_seconds)
 
 

@@ -88,7 +88,6 @@ class Scheduler:
         self.run_timeout = run_timeout
         self.clock = clock
         self.sleep = sleep
-        self.last_missed: list[Slot] = []
 
     async def catch_up(self) -> CatchUpPlan:
         """Run each recently missed slot once, as `catch-up`."""
@@ -104,7 +103,6 @@ class Scheduler:
         plan = plan_catch_up(
             self.calendar, now, self.catchup, lambda s: (s.report_type, s.day) in claimed
         )
-        self.last_missed = plan.missed
         for slot in plan.missed:
             log.warning("slot %s %s at %s was missed", slot.report_type, slot.day, slot.instant)
         for slot in plan.to_run:

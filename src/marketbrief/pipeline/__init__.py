@@ -4,7 +4,7 @@
     sentiment.py  ModelScore, SentimentModel, combine: the port every model speaks
     lexicon.py    VADER with finance lexicons (the always-available model), Loughran-McDonald
     llm.py        an optional LLM behind any OpenAI-compatible chat endpoint
-    analysis.py   SymbolAnalysis, analyse_symbol, analyse_symbols: news + models -> Prediction
+    analysis.py   SymbolAnalysis, analyse_symbol: one symbol's news + models -> Prediction
     prices.py     Close, PriceProvider (dir, stooq)
 
 Outbound HTTP goes through marketbrief.http only. Point in time: a provider only returns what

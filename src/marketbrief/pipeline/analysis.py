@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from marketbrief.models import Direction, Prediction, PredictionStatus
-from marketbrief.pipeline.news import Article, NewsProvider, NewsResult, gather_news
+from marketbrief.pipeline.news import Article
 from marketbrief.pipeline.sentiment import ModelScore, SentimentModel, combine, failure
 
 MAX_HEADLINES = 5
-DEFAULT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +27,6 @@ class SymbolAnalysis:
     prediction: Prediction
     detail: dict[str, Any] = field(default_factory=dict)
     fallback: bool = False
-    news_provider: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AnalysisBatch:
-    """Every symbol's analysis, and every news provider failure met on the way."""
-
-    analyses: list[SymbolAnalysis]
-    failures: list[dict[str, str]]
-    news: dict[str, NewsResult]
 
 
 async def analyse_symbol(
@@ -85,39 +73,8 @@ async def analyse_symbol(
     return SymbolAnalysis(prediction, detail, fallback)
 
 
-async def analyse_symbols(
-    symbols: Sequence[str],
-    news_providers: Sequence[NewsProvider],
-    models: Sequence[SentimentModel],
-    since: datetime,
-    until: datetime,
-    *,
-    timeout: float,
-    concurrency: int = DEFAULT_CONCURRENCY,
-) -> AnalysisBatch:
-    """Gather each symbol's news in (since, until] and analyse it, a few symbols at a time."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(symbol: str) -> tuple[NewsResult, SymbolAnalysis]:
-        async with gate:
-            news = await gather_news(news_providers, symbol, since, until, timeout=timeout)
-            analysis = await analyse_symbol(symbol, news.articles, models)
-        return news, _with_provider(analysis, news.provider)
-
-    done = await asyncio.gather(*(one(s) for s in symbols))
-    return AnalysisBatch(
-        analyses=[analysis for _, analysis in done],
-        failures=[f for news, _ in done for f in news.failures],
-        news={news.symbol: news for news, _ in done},
-    )
-
-
 async def _score(model: SentimentModel, symbol: str, articles: list[Article]) -> ModelScore:
     try:
         return await model.score(symbol, articles)
     except Exception as exc:  # models answer failures; a bug still costs only this model
         return failure(model.name, f"unexpected {type(exc).__name__}: {exc}")
-
-
-def _with_provider(analysis: SymbolAnalysis, provider: str | None) -> SymbolAnalysis:
-    return SymbolAnalysis(analysis.prediction, analysis.detail, analysis.fallback, provider)

@@ -27,6 +27,7 @@ import feedparser
 
 from marketbrief import http
 from marketbrief.errors import ConfigError, ProviderError
+from marketbrief.pipeline.fallback import first_non_empty
 
 YAHOO_URL = "https://feeds.finance.yahoo.com/rss/2.0/headline?s={symbol}&region=US&lang=en-US"
 FINNHUB_URL = "https://finnhub.io/api/v1"
@@ -138,7 +139,9 @@ class FinnhubNews:
         return window(articles, since, until)
 
 
-def providers_from_spec(spec: str, *, finnhub_key: str | None) -> list[NewsProvider]:
+def providers_from_spec(
+    spec: str, *, finnhub_key: str | None, timeout: float = DEFAULT_TIMEOUT
+) -> list[NewsProvider]:
     """Parse a MARKETBRIEF_NEWS-style list: `dir:PATH`, `rss:URL`, `yahoo`, `finnhub`."""
     providers: list[NewsProvider] = []
     for raw in spec.split(","):
@@ -155,13 +158,13 @@ def providers_from_spec(spec: str, *, finnhub_key: str | None) -> list[NewsProvi
                 raise ConfigError(
                     f"news provider {item!r}: expected rss:http(s)://... containing {{symbol}}"
                 )
-            providers.append(FeedNews(arg))
+            providers.append(FeedNews(arg, timeout=timeout))
         elif item == "yahoo":
-            providers.append(yahoo())
+            providers.append(yahoo(timeout=timeout))
         elif item == "finnhub":
             if not finnhub_key:
                 raise ConfigError("news provider 'finnhub' needs a Finnhub API key")
-            providers.append(FinnhubNews(finnhub_key))
+            providers.append(FinnhubNews(finnhub_key, timeout=timeout))
         else:
             raise ConfigError(
                 f"unknown news provider {item!r}; expected dir:PATH, rss:URL, yahoo or finnhub"
@@ -182,25 +185,10 @@ async def gather_news(
     """Try each provider in order under `timeout`; the first with articles wins."""
     if since.utcoffset() is None or until.utcoffset() is None:
         raise ValueError("since and until must be timezone-aware instants")
-    failures: list[dict[str, str]] = []
-    empty: list[str] = []
-    for provider in providers:
-        try:
-            async with asyncio.timeout(timeout):
-                articles = await provider.fetch(symbol, since, until)
-        except TimeoutError:
-            reason = f"timed out after {timeout:g}s"
-        except ProviderError as exc:
-            reason = str(exc)
-        except Exception as exc:  # a provider bug must cost that provider, not the run
-            reason = f"unexpected {type(exc).__name__}: {exc}"
-        else:
-            if articles:
-                return NewsResult(symbol, articles, provider.name, failures, empty)
-            empty.append(provider.name)
-            continue
-        failures.append({"provider": provider.name, "symbol": symbol, "reason": reason})
-    return NewsResult(symbol, [], None, failures, empty)
+    found = await first_non_empty(
+        providers, lambda p: p.fetch(symbol, since, until), symbol, timeout=timeout
+    )
+    return NewsResult(symbol, found.items, found.provider, found.failures, found.empty)
 
 
 def window(articles: list[Article], since: datetime, until: datetime) -> list[Article]:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from marketbrief import http
 from marketbrief.errors import ConfigError, ProviderError
+from marketbrief.pipeline.fallback import first_non_empty
 from marketbrief.pipeline.news import safe_symbol
 
 STOOQ_URL = "https://stooq.com/q/d/l/"
@@ -129,7 +130,9 @@ def between(closes: list[Close], start: date, end: date) -> list[Close]:
     return [c for c in closes if start <= c.close_date <= end]
 
 
-def price_providers_from_spec(spec: str) -> list[PriceProvider]:
+def price_providers_from_spec(
+    spec: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> list[PriceProvider]:
     """Parse a comma-separated list of price providers: `dir:PATH`, `stooq`."""
     providers: list[PriceProvider] = []
     for raw in spec.split(","):
@@ -142,7 +145,7 @@ def price_providers_from_spec(spec: str) -> list[PriceProvider]:
                 raise ConfigError(f"price provider {item!r}: {arg} is not a directory")
             providers.append(DirectoryPrices(Path(arg)))
         elif item == "stooq":
-            providers.append(StooqPrices())
+            providers.append(StooqPrices(timeout=timeout))
         else:
             raise ConfigError(f"unknown price provider {item!r}; expected dir:PATH or stooq")
     if not providers:
@@ -154,21 +157,10 @@ async def first_closes(
     providers: Sequence[PriceProvider], symbol: str, start: date, end: date, *, timeout: float
 ) -> tuple[list[Close], list[dict[str, str]]]:
     """Try providers in order under `timeout`; the first with closes wins; failures recorded."""
-    failures: list[dict[str, str]] = []
-    for provider in providers:
-        try:
-            async with asyncio.timeout(timeout):
-                found = await provider.closes(symbol, start, end)
-        except TimeoutError:
-            reason = f"timed out after {timeout:g}s"
-        except ProviderError as exc:
-            reason = str(exc)
-        else:
-            if found:
-                return found, failures
-            continue
-        failures.append({"provider": provider.name, "symbol": symbol, "reason": reason})
-    return [], failures
+    found = await first_non_empty(
+        providers, lambda p: p.closes(symbol, start, end), symbol, timeout=timeout
+    )
+    return found.items, found.failures
 
 
 def _read_if_present(file: Path) -> bytes | None:

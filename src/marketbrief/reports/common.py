@@ -17,19 +17,8 @@ def is_usable(prediction: Prediction) -> bool:
 def prediction_row(
     prediction: Prediction, detail: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """One symbol's prediction as it appears in a report."""
-    return {
-        "symbol": prediction.symbol,
-        "direction": prediction.direction.value,
-        "confidence": prediction.confidence,
-        "sentiment_score": prediction.sentiment_score,
-        "articles_count": prediction.articles_count,
-        "model": prediction.model,
-        "status": prediction.status.value,
-        "error": prediction.error,
-        "headlines": list(prediction.headlines),
-        "models": dict(detail or {}),
-    }
+    """One symbol's prediction as it appears in a report, with each model's own opinion."""
+    return {**prediction.as_dict(), "models": dict(detail or {})}
 
 
 @dataclass(frozen=True, slots=True)
