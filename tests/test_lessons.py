@@ -9,7 +9,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "marketbrief"
 
 
 def test_lesson_7_only_the_keys_module_spells_cache_key_names() -> None:
-    spelled = re.compile(r"""["'](report|lock):""")
+    spelled = re.compile(r"""["'](report|lock|history):""")
     offenders = [
         str(path.relative_to(SRC))
         for path in SRC.rglob("*.py")

@@ -18,11 +18,10 @@ from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.schedule import build_schedule, window
 from marketbrief.security import PayloadTooLarge, check_api_key
 from marketbrief.services import Services
-from marketbrief.store.base import HistoryQuery, run_key
+from marketbrief.store.base import MAX_RUN_REF, HistoryQuery, run_key
 
 MAX_BODY_BYTES = 16 * 1024
-MAX_JOB_REF = 200
-_REPORT_STATUS = {
+REPORT_STATUS = {
     ReportState.FRESH: 200,
     ReportState.STALE: 200,
     ReportState.PARTIAL: 200,
@@ -76,7 +75,7 @@ async def get_report(request: Request) -> Response:
         headers["ETag"] = etag
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
-    status = _REPORT_STATUS[response.state]
+    status = REPORT_STATUS[response.state]
     if status == 503:
         headers["Retry-After"] = "5"
     body = response.render(services(request).clock())
@@ -124,7 +123,7 @@ async def latest_job(request: Request) -> Response:
 async def job_detail(request: Request) -> Response:
     """One run by integer id or run_id, with stages, predictions and snapshot."""
     ref = request.path_params["ref"]
-    if len(ref) > MAX_JOB_REF:
+    if len(ref) > MAX_RUN_REF:
         raise InvalidInput("job reference too long")
     svc = services(request)
     key = run_key(ref)  # None for what no row can match: answered without asking the store

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from marketbrief import views
-from marketbrief.api import schedule_payload, services
+from marketbrief.api import REPORT_STATUS, schedule_payload, services
 from marketbrief.calendar import NEW_YORK, business_date, parse_date
-from marketbrief.envelope import ReportState
 from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
+from marketbrief.historycache import history_page
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.store.base import HistoryQuery
 
@@ -76,7 +76,7 @@ async def index(request: Request) -> Response:
             }
         )
     try:
-        page = await svc.results.deps.in_store(svc.store.history, query)
+        page = orjson.loads(await history_page(svc.results.deps, query))
         schedule = await schedule_payload(svc, 14)
         trend = await _trend(request)
         store_error = None
@@ -85,8 +85,8 @@ async def index(request: Request) -> Response:
     context = {
         "title": "marketbrief",
         "moments": moments,
-        "jobs": [views.job(r) for r in page.runs] if page else [],
-        "next_cursor": page.next_cursor if page else None,
+        "jobs": page["jobs"] if page else [],
+        "next_cursor": page["next_cursor"] if page else None,
         "filters": {"type": params.get("type", ""), "status": params.get("status", "")},
         "types": [t.value for t in ReportType],
         "statuses": [s.value for s in RunStatus],
@@ -151,9 +151,7 @@ async def report_page(request: Request) -> Response:
     data = (
         orjson.loads(response.data) if response.data is not None and response.has_content else None
     )
-    status = 200 if response.state.has_content or response.state is ReportState.PENDING else 404
-    if response.state is ReportState.UNAVAILABLE:
-        status = 503
+    status = REPORT_STATUS[response.state]
     context = {
         "title": f"{kind.value} {response.requested_date.isoformat()}",
         "meta": meta,
@@ -178,7 +176,7 @@ async def job_page(request: Request) -> Response:
     svc = services(request)
     ref = request.path_params["ref"]
     try:
-        detail = await svc.results.deps.in_store(svc.store.get_run, ref[:200])
+        detail = await svc.results.deps.in_store(svc.store.get_run, ref)
     except MarketbriefError as error:
         return render("error.html", {"title": "Store unavailable", "message": str(error)}, 503)
     if detail is None:

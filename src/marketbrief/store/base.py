@@ -26,6 +26,7 @@ from marketbrief.models import (
 
 MAX_HISTORY_LIMIT = 500
 MAX_ROW_ID = 2**63 - 1  # the largest id either engine can hold
+MAX_RUN_REF = 200  # longer than any run_id marketbrief makes
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class FinishResult:
 
 def run_key(ref: str | int) -> int | str | None:
     """An integer id (ASCII digits), a run_id, or None for a reference no row can match."""
+    if isinstance(ref, str) and len(ref) > MAX_RUN_REF:
+        return None
     if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
         number = int(ref)
         return number if 0 < number <= MAX_ROW_ID else None
