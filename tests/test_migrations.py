@@ -133,5 +133,7 @@ def test_every_command_has_help_text(path: list[str]) -> None:
     result = CliRunner().invoke(main, [*path, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) >= 2
+    command = main
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    assert (command.help or "").strip(), f"{' '.join(path) or 'marketbrief'} has no help text"

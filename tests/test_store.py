@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from marketbrief.errors import InvalidInput, SchemaError, StoreConflict
 from marketbrief.models import ReportType, RunStatus, TriggerSource
-from marketbrief.store.base import HistoryQuery
+from marketbrief.store.base import HistoryQuery, encode_cursor
+from marketbrief.store.history import history_select
 from marketbrief.store.schema import job_executions
 from marketbrief.store.sql import SQLStore
 from tests.factories import SESSION, completion_for, predictions, standalone_completion
@@ -114,8 +115,10 @@ def test_a_late_older_run_never_replaces_a_newer_report(store: SQLStore) -> None
         PRE, SESSION, TriggerSource.MANUAL, started_at=t0 + timedelta(minutes=1)
     ).run
     assert store.finish_run(completion_for(newer, marker="newer")).published
+    revision = store.revision()
     late = store.finish_run(completion_for(older, marker="older"))
     assert not late.published
+    assert store.revision() == revision  # the pointer did not move, so readers have nothing new
     latest = store.latest_snapshot(PRE, SESSION)
     assert latest is not None
     assert latest.run_id == newer.run_id
@@ -283,15 +286,17 @@ def test_history_on_100_000_runs_uses_an_index(store: SQLStore) -> None:
         connection.execute(sa.insert(job_executions), rows)
         if store.dialect == "postgresql":
             connection.exec_driver_sql("ANALYZE job_executions")
-    base = sa.select(job_executions).order_by(job_executions.c.id.desc()).limit(51)
+    # The plans of the exact SQL history() runs for each filter.
     queries = {
-        "type": base.where(job_executions.c.job_type == "weekly"),
-        "status": base.where(job_executions.c.status == "failed"),
-        "dates": base.where(job_executions.c.scheduled_date.between("2024-01-01", "2024-02-01")),
+        "type": history_select(HistoryQuery(job_type=ReportType.WEEKLY)),
+        "status": history_select(HistoryQuery(status=RunStatus.FAILED)),
+        "dates": history_select(HistoryQuery(date_from=date(2024, 1, 1), date_to=date(2024, 2, 1))),
+        "cursor": history_select(HistoryQuery(cursor=encode_cursor(50_000))),
     }
     for name, query in queries.items():
         plan = _plan(store, query)
-        assert "index" in plan.lower(), f"{name}: {plan}"
+        # An index, or SQLite's rowid (INTEGER PRIMARY KEY) for the keyset cursor.
+        assert "index" in plan.lower() or "primary key" in plan.lower(), f"{name}: {plan}"
         assert "Seq Scan" not in plan, f"{name}: {plan}"
         assert "SCAN job_executions\n" not in plan + "\n", f"{name}: {plan}"
     page = store.history(HistoryQuery(job_type=ReportType.WEEKLY, limit=50))

@@ -32,17 +32,16 @@ from marketbrief import d1history, d1market, legacy
 from marketbrief.backup import Progress
 from marketbrief.d1dump import KNOWN_COLUMNS, Dump
 from marketbrief.d1history import IMPORT, RUN_ID_MAX
-from marketbrief.models import ReportType, RunStatus
+from marketbrief.models import PUBLISHABLE, ReportType
 from marketbrief.progress import progress_bar
 from marketbrief.store.schema import (
     job_executions,
     report_latest,
     scheduled_job_results,
-    store_revision,
 )
-from marketbrief.store.sql import SQLStore
+from marketbrief.store.sql import BUMP_REVISION, SQLStore
 
-_PUBLISHED = (RunStatus.SUCCESS.value, RunStatus.PARTIAL.value)
+_PUBLISHED = tuple(status.value for status in PUBLISHABLE)
 _POINTERS = "job_date_results"
 
 
@@ -255,7 +254,7 @@ class Importer:
                 tally.imported += applied
                 tally.present += not applied
         if moved:
-            self.c.execute(sa.update(store_revision).values(revision=store_revision.c.revision + 1))
+            self.c.execute(BUMP_REVISION)
 
     def _named_latest(self, pointers: list[dict[str, Any]]) -> dict[tuple[date, str], str]:
         """job_date_results: the run the old system served for each (date, type)."""

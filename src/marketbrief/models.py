@@ -37,6 +37,10 @@ class RunStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+PUBLISHABLE = (RunStatus.SUCCESS, RunStatus.PARTIAL)
+"""The statuses of a run that produced a report readers may get."""
+
+
 class TriggerSource(enum.StrEnum):
     """What really started a run, recorded as it was (LESSONS 13)."""
 

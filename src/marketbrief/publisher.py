@@ -17,10 +17,9 @@ from marketbrief.cache import keys
 from marketbrief.deps import Deps
 from marketbrief.entries import CachedReport, encode_entry
 from marketbrief.errors import CacheError, StoreUnavailable
-from marketbrief.models import Completion, RunStatus
+from marketbrief.models import PUBLISHABLE, Completion
 from marketbrief.store.base import FinishResult
 
-_PUBLISHABLE = (RunStatus.SUCCESS, RunStatus.PARTIAL)
 _FIRST_BACKOFF = 0.05
 _MAX_BACKOFF = 0.5
 
@@ -56,7 +55,7 @@ class Publisher:
             self.d.counters.outboxed += 1
         await self.publish_to_cache(completion, result)
         if result is None:
-            published = completion.content is not None and completion.status in _PUBLISHABLE
+            published = completion.content is not None and completion.status in PUBLISHABLE
             return PublishOutcome(completion.run_id, False, True, published)
         return PublishOutcome(completion.run_id, True, False, result.published, result.snapshot_id)
 
@@ -82,7 +81,7 @@ class Publisher:
         """Put a completion's report in the cache under its version (newer versions only)."""
         cache = self.d.cache
         content = completion.content
-        if cache is None or content is None or completion.status not in _PUBLISHABLE:
+        if cache is None or content is None or completion.status not in PUBLISHABLE:
             return
         if result is not None and not result.published:
             return  # an older run lost the compare-and-set: its report is not the latest

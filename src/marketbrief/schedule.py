@@ -9,9 +9,8 @@ from typing import Any
 
 from marketbrief.calendar import MarketCalendar, business_date
 from marketbrief.envelope import iso_instant
-from marketbrief.models import ReportType, Run, RunStatus
+from marketbrief.models import PUBLISHABLE, ReportType, Run, RunStatus
 
-_PUBLISHED = (RunStatus.SUCCESS, RunStatus.PARTIAL)
 _STATUS = {
     RunStatus.SUCCESS: "ok",
     RunStatus.PARTIAL: "partial",
@@ -72,7 +71,7 @@ def build_schedule(
         key = (run.job_type, run.scheduled_date)
         held = by_slot.get(key)
         # The newest run that produced a report speaks for the slot; else the newest run.
-        if held is None or run.status in _PUBLISHED or held.status not in _PUBLISHED:
+        if held is None or run.status in PUBLISHABLE or held.status not in PUBLISHABLE:
             by_slot[key] = run
     views: list[SlotView] = []
     day = start

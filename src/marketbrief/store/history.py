@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,6 +26,22 @@ from marketbrief.store.schema import (
 )
 
 
+def history_select(query: HistoryQuery) -> sa.Select[Any]:
+    """The SQL of one history page: one row more than the limit tells whether more follow."""
+    select = sa.select(job_executions).order_by(job_executions.c.id.desc())
+    if query.job_type is not None:
+        select = select.where(job_executions.c.job_type == query.job_type.value)
+    if query.status is not None:
+        select = select.where(job_executions.c.status == query.status.value)
+    if query.date_from is not None:
+        select = select.where(job_executions.c.scheduled_date >= query.date_from)
+    if query.date_to is not None:
+        select = select.where(job_executions.c.scheduled_date <= query.date_to)
+    if query.cursor is not None:
+        select = select.where(job_executions.c.id < decode_cursor(query.cursor))
+    return select.limit(query.limit + 1)
+
+
 class HistoryQueries:
     """Read-only queries over runs; mixed into SQLStore."""
 
@@ -32,19 +49,9 @@ class HistoryQueries:
 
     def history(self, query: HistoryQuery) -> HistoryPage:
         """Runs newest first, filtered, one page at a time (keyset on id: no OFFSET scans)."""
-        select = sa.select(job_executions).order_by(job_executions.c.id.desc())
-        if query.job_type is not None:
-            select = select.where(job_executions.c.job_type == query.job_type.value)
-        if query.status is not None:
-            select = select.where(job_executions.c.status == query.status.value)
-        if query.date_from is not None:
-            select = select.where(job_executions.c.scheduled_date >= query.date_from)
-        if query.date_to is not None:
-            select = select.where(job_executions.c.scheduled_date <= query.date_to)
-        if query.cursor is not None:
-            select = select.where(job_executions.c.id < decode_cursor(query.cursor))
+        select = history_select(query)
         with self._engines.read() as connection:
-            found = connection.execute(select.limit(query.limit + 1)).all()
+            found = connection.execute(select).all()
         runs = [rows.run(r) for r in found[: query.limit]]
         more = len(found) > query.limit
         return HistoryPage(runs, encode_cursor(runs[-1].id) if more and runs else None)

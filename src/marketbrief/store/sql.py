@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketbrief.models import (
+    PUBLISHABLE,
     Claim,
     Completion,
     Prediction,
@@ -46,14 +47,22 @@ from marketbrief.store.schema import (
     symbol_predictions,
 )
 
-_PUBLISHABLE = (RunStatus.SUCCESS, RunStatus.PARTIAL)
 _SLOT_WHERE = job_executions.c.trigger_source.in_(SLOT_TRIGGERS)
 
 
+# The store's counters (store_revision): every write to run history bumps `runs_revision`;
+# every move of a latest pointer bumps `revision` too.
+BUMP_RUNS = sa.update(store_revision).values(runs_revision=store_revision.c.runs_revision + 1)
+BUMP_REVISION = sa.update(store_revision).values(revision=store_revision.c.revision + 1)
+
+
 @dataclass(frozen=True, slots=True)
-class _FinishStatements:
-    """The statements of the write path, built once per store: compiling them is most of the
-    CPU a completion costs, and SQLAlchemy caches the compiled form of a reused statement."""
+class _WriteStatements:
+    """The write path's statements (stages, completions), built once per store.
+
+    Building a statement is most of the CPU a completion costs; a reused statement is also
+    compiled once, since SQLAlchemy caches the compiled form.
+    """
 
     run_status: sa.Select[Any]
     insert_run: sa.Insert
@@ -61,12 +70,13 @@ class _FinishStatements:
     insert_snapshot: Any
     insert_predictions: sa.Insert
     upsert_stages: Any
+    current_stage: sa.Update
     move_latest: Any
     bump_runs: sa.Update
     bump_both: sa.Update
 
     @classmethod
-    def build(cls, dialect: str) -> _FinishStatements:
+    def build(cls, dialect: str) -> _WriteStatements:
         upsert = insert_with_conflicts(dialect, report_latest)
         upsert = upsert.on_conflict_do_update(
             index_elements=["report_type", "scheduled_date"],
@@ -78,9 +88,9 @@ class _FinishStatements:
         stages = insert_with_conflicts(dialect, job_stages)
         stages = stages.on_conflict_do_update(
             index_elements=["run_id", "stage"],
-            set_={k: stages.excluded[k] for k in ("status", "started_at", "ended_at", "details")},
+            # A stage keeps the start it was first recorded with.
+            set_={k: stages.excluded[k] for k in ("status", "ended_at", "details")},
         )
-        runs_plus_one = store_revision.c.runs_revision + 1
         return cls(
             run_status=sa.select(job_executions.c.status).where(
                 job_executions.c.run_id == sa.bindparam("rid")
@@ -92,11 +102,13 @@ class _FinishStatements:
             insert_snapshot=sa.insert(scheduled_job_results).returning(scheduled_job_results.c.id),
             insert_predictions=sa.insert(symbol_predictions),
             upsert_stages=stages,
+            current_stage=sa.update(job_executions)
+            .where(job_executions.c.run_id == sa.bindparam("rid"))
+            .where(job_executions.c.status == RunStatus.RUNNING.value)
+            .values(current_stage=sa.bindparam("stage")),
             move_latest=upsert,
-            bump_runs=sa.update(store_revision).values(runs_revision=runs_plus_one),
-            bump_both=sa.update(store_revision).values(
-                runs_revision=runs_plus_one, revision=store_revision.c.revision + 1
-            ),
+            bump_runs=BUMP_RUNS,
+            bump_both=BUMP_RUNS.values(revision=store_revision.c.revision + 1),
         )
 
 
@@ -131,7 +143,7 @@ class SQLStore(HistoryQueries, MarketData):
         self.url = url
         self._engines: Engines = create_engines(url)
         self.dialect = self._engines.dialect
-        self._finish = _FinishStatements.build(self.dialect)
+        self._writes = _WriteStatements.build(self.dialect)
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -218,24 +230,14 @@ class SQLStore(HistoryQueries, MarketData):
             "details": details or {},
         }
         with self._engines.write() as connection:
-            upsert = self._insert(job_stages).values(values)
-            upsert = upsert.on_conflict_do_update(
-                index_elements=["run_id", "stage"],
-                set_={k: upsert.excluded[k] for k in ("status", "ended_at", "details")},
-            )
-            connection.execute(upsert)
-            connection.execute(
-                sa.update(job_executions)
-                .where(job_executions.c.run_id == run_id)
-                .where(job_executions.c.status == RunStatus.RUNNING.value)
-                .values(current_stage=stage.value)
-            )
+            connection.execute(self._writes.upsert_stages, values)
+            connection.execute(self._writes.current_stage, {"rid": run_id, "stage": stage.value})
             _bump_runs(connection)
 
     def finish_run(self, completion: Completion) -> FinishResult:
         """Snapshot, predictions, run row and latest pointer in ONE transaction (idempotent)."""
         c = completion
-        st = self._finish
+        st = self._writes
         with self._engines.write() as connection:
             status = connection.execute(st.run_status, {"rid": c.run_id}).scalar()
             if status is not None and status != RunStatus.RUNNING.value:
@@ -269,7 +271,7 @@ class SQLStore(HistoryQueries, MarketData):
             if c.stages:
                 connection.execute(st.upsert_stages, [rows.stage_values(r) for r in c.stages])
             published = False
-            if snapshot_id is not None and c.status in _PUBLISHABLE:
+            if snapshot_id is not None and c.status in PUBLISHABLE:
                 # Compare-and-set (LESSONS 18): RETURNING yields a row only if the pointer moved.
                 moved = connection.execute(
                     st.move_latest,
@@ -388,7 +390,7 @@ class SQLStore(HistoryQueries, MarketData):
             sa.select(job_executions)
             .where(job_executions.c.scheduled_date == day)
             .where(job_executions.c.job_type == report_type.value)
-            .where(job_executions.c.status.in_([s.value for s in _PUBLISHABLE]))
+            .where(job_executions.c.status.in_([s.value for s in PUBLISHABLE]))
             .order_by(job_executions.c.id.desc())
             .limit(1)
         )
@@ -428,12 +430,6 @@ class SQLStore(HistoryQueries, MarketData):
         with self._engines.read() as connection:
             return int(connection.execute(sa.select(store_revision.c.revision)).scalar_one())
 
-    # -- dialect helpers ----------------------------------------------------------------------
-
-    def _insert(self, table: sa.Table) -> Any:
-        """INSERT with ON CONFLICT support, in this store's dialect."""
-        return insert_with_conflicts(self.dialect, table)
-
     # -- operator tools: backup, restore, import, prune ---------------------------------------
 
     @contextmanager
@@ -466,9 +462,7 @@ class SQLStore(HistoryQueries, MarketData):
 
 
 def _bump_runs(connection: sa.Connection) -> None:
-    connection.execute(
-        sa.update(store_revision).values(runs_revision=store_revision.c.runs_revision + 1)
-    )
+    connection.execute(BUMP_RUNS)
 
 
 def open_store(url: str) -> SQLStore:
