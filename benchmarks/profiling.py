@@ -221,12 +221,12 @@ async def asgi_get(app: Any, path: str) -> int:
 
 def in_process(database_url: str, day: date, calls: int, work_dir: Path) -> InProcess:
     """Time the report and history paths in-process, through the app and one layer below."""
-    from marketbrief.app import create_app
     from marketbrief.config import Settings
     from marketbrief.models import ReportType
     from marketbrief.results import Results
     from marketbrief.store.base import HistoryQuery
     from marketbrief.store.sql import SQLStore
+    from marketbrief.web.app import create_app
 
     report = f"/api/v1/reports/pre-market?date={day.isoformat()}"
     history = "/api/v1/jobs/history?limit=50"

@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from marketbrief.api import MAX_BODY_BYTES
 from marketbrief.calendar import MarketCalendar
+from marketbrief.web.api import MAX_BODY_BYTES
 from resilience.harness import (
     API_KEY,
     BIN,

@@ -24,13 +24,13 @@ import pytest
 import redis
 from starlette.applications import Starlette
 
-from marketbrief.app import create_app
 from marketbrief.cache.base import Cache
 from marketbrief.config import Settings
 from marketbrief.models import Completion
-from marketbrief.publisher import PublishOutcome
+from marketbrief.results.publisher import PublishOutcome
 from marketbrief.services import Services
 from marketbrief.store.sql import SQLStore
+from marketbrief.web.app import create_app
 
 KEY = "k" * 20
 DAY = date(2026, 11, 24)  # a Tuesday session; pre-market slot 13:30 UTC

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from marketbrief.calendar import MarketCalendar
 from marketbrief.models import TriggerSource
-from marketbrief.scheduler import Scheduler, Slot
+from marketbrief.runs.scheduler import Scheduler, Slot
 from marketbrief.store.sql import SQLStore
 from tests.factories import completion_for
 

@@ -19,10 +19,10 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from marketbrief.api import MAX_BODY_BYTES
 from marketbrief.cache import keys
 from marketbrief.config import Settings
 from marketbrief.models import Completion, ReportType, RunStatus, TriggerSource
+from marketbrief.web.api import MAX_BODY_BYTES
 
 # The *_fixture names are imported to register the fixtures `api`, `make_api`, ...
 from tests.api_fixtures import (  # noqa: F401

@@ -21,10 +21,10 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from starlette.applications import Starlette
 
-from marketbrief.app import create_app
 from marketbrief.config import Settings
-from marketbrief.openapi import openapi_document
 from marketbrief.services import Services
+from marketbrief.web.app import create_app
+from marketbrief.web.openapi import openapi_document
 from tests.api_fixtures import (
     KEY,
     LATE,

@@ -19,10 +19,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from marketbrief.archive import HOT_COPY, MANIFEST, TABLES
-from marketbrief.backup import take_backup
 from marketbrief.cache import from_url
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.models import (
     Completion,
     Direction,
@@ -34,6 +32,8 @@ from marketbrief.models import (
     StageStatus,
     TriggerSource,
 )
+from marketbrief.ops.archive import HOT_COPY, MANIFEST, TABLES
+from marketbrief.ops.backup import take_backup
 from marketbrief.store.schema import scheduled_job_results
 from marketbrief.store.sql import SQLStore
 from tests.factories import standalone_completion

@@ -24,11 +24,11 @@ from benchmarks.completions import CompletionsResult
 from benchmarks.load import FixedRateResult, WrkResult
 from benchmarks.seed import REPORT_DAY, SeedPlan
 
-from marketbrief.app import create_app
 from marketbrief.config import Settings
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.store.base import HistoryQuery
 from marketbrief.store.sql import SQLStore
+from marketbrief.web.app import create_app
 
 PLAN = SeedPlan(runs=3_000, days=120, snapshot_days=10)
 REPORT = f"/api/v1/reports/pre-market?date={REPORT_DAY.isoformat()}"

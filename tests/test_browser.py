@@ -31,7 +31,7 @@ import pytest
 from click.testing import CliRunner
 
 from marketbrief.calendar import MarketCalendar, business_date, utc_now
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.config import Settings
 from marketbrief.models import (
     Direction,

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from marketbrief.cache import from_url, keys
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.config import Settings
 from marketbrief.models import ReportType
 from marketbrief.results import Results

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from marketbrief.calendar import MarketCalendar
-from marketbrief.cli import main
-from marketbrief.completeness import assess
+from marketbrief.cli.main import main
 from marketbrief.models import ReportType, RunStatus
+from marketbrief.results.completeness import assess
 from marketbrief.store.sql import SQLStore
 from tests.factories import standalone_completion
 

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from marketbrief import legacy
-from marketbrief.cli import main
+from marketbrief.cli.main import main
+from marketbrief.d1 import values as legacy
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.store.sql import SQLStore
 

@@ -38,11 +38,11 @@ import sqlalchemy as sa
 
 from marketbrief.cache import keys
 from marketbrief.config import Settings
-from marketbrief.envelope import ReportResponse, ReportState, Source
 from marketbrief.errors import OutboxError
 from marketbrief.models import Completion, ReportType, RunStatus
-from marketbrief.outbox import Outbox
 from marketbrief.results import Results
+from marketbrief.results.envelope import ReportResponse, ReportState, Source
+from marketbrief.results.outbox import Outbox
 from marketbrief.store import engine as store_engine
 from marketbrief.store.sql import SQLStore
 from tests.conftest import PG_HOST, PG_PORT

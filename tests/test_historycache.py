@@ -11,9 +11,9 @@ import orjson
 import pytest
 
 from marketbrief.config import Settings
-from marketbrief.historycache import history_page
 from marketbrief.models import ReportType, TriggerSource
 from marketbrief.results import Results
+from marketbrief.results.history import history_page
 from marketbrief.store.base import HistoryQuery
 from marketbrief.store.sql import SQLStore
 from tests.factories import SESSION, completion_for

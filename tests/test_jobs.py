@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.store.sql import SQLStore
 
 SESSION = "2026-11-24"  # Tuesday; pre-market slot 13:30 UTC, intraday 17:00 UTC

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.store.sql import SQLStore
 from tests.test_jobs import SESSION, _news, _prices
 from tests.test_news import Loopback, loopback  # noqa: F401  (the fixture)

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.store.schema import metadata
 from marketbrief.store.sql import SQLStore
 from tests.conftest import PG_ADMIN_URL

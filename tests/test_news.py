@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from marketbrief import http
 from marketbrief.errors import ConfigError, ProviderError
+from marketbrief.pipeline import http
 from marketbrief.pipeline.news import (
     Article,
     DirectoryNews,
@@ -143,7 +143,7 @@ def _titles(articles: list[Article]) -> list[str]:
     return [a.title for a in articles]
 
 
-# --- marketbrief.http -------------------------------------------------------------------------
+# --- marketbrief.pipeline.http ---------------------------------------------------------
 
 
 async def test_fetch_returns_the_body_and_identifies_marketbrief(loopback: Loopback) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from marketbrief.models import Stage, StageRecord, StageStatus
-from marketbrief.outbox import Outbox
+from marketbrief.results.outbox import Outbox
 from marketbrief.store.sql import SQLStore
 from tests.factories import standalone_completion
 

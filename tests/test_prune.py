@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from marketbrief.calendar import business_date, utc_now
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.models import ReportType, RunStatus, Stage, StageStatus, TriggerSource
 from marketbrief.store.schema import scheduled_job_results
 from marketbrief.store.sql import SQLStore

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from marketbrief.config import Settings
-from marketbrief.envelope import ReportState
 from marketbrief.models import ReportType
 from marketbrief.results import Results
+from marketbrief.results.envelope import ReportState
 from marketbrief.store.sql import SQLStore
 from tests.conftest import PG_HOST, PG_PORT, require_server
 from tests.factories import standalone_completion

@@ -17,10 +17,10 @@ import pytest
 
 from marketbrief.cache import keys
 from marketbrief.config import Settings
-from marketbrief.envelope import ReportState, Source
 from marketbrief.errors import CacheError
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.results import Results
+from marketbrief.results.envelope import ReportState, Source
 from marketbrief.store.sql import SQLStore
 from tests.factories import completion_for, payload, standalone_completion
 

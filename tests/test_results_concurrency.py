@@ -38,10 +38,10 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from marketbrief.cache import keys
 from marketbrief.config import Settings
-from marketbrief.envelope import ReportResponse, ReportState, Source
 from marketbrief.models import Completion, ReportType
-from marketbrief.publisher import PublishOutcome
 from marketbrief.results import Results
+from marketbrief.results.envelope import ReportResponse, ReportState, Source
+from marketbrief.results.publisher import PublishOutcome
 from marketbrief.store import engine as store_engine
 from marketbrief.store.sql import SQLStore
 from tests.conftest import PG_HOST, PG_PORT

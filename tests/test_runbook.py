@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from marketbrief.cache import from_url
-from marketbrief.cli import main
+from marketbrief.cli.main import main
 from marketbrief.models import ReportType
 from marketbrief.store.sql import SQLStore
 from tests.factories import standalone_completion

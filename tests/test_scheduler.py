@@ -11,7 +11,7 @@ from pathlib import Path
 
 from marketbrief.calendar import MarketCalendar
 from marketbrief.models import ReportType, TriggerSource
-from marketbrief.scheduler import plan_catch_up
+from marketbrief.runs.scheduler import plan_catch_up
 from marketbrief.store.sql import SQLStore
 from tests.scheduler_harness import drive
 

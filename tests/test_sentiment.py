@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from marketbrief.errors import ConfigError
-from marketbrief.feeds import PipelineAnalyst
 from marketbrief.models import Direction, PredictionStatus
 from marketbrief.pipeline.analysis import analyse_symbol
+from marketbrief.pipeline.feeds import PipelineAnalyst
 from marketbrief.pipeline.lexicon import (
     DEFAULT_LEXICON,
     aggregate,

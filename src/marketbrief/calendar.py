@@ -255,3 +255,10 @@ class MarketCalendar:
 def _new_york(day: date, at: time) -> datetime:
     # zoneinfo picks the right offset for each day, so slots stay on New York wall time.
     return datetime.combine(day, at, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def iso_instant(value: datetime | None) -> str | None:
+    """The one text form of an instant: UTC, ISO-8601, with a Z."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")

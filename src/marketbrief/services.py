@@ -13,13 +13,13 @@ from typing import Any
 from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.config import Settings
 from marketbrief.errors import CacheError, StoreError
-from marketbrief.feeds import analyst_from, prices_from
-from marketbrief.jobs import Analyst, PriceFeed
+from marketbrief.pipeline.feeds import analyst_from, prices_from
 from marketbrief.results import Results
-from marketbrief.runner import Runner
-from marketbrief.scheduler import Scheduler
-from marketbrief.security import TokenBucket
+from marketbrief.runs.jobs import Analyst, PriceFeed
+from marketbrief.runs.runner import Runner
+from marketbrief.runs.scheduler import Scheduler
 from marketbrief.store.base import Store
+from marketbrief.web.security import TokenBucket
 
 log = logging.getLogger(__name__)
 

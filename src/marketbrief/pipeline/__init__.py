@@ -6,7 +6,9 @@
     llm.py        an optional LLM behind any OpenAI-compatible chat endpoint
     analysis.py   SymbolAnalysis, analyse_symbol: one symbol's news + models -> Prediction
     prices.py     Close, PriceProvider (dir, stooq)
+    feeds.py      the runner's two ports (Analyst, PriceFeed) built from settings
+    http.py       the one outbound HTTP client
 
-Outbound HTTP goes through marketbrief.http only. Point in time: a provider only returns what
-was published in (since, until], so a backfilled run sees only what was knowable then.
+Outbound HTTP goes through `http` only. Point in time: a provider only returns what was
+published in (since, until], so a backfilled run sees only what was knowable then.
 """

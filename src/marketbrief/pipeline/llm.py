@@ -14,9 +14,9 @@ import math
 import re
 from typing import Any
 
-from marketbrief import http
 from marketbrief.errors import ProviderError
 from marketbrief.models import Direction
+from marketbrief.pipeline import http
 from marketbrief.pipeline.news import Article
 from marketbrief.pipeline.sentiment import ModelScore, failure
 

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import feedparser
 
-from marketbrief import http
 from marketbrief.errors import ConfigError, ProviderError
+from marketbrief.pipeline import http
 from marketbrief.pipeline.fallback import first_non_empty
 
 YAHOO_URL = "https://feeds.finance.yahoo.com/rss/2.0/headline?s={symbol}&region=US&lang=en-US"

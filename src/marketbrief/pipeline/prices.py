@@ -17,8 +17,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from marketbrief import http
 from marketbrief.errors import ConfigError, ProviderError
+from marketbrief.pipeline import http
 from marketbrief.pipeline.fallback import first_non_empty
 from marketbrief.pipeline.news import safe_symbol
 

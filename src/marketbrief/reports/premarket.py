@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from marketbrief.envelope import iso_instant
+from marketbrief.calendar import iso_instant
 from marketbrief.models import Prediction
 from marketbrief.reports.common import is_usable, prediction_row
 

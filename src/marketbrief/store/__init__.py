@@ -1,0 +1,5 @@
+"""The source of truth: the async `Store` everything awaits, over a blocking SQL backend."""
+
+from marketbrief.store.sql import SQLStore, open_store
+
+__all__ = ["SQLStore", "open_store"]

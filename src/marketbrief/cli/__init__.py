@@ -1,0 +1,1 @@
+"""The `marketbrief` command: the click group, shared helpers, one module per theme."""

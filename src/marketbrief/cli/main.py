@@ -1,0 +1,27 @@
+"""The `marketbrief` command group; the commands live in modules by theme and join it here."""
+
+from __future__ import annotations
+
+import click
+
+from marketbrief import __version__
+from marketbrief.cli import jobs, ops, reports, schema
+from marketbrief.cli.common import exits_cleanly
+from marketbrief.config import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="marketbrief")
+@click.pass_context
+@exits_cleanly
+def main(ctx: click.Context) -> None:
+    """marketbrief: a portfolio's four daily market moments, kept in SQL, served from a cache.
+
+    Settings come from MARKETBRIEF_* environment variables (see README.md).
+    """
+    ctx.obj = Settings.from_env()
+
+
+for _theme in (schema, reports, jobs, ops):
+    for _command in _theme.COMMANDS:
+        main.add_command(_command)

@@ -1,0 +1,76 @@
+"""The schema: `migrate` and `verify` (with --days, every slot's report too)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import click
+
+from marketbrief.calendar import MarketCalendar, utc_now
+from marketbrief.cli.common import emit_json, exits_cleanly, settings_from, store_backend
+from marketbrief.results import completeness
+
+
+@click.command()
+@click.pass_context
+@exits_cleanly
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the schema to the newest migration (safe to run again)."""
+    before, after = store_backend(ctx).migrate()
+    if before == after:
+        click.echo(f"schema already at {after}; nothing to do")
+    else:
+        click.echo(f"schema migrated from {before or 'empty'} to {after}")
+
+
+@click.command()
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    help="Also check that every slot of the last N days has a report (completeness).",
+)
+@click.option("--now", "now_text", hidden=True, help="Check as if it were this ISO instant.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_context
+@exits_cleanly
+def verify(ctx: click.Context, days: int | None, now_text: str | None, as_json: bool) -> None:
+    """Check the schema (and with --days, every slot's report); exit 1 listing what is wrong."""
+
+    store = store_backend(ctx)
+    result = store.verify()
+    found = None
+    if days is not None and result.ok:
+        settings = settings_from(ctx)
+        now = completeness.parse_instant(now_text) if now_text else utc_now()
+        grace = timedelta(minutes=settings.pending_grace_minutes)
+        found = completeness.check(store, MarketCalendar(settings.slots), now, days, grace)
+    healthy = result.ok and (found is None or found.ok)
+    if as_json:
+        payload = result.as_dict()
+        if found is not None:
+            payload["completeness"] = found.as_dict()
+        emit_json({**payload, "ok": healthy})
+    elif result.ok:
+        click.echo(f"ok: schema at {result.head}, every table and index present")
+    else:
+        click.echo("schema problems:")
+        for problem in result.problems:
+            click.echo(f"  - {problem}")
+    if found is not None and not as_json:
+        expected, gaps = len(found.slots), found.gaps
+        click.echo(
+            f"{'ok' if found.ok else 'incomplete'}: {expected - len(gaps)} of {expected} slot(s) "
+            f"of the last {days} day(s) have a report"
+        )
+        for gap in gaps:
+            click.echo(
+                f"  - {gap.status:<8} {gap.report_type.value:<11} {gap.day} "
+                f"(slot {gap.scheduled_at.isoformat()})"
+                + (f" run {gap.run_id}" if gap.run_id else "")
+            )
+    if not healthy:
+        sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [migrate, verify]

@@ -1,0 +1,1 @@
+"""The old Cloudflare D1 database: dump reader, value mapping, and the importer."""

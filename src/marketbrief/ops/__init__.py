@@ -1,0 +1,1 @@
+"""Operator tools on the store: archive format, backup, restore, prune."""

@@ -1,0 +1,65 @@
+"""Job history pages through the hot cache, keyed by the store's run revision.
+
+Every write to run history bumps one counter in the store; a page is cached under that counter
+and the query, so a cached page is never older than the last run write. A request costs one
+one-row read (the counter) and, on a hit, no history query and no JSON encoding at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import orjson
+
+from marketbrief.cache import keys
+from marketbrief.errors import CacheError
+from marketbrief.results import records
+from marketbrief.results.deps import Deps
+from marketbrief.store.base import HistoryQuery
+
+PAGE_TTL_SECONDS = 300.0
+
+
+def query_text(query: HistoryQuery) -> str:
+    """A canonical text form of a query (the cache key's second half)."""
+    return "|".join(
+        str(part)
+        for part in (
+            query.job_type.value if query.job_type else "",
+            query.status.value if query.status else "",
+            query.date_from or "",
+            query.date_to or "",
+            query.limit,
+            query.cursor or "",
+        )
+    )
+
+
+async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
+    """The `{count, jobs, next_cursor}` page as JSON bytes, from the cache when it is current."""
+    cache = deps.cache
+    if cache is None:
+        return await _render(deps, query)
+    revision = await deps.in_store(deps.store.runs_revision)
+    key = keys.history_key(revision, query_text(query))
+    try:
+        entry = await cache.get(key)
+    except CacheError:
+        entry = None
+    if entry is not None and entry.value.startswith(b'{"count":'):
+        return entry.value
+    body = await _render(deps, query)
+    with contextlib.suppress(CacheError):
+        await cache.set(key, body, version=revision, ttl=PAGE_TTL_SECONDS)
+    return body
+
+
+async def _render(deps: Deps, query: HistoryQuery) -> bytes:
+    page = await deps.in_store(deps.store.history, query)
+    return orjson.dumps(
+        {
+            "count": len(page.runs),
+            "jobs": [records.job(run) for run in page.runs],
+            "next_cursor": page.next_cursor,
+        }
+    )

@@ -1,0 +1,332 @@
+"""The read path (DESIGN.md section 5): cache, then the store, then honest fallbacks.
+
+cache hit -> report_latest (single-flight, warms the cache) -> pending -> stale (age-limited,
+labelled with its own date, never cached under the requested date) -> partial from the day's
+predictions -> failed or missing. With the store down, a hit is served with a warning and a
+miss is `unavailable`: never an error page, never an empty success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import date, datetime, timedelta
+
+import orjson
+
+from marketbrief.cache import keys
+from marketbrief.calendar import iso_instant
+from marketbrief.errors import CacheError, StoreUnavailable
+from marketbrief.models import Prediction, ReportType, Run, RunStatus
+from marketbrief.results.deps import Deps
+from marketbrief.results.entries import CachedReport, decode_entry, encode_entry
+from marketbrief.results.envelope import ReportResponse, ReportState, Source
+from marketbrief.results.singleflight import SingleFlight
+
+LOCK_TTL_SECONDS = 5.0
+LOCK_WAIT_SECONDS = 2.0
+_MAX_VALIDATED = 50_000
+_PARTIAL_TYPES = (ReportType.INTRADAY, ReportType.END_OF_DAY)
+_PREDICTION_SOURCES = (ReportType.PRE_MARKET, ReportType.INTRADAY)
+
+
+class Reader:
+    """Answers `get_report` for one process."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+        self._flights: SingleFlight[CachedReport | None] = SingleFlight()
+        self._revision: int | None = None
+        self._revision_checked: float | None = None
+        self._validated: dict[str, int] = {}
+
+    async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
+        """The report of `report_type` for `day` (default: its current business date)."""
+        now = self.d.clock()
+        day = day or self.d.calendar.default_report_date(report_type, now)
+        response = await self._answer(report_type, day, now)
+        self.d.counters.served(response.state.value)
+        return response
+
+    async def _answer(self, report_type: ReportType, day: date, now: datetime) -> ReportResponse:
+        warnings: list[str] = []
+        key = keys.report_key(report_type.value, day)
+        if self.d.cache is not None:
+            await self._notice_store_changes()
+            hit = await self._from_cache(key, report_type, day, warnings)
+            if hit is not None:
+                return _fresh(
+                    report_type, day, hit, Source.CACHE, self._hit_warnings(hit, warnings)
+                )
+        if not self.d.settings.store_reads:
+            return _unavailable(report_type, day, [*warnings, "store_reads_off"])
+        try:
+            found = await self._flights.run(key, lambda: self._load(key, report_type, day))
+            if found is not None:
+                return _fresh(report_type, day, found, Source.STORE, warnings)
+            return await self._fallback(report_type, day, now, warnings)
+        except StoreUnavailable:
+            return _unavailable(report_type, day, [*warnings, "store_unavailable"])
+
+    # -- cache ----------------------------------------------------------------------------------
+
+    async def _from_cache(
+        self, key: str, report_type: ReportType, day: date, warnings: list[str]
+    ) -> CachedReport | None:
+        assert self.d.cache is not None
+        try:
+            entry = await self.d.cache.get(key)
+        except CacheError:
+            self.d.counters.cache_errors += 1
+            warnings.append("cache_unavailable")
+            return None
+        if entry is None:
+            self.d.counters.cache_misses += 1
+            return None
+        cached = decode_entry(entry.value, report_type.value, day)
+        if cached is None:
+            self.d.counters.malformed_entries += 1
+        # A malformed, mismatched or superseded entry is a miss, and is removed (LESSONS 6).
+        if cached is None or not await self._still_latest(
+            key, report_type, day, entry.version, cached.persisted
+        ):
+            self.d.counters.cache_misses += 1
+            with contextlib.suppress(CacheError):
+                await self.d.cache.delete(key)
+            return None
+        self.d.counters.cache_hits += 1
+        return cached
+
+    def _hit_warnings(self, hit: CachedReport, warnings: list[str]) -> list[str]:
+        extra = list(warnings)
+        if self.d.health.is_down:
+            extra.append("store_unavailable")
+        if not hit.persisted:
+            extra.append("not_persisted")
+        return extra
+
+    async def _notice_store_changes(self) -> None:
+        """Learn the store's revision (at most once per interval): it grows with every publish."""
+        if not self.d.settings.store_reads:
+            return
+        now = time.monotonic()
+        checked = self._revision_checked
+        if checked is not None and now - checked < self.d.settings.revision_check_seconds:
+            return
+        self._revision_checked = now
+        with contextlib.suppress(StoreUnavailable):
+            self._revision = await self.d.in_store(self.d.store.revision)
+
+    async def _still_latest(
+        self, key: str, report_type: ReportType, day: date, version: int, persisted: bool
+    ) -> bool:
+        """After the store changed, check each cached key once against `report_latest`.
+
+        A writer that could not reach the cache (Redis down, another process's memory cache)
+        leaves an older entry behind; this is how every reader notices within about a second.
+        So is an entry cached as not persisted that another process has since replayed from
+        the outbox into the store: it is reloaded, with its snapshot id and without the warning.
+        """
+        revision = self._revision
+        if revision is None or self._validated.get(key) == revision:
+            return True
+        try:
+            current = await self.d.in_store(self.d.store.latest_version, report_type, day)
+        except StoreUnavailable:
+            return True  # serve what we have; the warning says the store is down
+        if current is not None and (current > version or (current == version and not persisted)):
+            return False
+        if len(self._validated) >= _MAX_VALIDATED:
+            self._validated.clear()
+        self._validated[key] = revision
+        return True
+
+    # -- store ----------------------------------------------------------------------------------
+
+    async def _load(self, key: str, report_type: ReportType, day: date) -> CachedReport | None:
+        """One store read for this key in this process; in Redis mode, one across processes."""
+        cache = self.d.cache
+        lock = keys.report_lock(report_type.value, day)
+        token: str | None = None
+        if cache is not None:
+            try:
+                token = await cache.try_lock(lock, LOCK_TTL_SECONDS)
+                if token is None:
+                    warmed = await self._wait_for_warm(key, report_type, day)
+                    if warmed is not None:
+                        return warmed
+            except CacheError:
+                token = None
+        try:
+            self.d.counters.store_reads += 1
+            snapshot = await self.d.in_store(self.d.store.latest_snapshot, report_type, day)
+            if snapshot is None:
+                return None
+            cached = CachedReport.from_snapshot(snapshot)
+            await self._warm(key, cached, snapshot.version)
+            return cached
+        finally:
+            if token is not None and cache is not None:
+                with contextlib.suppress(CacheError):
+                    await cache.unlock(lock, token)
+
+    async def _wait_for_warm(
+        self, key: str, report_type: ReportType, day: date
+    ) -> CachedReport | None:
+        """Another process holds the lock: give it a moment to warm the cache."""
+        assert self.d.cache is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOCK_WAIT_SECONDS
+        while loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            entry = await self.d.cache.get(key)
+            if entry is not None:
+                cached = decode_entry(entry.value, report_type.value, day)
+                if cached is not None:
+                    return cached
+        return None
+
+    async def _warm(self, key: str, cached: CachedReport, version: int) -> None:
+        if self.d.cache is None:
+            return  # the cache is off: nothing to encode
+        try:
+            await self.d.cache.set(
+                key, encode_entry(cached), version=version, ttl=self.d.settings.cache_ttl_seconds
+            )
+            self.d.counters.rehydrations += 1
+        except CacheError:
+            self.d.counters.cache_errors += 1
+
+    # -- fallbacks ------------------------------------------------------------------------------
+
+    async def _fallback(
+        self, report_type: ReportType, day: date, now: datetime, warnings: list[str]
+    ) -> ReportResponse:
+        calendar = self.d.calendar
+        slot = calendar.slot_instant(report_type, day)
+        grace = timedelta(minutes=self.d.settings.pending_grace_minutes)
+        scheduled = {"scheduled_at": iso_instant(slot)}
+        if slot is not None and now < slot + grace:
+            return ReportResponse(
+                report_type.value,
+                day,
+                ReportState.PENDING,
+                warnings=tuple(warnings),
+                extra=scheduled,
+            )
+        older = await self.d.in_store(self.d.store.snapshot_before, report_type, day)
+        if older is not None and older.scheduled_date >= self._stale_floor(report_type, day):
+            return ReportResponse(
+                report_type.value,
+                day,
+                ReportState.STALE,
+                data=older.content,
+                source=Source.FALLBACK,
+                business_date=older.scheduled_date,
+                generated_at=older.created_at,
+                run_id=older.run_id,
+                snapshot_id=older.id,
+                content_sha256=older.content_sha256,
+                warnings=(*warnings, "stale"),
+            )
+        if report_type in _PARTIAL_TYPES:
+            found = await self.d.in_store(self.d.store.predictions_for, day, _PREDICTION_SOURCES)
+            if found is not None:
+                return _partial(report_type, day, *found, warnings)
+        last = await self.d.in_store(self.d.store.latest_run_for, report_type, day)
+        if last is not None and last.status is RunStatus.FAILED:
+            return ReportResponse(
+                report_type.value,
+                day,
+                ReportState.FAILED,
+                run_id=last.run_id,
+                warnings=tuple(warnings),
+                extra={**scheduled, "errors": last.errors},
+            )
+        if last is not None and last.status is RunStatus.RUNNING:
+            return ReportResponse(
+                report_type.value,
+                day,
+                ReportState.PENDING,
+                run_id=last.run_id,
+                warnings=tuple(warnings),
+                extra=scheduled,
+            )
+        return ReportResponse(
+            report_type.value, day, ReportState.MISSING, warnings=tuple(warnings), extra=scheduled
+        )
+
+    def _stale_floor(self, report_type: ReportType, day: date) -> date:
+        """The oldest business date a stale answer may carry (LESSONS 1)."""
+        limit = self.d.settings.max_stale_sessions
+        if report_type is ReportType.WEEKLY:
+            return day - timedelta(weeks=limit)
+        return self.d.calendar.sessions_before(day, limit)
+
+
+def _fresh(
+    report_type: ReportType, day: date, found: CachedReport, source: Source, warnings: list[str]
+) -> ReportResponse:
+    return ReportResponse(
+        report_type.value,
+        day,
+        ReportState.FRESH,
+        data=found.payload,
+        source=source,
+        business_date=found.business_date,
+        generated_at=found.generated_at,
+        run_id=found.run_id,
+        snapshot_id=found.snapshot_id,
+        content_sha256=found.content_sha256,
+        warnings=tuple(warnings),
+    )
+
+
+def _unavailable(report_type: ReportType, day: date, warnings: list[str]) -> ReportResponse:
+    return ReportResponse(report_type.value, day, ReportState.UNAVAILABLE, warnings=tuple(warnings))
+
+
+def _partial(
+    report_type: ReportType,
+    day: date,
+    run: Run,
+    predictions: list[Prediction],
+    warnings: list[str],
+) -> ReportResponse:
+    """The day's predictions shaped as a partial report; unknown outcomes stay null."""
+    payload = {
+        "report_type": report_type.value,
+        "business_date": day.isoformat(),
+        "partial": True,
+        "reason": (
+            f"no {report_type.value} report for {day.isoformat()}; "
+            f"showing the predictions of {run.job_type.value} run {run.run_id}"
+        ),
+        "source_run_id": run.run_id,
+        "accuracy": None,
+        "predictions": [
+            {
+                "symbol": p.symbol,
+                "direction": p.direction.value,
+                "confidence": p.confidence,
+                "sentiment_score": p.sentiment_score,
+                "articles_count": p.articles_count,
+                "model": p.model,
+                "status": p.status.value,
+                "outcome": None,
+            }
+            for p in predictions
+        ],
+    }
+    return ReportResponse(
+        report_type.value,
+        day,
+        ReportState.PARTIAL,
+        data=orjson.dumps(payload),
+        source=Source.FALLBACK,
+        business_date=day,
+        generated_at=run.executed_at or run.started_at,
+        run_id=run.run_id,
+        warnings=(*warnings, "partial"),
+    )

@@ -1,0 +1,1 @@
+"""Runs: the runner (claim, stages, validate, persist), what each job computes, the scheduler."""

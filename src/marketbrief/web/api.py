@@ -1,0 +1,243 @@
+"""The JSON API under /api/v1: thin handlers over the results core, the store and the runner."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from marketbrief.calendar import parse_date
+from marketbrief.errors import InvalidInput, NotFound
+from marketbrief.models import ReportType, RunStatus, TriggerSource
+from marketbrief.results import records
+from marketbrief.results.envelope import ReportState
+from marketbrief.results.history import history_page
+from marketbrief.results.slots import build_schedule, window
+from marketbrief.services import Services
+from marketbrief.store.base import MAX_RUN_REF, HistoryQuery, run_key
+from marketbrief.web.security import PayloadTooLarge, check_api_key
+
+MAX_BODY_BYTES = 16 * 1024
+REPORT_STATUS = {
+    ReportState.FRESH: 200,
+    ReportState.STALE: 200,
+    ReportState.PARTIAL: 200,
+    ReportState.PENDING: 200,
+    ReportState.MISSING: 404,
+    ReportState.FAILED: 404,
+    ReportState.UNAVAILABLE: 503,
+}
+
+
+class JSON(Response):
+    """A JSON response encoded with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def services(request: Request) -> Services:
+    """The process's services, opened by the app's lifespan."""
+    found: Services = request.app.state.services
+    return found
+
+
+def _query_date(request: Request, name: str) -> date | None:
+    value = request.query_params.get(name)
+    return parse_date(value) if value else None
+
+
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}")
+    return value
+
+
+async def get_report(request: Request) -> Response:
+    """The read path's envelope, with an ETag from the snapshot's hash."""
+    kind = ReportType.parse(request.path_params["report_type"])
+    response = await services(request).results.get_report(kind, _query_date(request, "date"))
+    headers = {"Cache-Control": "no-cache"}
+    if response.has_content and response.content_sha256:
+        etag = f'"{response.content_sha256}-{response.state.value}"'
+        headers["ETag"] = etag
+        if _etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+    status = REPORT_STATUS[response.state]
+    if status == 503:
+        headers["Retry-After"] = "5"
+    body = response.render(services(request).clock())
+    if status >= 400:
+        code = f"report_{response.state.value}"
+        message = f"no {kind.value} report for {response.requested_date.isoformat()} ({code})"
+        error = orjson.dumps({"code": code, "message": message})
+        body = body[:-1] + b',"error":' + error + b"}"
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+async def job_history(request: Request) -> Response:
+    """Runs newest first, filtered and paged by cursor."""
+    params = request.query_params
+    kind = params.get("type")
+    status = params.get("status")
+    try:
+        run_status = RunStatus(status) if status else None
+    except ValueError:
+        raise InvalidInput(f"unknown status {status!r}") from None
+    query = HistoryQuery(
+        job_type=ReportType.parse(kind) if kind else None,
+        status=run_status,
+        date_from=_query_date(request, "from"),
+        date_to=_query_date(request, "to"),
+        limit=_query_int(request, "limit", 50, 1, 500),
+        cursor=params.get("cursor") or None,
+    )
+    body = await history_page(services(request).results.deps, query)
+    return Response(body, media_type="application/json")
+
+
+async def latest_job(request: Request) -> Response:
+    """The most recently started run, optionally of one type."""
+    kind = request.query_params.get("type")
+    svc = services(request)
+    run = await svc.results.deps.in_store(
+        svc.store.latest_run, ReportType.parse(kind) if kind else None
+    )
+    if run is None:
+        raise NotFound("no runs yet" + (f" of type {kind}" if kind else ""))
+    return JSON({"job": records.job(run)})
+
+
+async def job_detail(request: Request) -> Response:
+    """One run by integer id or run_id, with stages, predictions and snapshot."""
+    ref = request.path_params["ref"]
+    if len(ref) > MAX_RUN_REF:
+        raise InvalidInput("job reference too long")
+    svc = services(request)
+    key = run_key(ref)  # None for what no row can match: answered without asking the store
+    detail = None if key is None else await svc.results.deps.in_store(svc.store.get_run, key)
+    if detail is None:
+        raise NotFound(f"no job {ref!r}")
+    return JSON(records.run_detail(detail))
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match: a list of tags or `*`, compared weakly (RFC 9110 13.1.2)."""
+    if not header:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        return {}
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("request body is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return parsed
+
+
+def _authorize(request: Request) -> None:
+    check_api_key(services(request).settings.api_key, request.headers.get("x-api-key"))
+
+
+def _body_date(body: dict[str, Any]) -> date | None:
+    value = body.get("date")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput("date must be a YYYY-MM-DD string")
+    return parse_date(value)
+
+
+async def trigger_job(request: Request) -> Response:
+    """Start a run in the background; 202 with where to watch it."""
+    _authorize(request)
+    svc = services(request)
+    svc.trigger_limit.take()
+    body = await _json_body(request)
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        raise InvalidInput('body must name the report type: {"type": "pre-market"}')
+    run_id = await svc.runner.start(ReportType.parse(kind), _body_date(body), TriggerSource.API)
+    return JSON(
+        {"run_id": run_id, "status_url": f"/api/v1/jobs/{run_id}"},
+        status_code=202,
+        headers={"Location": f"/api/v1/jobs/{run_id}"},
+    )
+
+
+async def rehydrate_cache(request: Request) -> Response:
+    """Replace cached reports with the store's (purging poisoned entries)."""
+    _authorize(request)
+    body = await _json_body(request)
+    kind = body.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise InvalidInput("type must be a string")
+    purge = body.get("purge", False)
+    if not isinstance(purge, bool):
+        raise InvalidInput("purge must be true or false")
+    warmed = await services(request).results.rehydrate(
+        ReportType.parse(kind) if kind else None, _body_date(body), purge=purge
+    )
+    return JSON({"count": len(warmed), "warmed": [w.as_dict() for w in warmed]})
+
+
+async def schedule(request: Request) -> Response:
+    """Expected versus actual for each session and slot."""
+    days = _query_int(request, "days", 14, 1, 90)
+    payload = await schedule_payload(services(request), days)
+    return JSON(payload)
+
+
+async def schedule_payload(svc: Services, days: int) -> dict[str, Any]:
+    """The schedule view as a dict (shared by the API, dashboard and CLI)."""
+    now = svc.clock()
+    start, end = window(svc.calendar, now, days)
+    runs = await svc.results.deps.in_store(svc.store.runs_between, start, end)
+    grace = timedelta(minutes=svc.settings.pending_grace_minutes)
+    slots = build_schedule(svc.calendar, runs, now, start, end, grace=grace)
+    counts: dict[str, int] = {}
+    for slot in slots:
+        counts[slot.status] = counts.get(slot.status, 0) + 1
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "counts": counts,
+        "slots": [s.as_dict() for s in slots],
+    }
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Store, cache and outbox: 503 when the store is down."""
+    report = await services(request).readiness()
+    return JSON(report, status_code=200 if report["ready"] else 503)

@@ -1,0 +1,85 @@
+"""create_app(settings): routes, middleware and error handlers; the lifespan opens everything."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from marketbrief.config import Settings
+from marketbrief.services import Services
+from marketbrief.web import api, pages
+from marketbrief.web.errors import exception_handlers
+from marketbrief.web.metrics import Metrics
+from marketbrief.web.middleware import SecurityHeaders, Timing
+from marketbrief.web.openapi import openapi_document
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    scheduler: bool | None = None,
+) -> Starlette:
+    """The whole web service; pass `services` to share them with a test."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    holder: dict[str, Services] = {}
+    metrics = Metrics(lambda: holder.get("services"))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opened = services or Services.open(settings)
+        holder["services"] = opened
+        app.state.services = opened
+        opened.start(scheduler=settings.scheduler_enabled if scheduler is None else scheduler)
+        try:
+            yield
+        finally:
+            await opened.stop()
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body = await anyio.to_thread.run_sync(metrics.render)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def openapi(request: Request) -> Response:
+        return api.JSON(openapi_document())
+
+    routes = [
+        Route("/api/v1/reports/{report_type}", api.get_report, methods=["GET"]),
+        Route("/api/v1/jobs/history", api.job_history, methods=["GET"]),
+        Route("/api/v1/jobs/latest", api.latest_job, methods=["GET"]),
+        Route("/api/v1/jobs/trigger", api.trigger_job, methods=["POST"]),
+        Route("/api/v1/jobs/{ref}", api.job_detail, methods=["GET"]),
+        Route("/api/v1/cache/rehydrate", api.rehydrate_cache, methods=["POST"]),
+        Route("/api/v1/schedule", api.schedule, methods=["GET"]),
+        Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/readyz", api.readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", pages.docs_page, methods=["GET"]),
+        Route("/", pages.index, methods=["GET"]),
+        Route("/reports/{report_type}", pages.report_page, methods=["GET"]),
+        Route("/jobs/{ref}", pages.job_page, methods=["GET"]),
+        Route("/status", pages.status_page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(Timing, observe=metrics.observe),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )

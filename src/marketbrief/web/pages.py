@@ -1,0 +1,223 @@
+"""Server-rendered pages: each builds one context dict from the same data the API returns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from marketbrief.calendar import NEW_YORK, business_date, parse_date
+from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
+from marketbrief.models import ReportType, RunStatus
+from marketbrief.results import records
+from marketbrief.results.history import history_page
+from marketbrief.store.base import HistoryQuery
+from marketbrief.web.api import REPORT_STATUS, schedule_payload, services
+
+TEMPLATES = Path(__file__).parent / "templates"
+TREND_SESSIONS = 30
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def new_york(value: str | None) -> str:
+    """An ISO instant as New York wall time, e.g. `2026-11-24 08:30 ET`."""
+    if not value:
+        return "—"
+    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return instant.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
+
+
+_env.filters["ny"] = new_york
+_env.filters["pretty"] = lambda v: orjson.dumps(v, option=orjson.OPT_INDENT_2).decode()
+
+
+def render(name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    """Render one template (autoescaped: every field is text)."""
+    return HTMLResponse(_env.get_template(name).render(**context), status_code=status)
+
+
+async def index(request: Request) -> Response:
+    """Today's four moments, job history, the schedule grid and the accuracy trend."""
+    svc = services(request)
+    params = request.query_params
+    try:
+        query = HistoryQuery(
+            job_type=ReportType.parse(params["type"]) if params.get("type") else None,
+            status=RunStatus(params["status"]) if params.get("status") else None,
+            limit=25,
+            cursor=params.get("cursor") or None,
+        )
+    except (InvalidInput, ValueError) as error:
+        return render("error.html", {"title": "Bad filter", "message": str(error)}, 400)
+    moments = []
+    for kind in ReportType:
+        response = await svc.results.get_report(kind)
+        meta = response.meta(svc.clock())
+        slot = svc.calendar.slot_instant(kind, response.requested_date)
+        moments.append(
+            {
+                "type": kind.value,
+                "date": response.requested_date.isoformat(),
+                "state": meta["state"],
+                "business_date": meta["business_date"],
+                "scheduled_at": slot.isoformat() if slot else None,
+                "generated_at": meta["generated_at"],
+                "run_id": meta["run_id"],
+            }
+        )
+    try:
+        page = orjson.loads(await history_page(svc.results.deps, query))
+        schedule = await schedule_payload(svc, 14)
+        trend = await _trend(request)
+        store_error = None
+    except StoreError as error:
+        page, schedule, trend, store_error = None, None, None, str(error)
+    context = {
+        "title": "marketbrief",
+        "moments": moments,
+        "jobs": page["jobs"] if page else [],
+        "next_cursor": page["next_cursor"] if page else None,
+        "filters": {"type": params.get("type", ""), "status": params.get("status", "")},
+        "types": [t.value for t in ReportType],
+        "statuses": [s.value for s in RunStatus],
+        "grid": _grid(schedule) if schedule else [],
+        "trend": trend,
+        "store_error": store_error,
+    }
+    return render("index.html", context)
+
+
+def _grid(schedule: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schedule as rows of sessions (newest first) with a cell per report type."""
+    rows: dict[str, dict[str, Any]] = {}
+    for slot in schedule["slots"]:
+        row = rows.setdefault(slot["date"], {"date": slot["date"], "cells": {}})
+        row["cells"][slot["report_type"]] = slot
+    return sorted(rows.values(), key=lambda r: r["date"], reverse=True)
+
+
+async def _trend(request: Request) -> dict[str, Any]:
+    """End-of-day accuracy per session, as SVG points computed here (no JavaScript)."""
+    svc = services(request)
+    today = business_date(svc.clock())
+    start = svc.calendar.sessions_before(today, TREND_SESSIONS)
+    snapshots = await svc.results.deps.in_store(
+        svc.store.latest_snapshots, ReportType.END_OF_DAY, start, today
+    )
+    points = []
+    for snapshot in snapshots:
+        accuracy = orjson.loads(snapshot.content).get("accuracy")
+        points.append({"date": snapshot.scheduled_date.isoformat(), "accuracy": accuracy})
+    width, height, pad = 600, 160, 20
+    rated = [p for p in points if p["accuracy"] is not None]
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+    coords = []
+    for i, point in enumerate(points):
+        if point["accuracy"] is None:
+            continue
+        x = pad + i * step
+        y = height - pad - float(point["accuracy"]) * (height - 2 * pad)
+        coords.append({"x": round(x, 1), "y": round(y, 1), **point})
+    return {
+        "points": points,
+        "coords": coords,
+        "polyline": " ".join(f"{c['x']},{c['y']}" for c in coords),
+        "width": width,
+        "height": height,
+        "rated": len(rated),
+    }
+
+
+async def report_page(request: Request) -> Response:
+    """One report, readable, with a banner for every state that is not fresh."""
+    svc = services(request)
+    try:
+        kind = ReportType.parse(request.path_params["report_type"])
+        day = parse_date(request.query_params["date"]) if request.query_params.get("date") else None
+    except InvalidInput as error:
+        return render("error.html", {"title": "Bad request", "message": str(error)}, 400)
+    response = await svc.results.get_report(kind, day)
+    meta = response.meta(svc.clock())
+    data = (
+        orjson.loads(response.data) if response.data is not None and response.has_content else None
+    )
+    status = REPORT_STATUS[response.state]
+    context = {
+        "title": f"{kind.value} {response.requested_date.isoformat()}",
+        "meta": meta,
+        "data": data,
+        "rows": _symbol_rows(data),
+        "json_url": f"/api/v1/reports/{kind.value}?date={response.requested_date.isoformat()}",
+    }
+    return render("report.html", context, status)
+
+
+def _symbol_rows(data: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not data:
+        return []
+    symbols = data.get("symbols") or data.get("predictions") or []
+    if isinstance(symbols, dict):
+        return [{"symbol": name, **record} for name, record in symbols.items()]
+    return [row for row in symbols if isinstance(row, dict)]
+
+
+async def job_page(request: Request) -> Response:
+    """One run: stages timeline, errors, warnings, predictions, the snapshot."""
+    svc = services(request)
+    ref = request.path_params["ref"]
+    try:
+        detail = await svc.results.deps.in_store(svc.store.get_run, ref)
+    except MarketbriefError as error:
+        return render("error.html", {"title": "Store unavailable", "message": str(error)}, 503)
+    if detail is None:
+        return render("error.html", {"title": "Not found", "message": f"no job {ref!r}"}, 404)
+    context = {"title": f"job {detail.run.id}", **records.run_detail(detail)}
+    context["json_url"] = f"/api/v1/jobs/{detail.run.run_id}"
+    return render("job.html", context)
+
+
+async def status_page(request: Request) -> Response:
+    """Store and cache health, hit ratio, outbox depth, last run per type."""
+    svc = services(request)
+    readiness = await svc.readiness()
+    counters = svc.results.deps.counters
+    lookups = counters.cache_hits + counters.cache_misses
+    last_runs: dict[str, Any] = {}
+    for kind in ReportType:
+        try:
+            run = await svc.results.deps.in_store(svc.store.latest_run, kind)
+        except StoreError:
+            run = None
+        last_runs[kind.value] = records.job(run) if run else None
+    context = {
+        "title": "status",
+        "readiness": readiness,
+        "hit_ratio": round(counters.cache_hits / lookups, 3) if lookups else None,
+        "counters": {
+            "cache hits": counters.cache_hits,
+            "cache misses": counters.cache_misses,
+            "store report reads": counters.store_reads,
+            "rehydrations": counters.rehydrations,
+            "outboxed writes": counters.outboxed,
+            "replayed writes": counters.replayed,
+        },
+        "serves": counters.serves,
+        "last_runs": last_runs,
+        "uptime": str(timedelta(seconds=int((svc.clock() - svc.started_at).total_seconds()))),
+    }
+    return render("status.html", context, 200 if readiness["ready"] else 503)
+
+
+async def docs_page(request: Request) -> Response:
+    """A human page about the API."""
+    return render("docs.html", {})
