@@ -157,7 +157,7 @@ def completion(n: int, payload: bytes, *, day: date = REPORT_DAY) -> Completion:
     started = datetime.now(UTC)
     return Completion(
         run_id=f"{day.isoformat()}_{kind.value}_{uuid.uuid4().hex}",
-        job_type=kind,
+        report_type=kind,
         scheduled_date=day,
         trigger_source=TriggerSource.MANUAL,
         started_at=started,

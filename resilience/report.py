@@ -32,7 +32,7 @@ How to reproduce:
 
 FINDINGS = """## What the suite found
 
-1. **Fixed, src/marketbrief/reader.py.** A server kept serving reports with the warning
+1. **Fixed, src/marketbrief/results/reader.py.** A server kept serving reports with the warning
    `not_persisted` and no `snapshot_id` after they had been stored. How: while the store was
    down the server spooled a run to the outbox and cached its report marked not yet persisted;
    another process (a `marketbrief run` exiting, or an operator's `marketbrief outbox replay`)

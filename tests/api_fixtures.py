@@ -26,8 +26,7 @@ from starlette.applications import Starlette
 
 from marketbrief.cache.base import Cache
 from marketbrief.config import Settings
-from marketbrief.models import Completion
-from marketbrief.results.publisher import PublishOutcome
+from marketbrief.models import Completion, Outcome
 from marketbrief.services import Services
 from marketbrief.store.sql import SQLStore
 from marketbrief.web.app import create_app
@@ -128,7 +127,7 @@ class Api:
         assert cache is not None
         return cache
 
-    async def publish(self, completion: Completion) -> PublishOutcome:
+    async def publish(self, completion: Completion) -> Outcome:
         """The write path, as a finished run takes it."""
         return await self.services.results.publish(completion)
 

@@ -55,11 +55,11 @@ def completion_for(
 ) -> Completion:
     """The completion a claimed run would write."""
     if content == b"":
-        content = payload(run.job_type, run.scheduled_date, marker or run.run_id)
+        content = payload(run.report_type, run.scheduled_date, marker or run.run_id)
     preds = predictions() if preds is None else preds
     return Completion(
         run_id=run.run_id,
-        job_type=run.job_type,
+        report_type=run.report_type,
         scheduled_date=run.scheduled_date,
         trigger_source=run.trigger_source,
         started_at=run.started_at,
@@ -87,7 +87,7 @@ def standalone_completion(
     rid = run_id or f"{day.isoformat()}_{report_type.value}_{started.timestamp():.6f}"
     return Completion(
         run_id=rid,
-        job_type=report_type,
+        report_type=report_type,
         scheduled_date=day,
         trigger_source=trigger,
         started_at=started,

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from marketbrief.calendar import MarketCalendar
 from marketbrief.models import TriggerSource
-from marketbrief.runs.scheduler import Scheduler, Slot
-from marketbrief.store.sql import SQLStore
+from marketbrief.results.slots import Slot
+from marketbrief.runs.scheduler import Scheduler
+from marketbrief.store import SQLStore, Store
 from tests.factories import completion_for
 
 
@@ -56,7 +57,7 @@ async def drive(
     runner = ClaimingRunner(store, time)
     scheduler = Scheduler(
         MarketCalendar(),
-        store,
+        Store(store),
         runner,
         catchup=timedelta(hours=catchup_hours),
         run_timeout=timedelta(minutes=30),

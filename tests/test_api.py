@@ -993,7 +993,7 @@ async def test_an_unexpected_error_is_a_500_in_the_error_shape_with_headers_and_
     def broken(*_args: Any) -> None:
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr(api.services.store, "history", broken)
+    monkeypatch.setattr(api.services.results.store.backend, "history", broken)
     transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.get("/api/v1/jobs/history")

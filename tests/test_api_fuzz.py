@@ -87,7 +87,7 @@ def fuzzed_app(
         config = dataclasses.replace(config, database_url=unreachable_store_url(config, tmp_path))
     services = Services.open(config, clock=Clock(LATE))
     if request.param == "store_up":
-        services.store.finish_run(standalone_completion())
+        services.results.store.backend.finish_run(standalone_completion())
     app = create_app(config, services=services)
     app.state.store_down = request.param == "store_down"
     try:

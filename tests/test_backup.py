@@ -23,6 +23,7 @@ from marketbrief.cache import from_url
 from marketbrief.cli.main import main
 from marketbrief.models import (
     Completion,
+    DailyAnalysis,
     Direction,
     Prediction,
     PredictionStatus,
@@ -98,7 +99,7 @@ def seed(store: SQLStore) -> None:
     store.finish_run(
         Completion(
             run_id=run.run_id,
-            job_type=run.job_type,
+            report_type=run.report_type,
             scheduled_date=run.scheduled_date,
             trigger_source=run.trigger_source,
             started_at=run.started_at,
@@ -110,6 +111,7 @@ def seed(store: SQLStore) -> None:
             symbols_processed=2,
             symbols_successful=1,
             symbols_failed=1,
+            daily_analysis=DailyAnalysis({"analysed": 2}, {"s": 1.0}),
         )
     )
     failed = standalone_completion(ReportType.INTRADAY, date(2026, 11, 24), started_at=START)
@@ -136,7 +138,6 @@ def seed(store: SQLStore) -> None:
             }
         ]
     )
-    store.save_daily_analysis(date(2026, 11, 24), run.run_id, {"analysed": 2}, {"s": 1.0}, None)
     with store.write_transaction() as connection:  # a legacy snapshot: no run
         connection.execute(
             sa.insert(scheduled_job_results).values(

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketbrief.cache import Cache, CacheEntry, MemoryCache, from_url
-from marketbrief.cache.keys import REPORT_KEY_PATTERN, parse_report_key, report_key, report_lock
+from marketbrief.cache.keys import report_key, report_lock
 from marketbrief.cache.redis import RedisCache
 from marketbrief.errors import CacheError, CacheUnavailable, ConfigError
 
@@ -510,31 +510,7 @@ def test_report_keys_have_one_spelling() -> None:
     day = date(2024, 3, 8)
     assert report_key("pre-market", day) == "report:pre-market:2024-03-08"
     assert report_lock("pre-market", day) == "lock:report:pre-market:2024-03-08"
-    assert REPORT_KEY_PATTERN.fullmatch(report_key("weekly", day))
-
-
-@given(
-    report_type=st.sampled_from(["pre-market", "intraday", "end-of-day", "weekly"]),
-    day=st.dates(min_value=date(1900, 1, 1), max_value=date(9999, 12, 31)),
-)
-def test_parse_report_key_inverts_report_key(report_type: str, day: date) -> None:
-    assert parse_report_key(report_key(report_type, day)) == (report_type, day)
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        "report:pre-market:2024-02-30",
-        "report:pre-market:2024-3-8",
-        "report:pre-market",
-        "lock:report:pre-market:2024-03-08",
-        "report:Pre:2024-03-08",
-        "report:pre-market:2024-03-08:extra",
-        "",
-    ],
-)
-def test_parse_report_key_returns_none_for_anything_else(key: str) -> None:
-    assert parse_report_key(key) is None
+    assert report_key("weekly", day) == "report:weekly:2024-03-08"
 
 
 @pytest.mark.parametrize("bad", ["", "Pre-Market", "a:b", "pre market"])

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from marketbrief.calendar import MarketCalendar
 from marketbrief.cli.main import main
 from marketbrief.models import ReportType, RunStatus
-from marketbrief.results.completeness import assess
+from marketbrief.results.slots import assess
 from marketbrief.store.sql import SQLStore
 from tests.factories import standalone_completion
 
@@ -36,7 +36,7 @@ def _verify(url: str, *args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def filled(sqlite_url: str) -> SQLStore:
-    """Every slot of the 14 days before NOW has a report, except one missing and one failed."""
+    """Every slot of the 14 days before NOW has a report, except one missed and one failed."""
     store = SQLStore(sqlite_url)
     store.migrate()
     for kind, day, instant in _expected(NOW):
@@ -57,13 +57,13 @@ def test_the_window_holds_every_session_slot_and_both_sundays() -> None:
     assert weeklies == [date(2026, 11, 15), date(2026, 11, 22)]
 
 
-def test_verify_days_names_the_missing_and_the_failed_slot_and_exits_one(
+def test_verify_days_names_the_missed_and_the_failed_slot_and_exits_one(
     filled: SQLStore,
 ) -> None:
     code, output = _verify(filled.url, "--now", NOW.isoformat())
     assert code == 1
     assert "30 of 32 slot(s) of the last 14 day(s) have a report" in output
-    assert "missing  intraday    2026-11-18" in output
+    assert "missed   intraday    2026-11-18" in output
     assert "failed   pre-market  2026-11-20" in output
 
     code, output = _verify(filled.url, "--now", NOW.isoformat(), "--json")
@@ -71,7 +71,7 @@ def test_verify_days_names_the_missing_and_the_failed_slot_and_exits_one(
     assert code == 1
     assert found["ok"] is False
     gaps = {(g["report_type"], g["date"], g["status"]) for g in found["completeness"]["gaps"]}
-    assert gaps == {("intraday", "2026-11-18", "missing"), ("pre-market", "2026-11-20", "failed")}
+    assert gaps == {("intraday", "2026-11-18", "missed"), ("pre-market", "2026-11-20", "failed")}
     filled.close()
 
 
@@ -110,4 +110,4 @@ def test_assess_marks_a_slot_ok_only_when_a_report_is_served() -> None:
     checks = assess([(ReportType.PRE_MARKET, day, instant)], {(ReportType.PRE_MARKET, day)}, [])
     assert [c.status for c in checks] == ["ok"]
     checks = assess([(ReportType.PRE_MARKET, day, instant)], set(), [])
-    assert [c.status for c in checks] == ["missing"]
+    assert [c.status for c in checks] == ["missed"]

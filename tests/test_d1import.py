@@ -8,11 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from marketbrief.cli.main import main
 from marketbrief.d1 import values as legacy
 from marketbrief.models import ReportType, RunStatus, TriggerSource
+from marketbrief.store.schema import market_closes
 from marketbrief.store.sql import SQLStore
 
 # Exactly what `wrangler d1 export` writes: PRAGMA first, each table's CREATE then its INSERTs
@@ -220,9 +222,11 @@ def test_a_d1_dump_imports_with_reasons_twice_without_duplicates_and_is_served(
     assert made[0].run_id == "2026-01-13_pre-market_d1-predictions"
     assert made[0].status is RunStatus.FAILED
     assert made[1][0].confidence is None  # a failed analysis has no confidence
-    closes = store.closes_on(date(2026, 1, 9), ["AAPL", "MSFT"])
+    with store.snapshot_read() as connection:
+        on_day = market_closes.c.close_date == date(2026, 1, 9)
+        closes = {r.symbol: r for r in connection.execute(sa.select(market_closes).where(on_day))}
     assert list(closes) == ["AAPL"]
-    assert closes["AAPL"]["change_pct"] == 25.0
+    assert closes["AAPL"].change_pct == 25.0
     store.close()
 
 

@@ -226,7 +226,7 @@ async def test_reads_stay_fresh_with_exact_bytes_while_redis_is_flushed_killed_a
                 seen_in = phase
                 try:
                     response = await results.get_report(
-                        completion.job_type, completion.scheduled_date
+                        completion.report_type, completion.scheduled_date
                     )
                 except Exception as error:  # the point: nothing may escape get_report
                     errors.append(f"{seen_in}: {error!r}")
@@ -329,7 +329,7 @@ async def test_postgres_cut_off_acknowledges_to_the_outbox_and_replay_lands_ever
             assert (report.remaining, report.rejected, report.store_unavailable) == (0, {}, False)
             assert results.deps.outbox.depth() == 0
             assert not results.deps.health.is_down
-            store = results.deps.store
+            store = results.deps.store.backend
             for completion in spooled:
                 detail = store.get_run(completion.run_id)
                 assert detail is not None
@@ -439,7 +439,7 @@ async def test_postgres_backends_terminated_between_and_during_operations_never_
             assert report.remaining == 0
             assert results.deps.outbox.depth() == 0
             for run_id, completion in acked.items():
-                detail = results.deps.store.get_run(run_id)
+                detail = results.deps.store.backend.get_run(run_id)
                 assert detail is not None, run_id
                 assert detail.snapshot is not None
                 assert detail.snapshot.content == completion.content
@@ -502,7 +502,7 @@ async def test_sqlite_locked_by_another_connection_spools_to_the_outbox_and_repl
         assert [c.run_id for c, _ in report.stored] == [c.run_id for c in spooled]
         assert results.deps.outbox.depth() == 0
         for completion in spooled:
-            assert results.deps.store.get_run(completion.run_id) is not None
+            assert results.deps.store.backend.get_run(completion.run_id) is not None
             response = await results.get_report(PRE, completion.scheduled_date)
             assert _same_content(response, completion)
             assert "not_persisted" not in response.warnings
@@ -531,7 +531,7 @@ async def test_sqlite_read_only_file_spools_to_the_outbox_and_a_writable_results
         for completion in spooled:
             outcome = await results.publish(completion)
             assert (outcome.persisted, outcome.outboxed) == (False, True)
-            assert results.deps.store.get_run(completion.run_id) is None
+            assert results.deps.store.backend.get_run(completion.run_id) is None
         # Reads still work on a read-only file.
         read = await results.get_report(PRE, before.scheduled_date)
         assert _same_content(read, before)
@@ -543,7 +543,7 @@ async def test_sqlite_read_only_file_spools_to_the_outbox_and_a_writable_results
         assert sorted(c.run_id for c, _ in report.stored) == sorted(c.run_id for c in spooled)
         assert results.deps.outbox.depth() == 0
         for completion in spooled:
-            detail = results.deps.store.get_run(completion.run_id)
+            detail = results.deps.store.backend.get_run(completion.run_id)
             assert detail is not None
             assert detail.snapshot is not None
             assert detail.snapshot.content == completion.content
@@ -639,7 +639,7 @@ async def test_a_writer_killed_with_sigkill_loses_no_acknowledged_completion(
         assert report.rejected == {}
         assert report.remaining == 0
         assert results.deps.outbox.depth() == 0
-        stored = {run.run_id: run for run in results.deps.store.runs_between(oldest, DAY)}
+        stored = {run.run_id: run for run in results.deps.store.backend.runs_between(oldest, DAY)}
         missing = sorted(set(acked) - set(stored))
         assert missing == []
         assert all(stored[run_id].status is RunStatus.SUCCESS for run_id in acked)
@@ -696,8 +696,8 @@ async def test_a_truncated_outbox_file_is_rejected_with_a_reason_and_the_others_
         assert kept.read_bytes() == truncated  # set aside as it was, never dropped
         assert (outbox.rejected_dir / f"{bad.stem}.reason").is_file()
         for completion in good:
-            assert results.deps.store.get_run(completion.run_id) is not None
-        assert results.deps.store.get_run(completions[1].run_id) is None
+            assert results.deps.store.backend.get_run(completion.run_id) is not None
+        assert results.deps.store.backend.get_run(completions[1].run_id) is None
         # A second replay finds nothing to do and does not resurrect the rejected file.
         again = await results.replay_outbox()
         assert (again.stored, again.rejected, again.remaining) == ([], {}, 0)

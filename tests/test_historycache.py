@@ -44,7 +44,7 @@ async def results(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 
 async def test_a_cached_history_page_is_served_without_querying_history(results: Results) -> None:
-    store = results.deps.store
+    store = results.deps.store.backend
     for _ in range(3):
         store.claim_run(PRE, SESSION, TriggerSource.MANUAL)
     calls = 0
@@ -66,7 +66,7 @@ async def test_a_cached_history_page_is_served_without_querying_history(results:
 
 
 async def test_every_run_write_shows_in_the_next_history_page(results: Results) -> None:
-    store = results.deps.store
+    store = results.deps.store.backend
     started = datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
     run = store.claim_run(PRE, SESSION, TriggerSource.MANUAL, started_at=started).run
     before = orjson.loads(await history_page(results.deps, HistoryQuery()))

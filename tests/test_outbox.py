@@ -8,11 +8,11 @@ from pathlib import Path
 
 from marketbrief.models import Stage, StageRecord, StageStatus
 from marketbrief.results.outbox import Outbox
-from marketbrief.store.sql import SQLStore
+from marketbrief.store import SQLStore, Store
 from tests.factories import standalone_completion
 
 
-def test_a_spooled_completion_comes_back_identical_and_replays_into_the_store(
+async def test_a_spooled_completion_comes_back_identical_and_replays_into_the_store(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     base = standalone_completion(started_at=datetime(2026, 11, 24, 13, 30, tzinfo=UTC))
@@ -28,7 +28,7 @@ def test_a_spooled_completion_comes_back_identical_and_replays_into_the_store(
     store = SQLStore(sqlite_url)
     store.migrate()
     try:
-        report = box.replay(store.finish_run)
+        report = await box.replay(Store(store).finish_run)
         assert [c.run_id for c, _ in report.stored] == [completion.run_id]
         detail = store.get_run(completion.run_id)
         assert detail is not None

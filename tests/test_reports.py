@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from marketbrief.models import Direction, Prediction, PredictionStatus, RunStatus
+from marketbrief.pipeline.ports import Move
 from marketbrief.reports.common import judge
-from marketbrief.reports.endofday import Move, build_end_of_day, outcome
+from marketbrief.reports.endofday import build_end_of_day, outcome
 from marketbrief.reports.intraday import build_intraday
 from marketbrief.reports.premarket import build_pre_market
 from marketbrief.reports.weekly import build_weekly, trend

@@ -231,7 +231,7 @@ async def test_end_of_day_without_a_report_serves_the_days_predictions_as_partia
 async def test_a_failed_run_is_reported_as_failed_with_its_errors(
     results: Results,
 ) -> None:
-    store = results.deps.store
+    store = results.deps.store.backend
     run = store.claim_run(ReportType.WEEKLY, date(2026, 11, 22), TriggerSource.SCHEDULE).run
     failed = dataclasses.replace(
         completion_for(run, status=RunStatus.FAILED, content=None, preds=()),
@@ -291,7 +291,7 @@ async def test_store_writes_off_spools_to_the_outbox_and_replay_lands_it(
     completion = standalone_completion(PRE, DAY, started_at=LATE - timedelta(hours=20))
     outcome = await results.publish(completion)
     assert (outcome.persisted, outcome.outboxed) == (False, True)
-    assert results.deps.store.get_run(completion.run_id) is None
+    assert results.deps.store.backend.get_run(completion.run_id) is None
     hit = await results.get_report(PRE, DAY)
     assert hit.data == completion.content
     assert "not_persisted" in hit.warnings
@@ -300,7 +300,7 @@ async def test_store_writes_off_spools_to_the_outbox_and_replay_lands_it(
     report = await writer.replay_outbox()
     assert [c.run_id for c, _ in report.stored] == [completion.run_id]
     assert writer.deps.outbox.depth() == 0
-    assert writer.deps.store.get_run(completion.run_id) is not None
+    assert writer.deps.store.backend.get_run(completion.run_id) is not None
 
 
 async def test_lesson_8_rehydrate_purges_a_poisoned_entry_with_a_huge_version(

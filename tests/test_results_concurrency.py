@@ -38,10 +38,9 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from marketbrief.cache import keys
 from marketbrief.config import Settings
-from marketbrief.models import Completion, ReportType
+from marketbrief.models import Completion, Outcome, ReportType
 from marketbrief.results import Results
 from marketbrief.results.envelope import ReportResponse, ReportState, Source
-from marketbrief.results.publisher import PublishOutcome
 from marketbrief.store import engine as store_engine
 from marketbrief.store.sql import SQLStore
 from tests.conftest import PG_HOST, PG_PORT
@@ -249,7 +248,7 @@ class ResultsOrderingMachine(RuleBasedStateMachine):
         floors = dict(self.floor)  # what every read of this step must at least see
         outcomes = self.loop.run_until_complete(self._all(together))
         for op, outcome in zip(together, outcomes, strict=True):
-            if isinstance(op, Publish) and isinstance(outcome, PublishOutcome):
+            if isinstance(op, Publish) and isinstance(outcome, Outcome):
                 assert outcome.persisted, outcome
                 if outcome.published:
                     self.won.add(outcome.run_id)
@@ -368,7 +367,7 @@ async def test_100_concurrent_misses_cost_one_store_read_in_process(
     assert (await results.publish(completion)).published
     assert results.deps.cache is not None
     await results.deps.cache.clear()
-    real_reads = CallCounter(results.deps.store, "latest_snapshot")
+    real_reads = CallCounter(results.deps.store.backend, "latest_snapshot")
 
     answers = await asyncio.gather(*(results.get_report(PRE, DAY) for _ in range(100)))
 
@@ -408,7 +407,7 @@ async def main():
         outbox_dir=Path(job["outbox_dir"]),
     )
     results = Results.open(settings)
-    store = results.deps.store
+    store = results.deps.store.backend
     real = store.latest_snapshot
     calls = [0]
     lock = threading.Lock()
@@ -420,7 +419,7 @@ async def main():
 
     store.latest_snapshot = counted
     # Connect to both backends before the race, so the race is about the reads alone.
-    await results.deps.in_store(store.ping)
+    await results.store.ping()
     await results.deps.cache.ping()
     signals = Path(job["signals"])
     found = []
@@ -558,7 +557,7 @@ async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.
 async def blocked_store(results: Results) -> AsyncIterator[StoreBlock]:
     """Embedded: an EXCLUSIVE lock on the SQLite file. Scaled: an ACCESS EXCLUSIVE lock on
     report_latest. Either way the report read really waits inside the database."""
-    url = results.deps.settings.database_url
+    url = results.deps.store.backend.url
     if url.startswith("sqlite"):
         async with _blocked_sqlite(results, url) as block:
             yield block
@@ -571,7 +570,7 @@ async def blocked_store(results: Results) -> AsyncIterator[StoreBlock]:
 async def _blocked_sqlite(results: Results, url: str) -> AsyncIterator[StoreBlock]:
     # In WAL mode only an exclusive locking mode, taken while no other connection is open,
     # shuts readers out: close this process's pooled connections first.
-    await anyio.to_thread.run_sync(results.deps.store.close)
+    await anyio.to_thread.run_sync(results.deps.store.backend.close)
     locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=1)
     locker.execute("PRAGMA locking_mode=EXCLUSIVE")
     locker.execute("BEGIN EXCLUSIVE")
@@ -675,7 +674,7 @@ async def test_a_cancelled_reader_does_not_break_the_other_waiters_of_its_single
     completion = await _published_then_cold(results)
     reads_before = results.deps.counters.store_reads
     misses_before = results.deps.counters.cache_misses
-    real_reads = CallCounter(results.deps.store, "latest_snapshot")
+    real_reads = CallCounter(results.deps.store.backend, "latest_snapshot")
     readers: list[asyncio.Task[ReportResponse]] = []
     async with _settled(readers), blocked_store(results) as block:
         readers += [asyncio.create_task(results.get_report(PRE, DAY)) for _ in range(20)]
@@ -715,7 +714,7 @@ async def test_a_store_failure_during_a_single_flight_load_is_unavailable_for_ev
     completion = await _published_then_cold(results)
     reads_before = results.deps.counters.store_reads
     misses_before = results.deps.counters.cache_misses
-    real_reads = CallCounter(results.deps.store, "latest_snapshot")
+    real_reads = CallCounter(results.deps.store.backend, "latest_snapshot")
     readers: list[asyncio.Task[ReportResponse]] = []
     async with _settled(readers), blocked_store(results) as block:
         readers += [asyncio.create_task(results.get_report(PRE, DAY)) for _ in range(20)]
@@ -730,7 +729,7 @@ async def test_a_store_failure_during_a_single_flight_load_is_unavailable_for_ev
         assert real_reads.calls == 1
         assert results.deps.health.is_down
         # ... and it was the failure made above, not some other one.
-        embedded = results.deps.settings.database_url.startswith("sqlite")
+        embedded = results.deps.store.backend.url.startswith("sqlite")
         expected = "database is locked" if embedded else "terminating connection"
         assert expected in (results.deps.health.last_error or "")
         await block.release()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from marketbrief.calendar import MarketCalendar
 from marketbrief.models import ReportType, TriggerSource
-from marketbrief.runs.scheduler import plan_catch_up
+from marketbrief.results.slots import plan_catch_up
 from marketbrief.store.sql import SQLStore
 from tests.scheduler_harness import drive
 
@@ -89,7 +89,7 @@ def test_a_service_down_over_a_slot_catches_it_up_once_and_reports_older_ones_mi
     store = SQLStore(url)
     runs = store.runs_between(date(2026, 11, 24), date(2026, 11, 24))
     store.close()
-    assert [(r.job_type, r.trigger_source) for r in runs] == [(PRE, TriggerSource.CATCH_UP)]
+    assert [(r.report_type, r.trigger_source) for r in runs] == [(PRE, TriggerSource.CATCH_UP)]
     plan = plan_catch_up(CAL, now, timedelta(hours=6), lambda s: s.day == date(2026, 11, 24))
     assert (EOD, date(2026, 11, 23)) in [(s.report_type, s.day) for s in plan.missed]
     assert plan.to_run == []
@@ -114,7 +114,7 @@ def test_three_scheduler_processes_on_postgresql_make_one_run_per_slot(pg_url: s
     store = SQLStore(url)
     runs = store.runs_between(date(2026, 11, 20), date(2026, 11, 30))
     store.close()
-    per_slot = Counter((r.job_type, r.scheduled_date) for r in runs)
+    per_slot = Counter((r.report_type, r.scheduled_date) for r in runs)
     expected = {
         (t, d)
         for t, d, _ in CAL.slots_between(datetime.fromisoformat(start), datetime.fromisoformat(end))

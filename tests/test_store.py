@@ -84,7 +84,7 @@ def test_eight_processes_claiming_one_slot_make_exactly_one_run(
     verdicts = [out.split() for out, _ in outputs]
     assert sorted(v[0] for v in verdicts) == ["claimed"] + ["lost"] * 7
     assert len({v[1] for v in verdicts}) == 1
-    page = store.history(HistoryQuery(job_type=ReportType.INTRADAY))
+    page = store.history(HistoryQuery(report_type=ReportType.INTRADAY))
     assert len(page.runs) == 1
 
 
@@ -192,7 +192,7 @@ def test_predictions_for_a_day_come_from_its_newest_run_with_predictions(store: 
     found = store.predictions_for(SESSION, (PRE,))
     assert found is not None
     run, preds = found
-    assert run.job_type is PRE
+    assert run.report_type is PRE
     assert [p.symbol for p in preds] == sorted(p.symbol for p in predictions())
     assert store.predictions_for(date(2026, 11, 23), (PRE,)) is None
 
@@ -288,7 +288,7 @@ def test_history_on_100_000_runs_uses_an_index(store: SQLStore) -> None:
             connection.exec_driver_sql("ANALYZE job_executions")
     # The plans of the exact SQL history() runs for each filter.
     queries = {
-        "type": history_select(HistoryQuery(job_type=ReportType.WEEKLY)),
+        "type": history_select(HistoryQuery(report_type=ReportType.WEEKLY)),
         "status": history_select(HistoryQuery(status=RunStatus.FAILED)),
         "dates": history_select(HistoryQuery(date_from=date(2024, 1, 1), date_to=date(2024, 2, 1))),
         "cursor": history_select(HistoryQuery(cursor=encode_cursor(50_000))),
@@ -299,7 +299,7 @@ def test_history_on_100_000_runs_uses_an_index(store: SQLStore) -> None:
         assert "index" in plan.lower() or "primary key" in plan.lower(), f"{name}: {plan}"
         assert "Seq Scan" not in plan, f"{name}: {plan}"
         assert "SCAN job_executions\n" not in plan + "\n", f"{name}: {plan}"
-    page = store.history(HistoryQuery(job_type=ReportType.WEEKLY, limit=50))
+    page = store.history(HistoryQuery(report_type=ReportType.WEEKLY, limit=50))
     assert len(page.runs) == 50
     assert page.next_cursor is not None
 

@@ -262,3 +262,14 @@ def iso_instant(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_instant(text: str) -> datetime:
+    """An aware instant from ISO 8601 text (`verify --now`), or InvalidInput."""
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"invalid instant {text!r}; expected ISO 8601 with an offset") from None
+    if instant.tzinfo is None:
+        raise InvalidInput(f"instant {text!r} needs an offset, e.g. 2026-11-24T21:00:00Z")
+    return instant

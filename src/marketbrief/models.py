@@ -98,7 +98,7 @@ class Run:
 
     id: int
     run_id: str
-    job_type: ReportType
+    report_type: ReportType
     scheduled_date: date
     status: RunStatus
     current_stage: str | None
@@ -226,11 +226,28 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyAnalysis:
+    """A pre-market run's summary of the day: counts by kind of call, the signals, the pulse."""
+
+    counts: dict[str, int]
+    summary: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (the outbox keeps it so)."""
+        return {"counts": self.counts, "summary": self.summary}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DailyAnalysis:
+        """The inverse of `as_dict`."""
+        return cls(counts=dict(raw["counts"]), summary=dict(raw["summary"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     """Everything a finished run writes, in one transaction; also the outbox's unit of work."""
 
     run_id: str
-    job_type: ReportType
+    report_type: ReportType
     scheduled_date: date
     trigger_source: TriggerSource
     started_at: datetime
@@ -248,6 +265,8 @@ class Completion:
     # The last stages' records, written in the same transaction as the result, so nobody ever
     # sees a finished run whose final stages are missing.
     stages: tuple[StageRecord, ...] = ()
+    # The pre-market run's summary of the day, kept in `daily_analysis` by the same transaction.
+    daily_analysis: DailyAnalysis | None = None
 
     @property
     def version(self) -> int:
@@ -260,6 +279,26 @@ class Completion:
         if self.symbols_processed == 0:
             return None
         return self.symbols_successful / self.symbols_processed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one completion: where it is kept, and whether readers now get its report.
+
+    The store answers with one (persisted); the write path answers with one too, unpersisted
+    when the completion went to the outbox instead (acknowledged all the same: it is fsync'd).
+    """
+
+    run_id: str
+    persisted: bool
+    published: bool
+    snapshot_id: int | None = None
+    already_finished: bool = False
+
+    @property
+    def outboxed(self) -> bool:
+        """Spooled to the outbox, waiting for the store."""
+        return not self.persisted
 
 
 @dataclass(frozen=True, slots=True)

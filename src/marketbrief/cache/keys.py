@@ -1,4 +1,4 @@
-"""Cache key names: the one module that builds or reads them (LESSONS 7).
+"""Cache key names: the one module that spells them, so no reader asks for a key nobody writes.
 
 Readers and writers both call these functions, so a key can never be written under one spelling
 and read under another. The backend adds its own prefix; these names are prefix-free.
@@ -11,11 +11,6 @@ import re
 from datetime import date
 
 _TYPE = r"[a-z0-9][a-z0-9_-]*"
-
-REPORT_KEY_PATTERN: re.Pattern[str] = re.compile(
-    rf"report:(?P<type>{_TYPE}):(?P<day>[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})"
-)
-"""Matches a whole report key; `parse_report_key` is the way to read one."""
 
 _TYPE_RE = re.compile(_TYPE)
 
@@ -36,18 +31,6 @@ def report_key(report_type: str, day: date) -> str:
 def report_lock(report_type: str, day: date) -> str:
     """Return the lock name that single-flights the store read for one report key."""
     return f"lock:{report_key(report_type, day)}"
-
-
-def parse_report_key(key: str) -> tuple[str, date] | None:
-    """Return (report type, business date) of a report key, or None if `key` is not one."""
-    match = REPORT_KEY_PATTERN.fullmatch(key)
-    if match is None:
-        return None
-    try:
-        day = date.fromisoformat(match["day"])
-    except ValueError:
-        return None
-    return match["type"], day
 
 
 def history_key(runs_revision: int, query: str) -> str:

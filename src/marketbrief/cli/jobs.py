@@ -19,16 +19,15 @@ from marketbrief.cli.common import (
     exits_cleanly,
     settings_from,
     store_backend,
+    with_results,
     with_services,
 )
 from marketbrief.cli.progress import progress_bar
 from marketbrief.errors import InvalidInput, SchemaError
 from marketbrief.models import ReportType, RunStatus, TriggerSource
-from marketbrief.results import records
 from marketbrief.runs.runner import RunOutcome
 from marketbrief.services import Services
 from marketbrief.store.base import HistoryQuery
-from marketbrief.web.api import schedule_payload
 
 
 @click.command()
@@ -43,7 +42,7 @@ def run(ctx: click.Context, report_type: str, day: str | None, as_json: bool) ->
     when = date_option(day)
 
     async def work(services: Services) -> RunOutcome:
-        today = services.calendar.default_report_date(kind, services.clock())
+        today = services.calendar.default_report_date(kind, services.now())
         trigger = (
             TriggerSource.BACKFILL if when is not None and when < today else TriggerSource.MANUAL
         )
@@ -92,10 +91,7 @@ def backfill(
         done: list[RunOutcome] = []
         with progress_bar(len(slots), "backfill") as advance:
             for _, kind, day in slots:
-                exists = await services.results.deps.in_store(
-                    services.store.latest_snapshot, kind, day
-                )
-                if exists is None or force:
+                if force or not await services.results.has_report(kind, day):
                     done.append(await services.runner.run(kind, day, TriggerSource.BACKFILL))
                 advance()
         return done
@@ -120,7 +116,7 @@ def schedule_command(ctx: click.Context, days: int, as_json: bool) -> None:
     """Expected versus actual for each session and slot (ok, partial, failed, missed, ...)."""
     if not 1 <= days <= 90:
         raise InvalidInput("--days must be between 1 and 90")
-    payload = with_services(ctx, lambda services: schedule_payload(services, days))
+    payload = with_results(ctx, lambda results: results.schedule(days))
     if as_json:
         emit_json(payload)
         return
@@ -153,28 +149,22 @@ def history(
 ) -> None:
     """Recent runs, newest first."""
     query = HistoryQuery(
-        job_type=ReportType(report_type) if report_type else None,
+        report_type=ReportType(report_type) if report_type else None,
         status=RunStatus(status) if status else None,
         limit=limit,
         cursor=cursor,
     )
-    page = store_backend(ctx).history(query)
+    page = orjson.loads(with_results(ctx, lambda results: results.history(query)))
     if as_json:
-        emit_json(
-            {
-                "count": len(page.runs),
-                "jobs": [records.job(r) for r in page.runs],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        emit_json(page)
         return
-    for run in page.runs:
+    for job in page["jobs"]:
         click.echo(
-            f"{run.id:>7} {run.scheduled_date} {run.job_type.value:<11} {run.status.value:<8} "
-            f"{run.trigger_source.value:<9} {run.run_id}"
+            f"{job['id']:>7} {job['scheduled_date']} {job['job_type']:<11} {job['status']:<8} "
+            f"{job['trigger_source']:<9} {job['run_id']}"
         )
-    if page.next_cursor:
-        click.echo(f"more: --cursor {page.next_cursor}")
+    if page["next_cursor"]:
+        click.echo(f"more: --cursor {page['next_cursor']}")
 
 
 @click.command()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 
 import click
 
-from marketbrief.calendar import MarketCalendar, utc_now
-from marketbrief.cli.common import emit_json, exits_cleanly, settings_from, store_backend
-from marketbrief.results import completeness
+from marketbrief.calendar import parse_instant, utc_now
+from marketbrief.cli.common import emit_json, exits_cleanly, store_backend, with_results
 
 
 @click.command()
@@ -41,10 +39,8 @@ def verify(ctx: click.Context, days: int | None, now_text: str | None, as_json: 
     result = store.verify()
     found = None
     if days is not None and result.ok:
-        settings = settings_from(ctx)
-        now = completeness.parse_instant(now_text) if now_text else utc_now()
-        grace = timedelta(minutes=settings.pending_grace_minutes)
-        found = completeness.check(store, MarketCalendar(settings.slots), now, days, grace)
+        now = parse_instant(now_text) if now_text else utc_now()
+        found = with_results(ctx, lambda results: results.completeness(now, days))
     healthy = result.ok and (found is None or found.ok)
     if as_json:
         payload = result.as_dict()

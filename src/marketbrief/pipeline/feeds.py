@@ -19,10 +19,9 @@ from marketbrief.pipeline.analysis import analyse_symbol
 from marketbrief.pipeline.lexicon import lexicon_model
 from marketbrief.pipeline.llm import LLMModel
 from marketbrief.pipeline.news import NewsProvider, NewsResult, gather_news, providers_from_spec
+from marketbrief.pipeline.ports import Analysis, Move, PriceResult
 from marketbrief.pipeline.prices import PriceProvider, first_closes, price_providers_from_spec
 from marketbrief.pipeline.sentiment import SentimentModel
-from marketbrief.reports.endofday import Move
-from marketbrief.runs.jobs import Analysis, PriceResult
 
 T = TypeVar("T")
 CONCURRENCY = 4

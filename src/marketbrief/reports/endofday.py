@@ -8,23 +8,14 @@ both directions), and pending while the close is unknown: no price is ever guess
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from marketbrief.models import Direction, Prediction
+from marketbrief.pipeline.ports import Move
 from marketbrief.reports.common import is_usable
 
 TOP_MOVERS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Move:
-    """One symbol's close on the day and the one before it."""
-
-    close: float
-    previous_close: float | None
-    change_pct: float | None
 
 
 def outcome(prediction: Prediction, move: Move | None, threshold: float) -> str:

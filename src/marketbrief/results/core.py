@@ -1,7 +1,8 @@
-"""The results core: the write path, the read path, rehydration and outbox replay, wired once.
+"""The one door to reports and run history: `Results`.
 
 `Results.open(settings)` builds the store, the cache (unless MARKETBRIEF_CACHE=off), the outbox
-and the calendar; everything above it (runner, API, CLI) talks to this object only.
+and the calendar. The web pages, the CLI and the runner reach reports and runs through this
+object only; if a face needs something it does not offer, the door lacks a method.
 """
 
 from __future__ import annotations
@@ -14,21 +15,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import anyio.to_thread
+import orjson
 
 from marketbrief.cache import from_url, keys
 from marketbrief.calendar import MarketCalendar, business_date, utc_now
 from marketbrief.config import Settings
-from marketbrief.errors import CacheError, StoreUnavailable
-from marketbrief.models import Completion, ReportType
+from marketbrief.errors import CacheError, StoreError, StoreUnavailable
+from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
+from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, encode_entry
 from marketbrief.results.envelope import ReportResponse
+from marketbrief.results.history import history_page
 from marketbrief.results.outbox import Outbox, ReplayReport
-from marketbrief.results.publisher import Publisher, PublishOutcome
+from marketbrief.results.policy import Policy
+from marketbrief.results.publisher import Publisher
 from marketbrief.results.reader import Reader
-from marketbrief.store.base import Store
-from marketbrief.store.sql import SQLStore
+from marketbrief.results.slots import Completeness, assess, build_schedule, window
+from marketbrief.store import SQLStore, Store, StoreHealth
+from marketbrief.store.base import HistoryQuery, run_key
 
 log = logging.getLogger(__name__)
 DEFAULT_REHYDRATE_DAYS = 14
@@ -54,7 +59,7 @@ class Warmed:
 
 
 class Results:
-    """One process's access to reports: publish, get_report, rehydrate, replay_outbox."""
+    """One process's reports and run history: written, kept and read."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -74,22 +79,118 @@ class Results:
         cache = from_url(settings.cache_url, prefix=settings.cache_prefix)
         return cls(
             Deps(
-                settings=settings,
-                store=store or SQLStore(settings.database_url),
+                store=store or Store(SQLStore(settings.database_url), clock=clock),
                 cache=cache if settings.cache_enabled else None,
                 outbox=Outbox(settings.outbox_dir),
                 calendar=calendar or MarketCalendar(settings.slots),
+                policy=Policy.from_settings(settings),
                 clock=clock,
             )
         )
 
-    async def publish(self, completion: Completion) -> PublishOutcome:
+    # -- what the runner and the faces share --------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The source of truth (the runner claims and records stages through it)."""
+        return self.deps.store
+
+    @property
+    def calendar(self) -> MarketCalendar:
+        """The exchange calendar and slot times."""
+        return self.deps.calendar
+
+    @property
+    def counters(self) -> Counters:
+        """What this process's results core has done (for /metrics and /status)."""
+        return self.deps.counters
+
+    @property
+    def health(self) -> StoreHealth:
+        """Whether the store answered the last time this process asked."""
+        return self.deps.store.health
+
+    def now(self) -> datetime:
+        """Now, as the results core sees it."""
+        return self.deps.clock()
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def publish(self, completion: Completion) -> Outcome:
         """The write path: acknowledged only after a store commit or an outbox fsync."""
         return await self._publisher.publish(completion)
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The read path: always an honest answer, never an exception for a store outage."""
         return await self._reader.get_report(report_type, day)
+
+    async def has_report(self, report_type: ReportType, day: date) -> bool:
+        """Whether the store serves a report for (type, date)."""
+        return await self.deps.store.latest_snapshot(report_type, day) is not None
+
+    async def trend(self, report_type: ReportType, sessions: int) -> list[dict[str, Any]]:
+        """The `accuracy` of each of the last `sessions` sessions' reports, oldest first."""
+        today = business_date(self.now())
+        start = self.deps.calendar.sessions_before(today, sessions)
+        snapshots = await self.deps.store.latest_snapshots(report_type, start, today)
+        return [
+            {
+                "date": s.scheduled_date.isoformat(),
+                "accuracy": orjson.loads(s.content).get("accuracy"),
+            }
+            for s in snapshots
+        ]
+
+    # -- run history --------------------------------------------------------------------------
+
+    async def history(self, query: HistoryQuery) -> bytes:
+        """One page of run history as JSON bytes (through the hot cache)."""
+        return await history_page(self.deps, query)
+
+    async def run(self, ref: str | int) -> RunDetail | None:
+        """One run in full, by integer id or run_id (None for what no run can match)."""
+        key = run_key(ref)
+        return None if key is None else await self.deps.store.get_run(key)
+
+    async def latest_run(self, report_type: ReportType | None = None) -> Run | None:
+        """The most recently started run, optionally of one type."""
+        return await self.deps.store.latest_run(report_type)
+
+    async def run_counts(self) -> dict[tuple[str, str], int]:
+        """How many runs there are by (type, status)."""
+        return await self.deps.store.run_counts()
+
+    # -- expected versus actual ---------------------------------------------------------------
+
+    async def schedule(self, days: int) -> dict[str, Any]:
+        """Every slot of the last `days` sessions and what happened to it."""
+        now = self.now()
+        start, end = window(self.deps.calendar, now, days)
+        runs = await self.deps.store.runs_between(start, end)
+        grace = self.deps.policy.pending_grace
+        slots = build_schedule(self.deps.calendar, runs, now, start, end, grace=grace)
+        counts: dict[str, int] = {}
+        for slot in slots:
+            counts[slot.status] = counts.get(slot.status, 0) + 1
+        return {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "counts": counts,
+            "slots": [s.as_dict() for s in slots],
+        }
+
+    async def completeness(self, now: datetime, days: int) -> Completeness:
+        """Whether every slot of the `days` days up to `now` (minus the grace) has a report."""
+        since, until = now - timedelta(days=days), now - self.deps.policy.pending_grace
+        expected = self.deps.calendar.slots_between(since, until) if until > since else []
+        if not expected:
+            return Completeness(days, since, until, [])
+        first, last = min(d for _, d, _ in expected), max(d for _, d, _ in expected)
+        reported = {(t, d) for t, d in await self.deps.store.latest_keys() if first <= d <= last}
+        runs = await self.deps.store.runs_between(first, last)
+        return Completeness(days, since, until, assess(expected, reported, runs))
+
+    # -- the cache and the outbox -------------------------------------------------------------
 
     async def rehydrate(
         self,
@@ -105,13 +206,13 @@ class Results:
             return []
         if purge:
             await d.cache.clear()
-        found = await d.in_store(d.store.latest_keys, report_type, day)
+        found = await d.store.latest_keys(report_type, day)
         if day is None:
             oldest = business_date(d.clock()) - timedelta(days=days)
             found = [(t, when) for t, when in found if when >= oldest]
         warmed: list[Warmed] = []
         for kind, when in found:
-            snapshot = await d.in_store(d.store.latest_snapshot, kind, when)
+            snapshot = await d.store.latest_snapshot(kind, when)
             if snapshot is None:
                 continue
             key = keys.report_key(kind.value, when)
@@ -121,22 +222,22 @@ class Results:
                 key,
                 encode_entry(CachedReport.from_snapshot(snapshot)),
                 version=snapshot.version,
-                ttl=d.settings.cache_ttl_seconds,
+                ttl=d.policy.cache_ttl_seconds,
             )
             d.counters.rehydrations += 1
             warmed.append(Warmed(kind.value, when, snapshot.id, snapshot.run_id))
         return warmed
 
+    def outbox_depth(self) -> int:
+        """How many completions wait in the outbox."""
+        return self.deps.outbox.depth()
+
     async def replay_outbox(self) -> ReplayReport:
         """Move spooled completions into the store, then republish them as persisted."""
         d = self.deps
-        if not d.settings.store_writes:
+        if not d.policy.store_writes:
             return ReplayReport(remaining=d.outbox.depth())
-        report = await anyio.to_thread.run_sync(d.outbox.replay, d.store.finish_run)
-        if report.store_unavailable:
-            d.health.failed(StoreUnavailable("outbox replay could not reach the store"), d.clock())
-        elif report.stored or not report.remaining:
-            d.health.answered()
+        report = await d.outbox.replay(d.store.finish_run)
         for completion, result in report.stored:
             d.counters.replayed += 1
             await self._publisher.publish_to_cache(completion, result)
@@ -147,20 +248,50 @@ class Results:
         d = self.deps
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), d.settings.outbox_replay_seconds)
+                await asyncio.wait_for(stop.wait(), d.policy.outbox_replay_seconds)
             try:
                 if d.outbox.depth():
                     await self.replay_outbox()
-                elif d.health.is_down:
-                    await d.in_store(d.store.ping)
+                elif d.store.health.is_down:
+                    await d.store.ping()
             except StoreUnavailable:
                 pass
             except Exception:  # a replayer that dies silently would lose nothing but stall all
                 log.exception("outbox replay failed; will retry")
+
+    # -- health -------------------------------------------------------------------------------
+
+    async def readiness(self) -> dict[str, Any]:
+        """Store, cache and outbox health; ready means the store answers."""
+        d = self.deps
+        store: dict[str, Any] = {"ok": True, "dialect": d.store.dialect}
+        try:
+            await d.store.ping()
+        except StoreError as error:
+            store = {"ok": False, "dialect": d.store.dialect, "error": str(error)}
+        cache: dict[str, Any] = {"enabled": d.cache is not None}
+        if d.cache is not None:
+            cache["backend"] = d.cache.name
+            try:
+                await d.cache.ping()
+                cache["ok"] = True
+            except CacheError as error:
+                cache.update(ok=False, error=str(error))
+        return {
+            "ready": bool(store["ok"]),
+            "store": store,
+            "cache": cache,
+            "outbox": {"depth": d.outbox.depth(), "rejected": len(d.outbox.rejected())},
+            "switches": {
+                "store_writes": d.policy.store_writes,
+                "store_reads": d.policy.store_reads,
+                "cache": d.cache is not None,
+            },
+        }
 
     async def close(self) -> None:
         """Release the cache client and the store's connections."""
         if self.deps.cache is not None:
             with contextlib.suppress(CacheError):
                 await self.deps.cache.close()
-        await anyio.to_thread.run_sync(self.deps.store.close)
+        await self.deps.store.close()

@@ -17,7 +17,7 @@ from marketbrief.calendar import iso_instant
 
 
 class ReportState(enum.StrEnum):
-    """What a reader got, honestly (LESSONS 17)."""
+    """What a reader got, honestly: a placeholder is never passed off as a report."""
 
     FRESH = "fresh"
     STALE = "stale"
@@ -83,9 +83,19 @@ class ReportResponse:
             **self.extra,
         }
 
-    def render(self, now: datetime) -> bytes:
+    def error(self) -> dict[str, str]:
+        """Why there is no report: the `error` member of a 4xx/5xx answer."""
+        code = f"report_{self.state.value}"
+        day = self.requested_date.isoformat()
+        return {"code": code, "message": f"no {self.report_type} report for {day} ({code})"}
+
+    def render(self, now: datetime, *, with_error: bool = False) -> bytes:
         """The whole envelope as JSON bytes; the payload is spliced in untouched."""
         meta = orjson.dumps(self.meta(now))
         data = self.data if self.has_content and self.data is not None else b"null"
         # One join copies the payload once; chained `+` would copy it at every step.
-        return b"".join((b'{"data":', data, b',"meta":', meta, b"}"))
+        parts = [b'{"data":', data, b',"meta":', meta]
+        if with_error:
+            parts += [b',"error":', orjson.dumps(self.error())]
+        parts.append(b"}")
+        return b"".join(parts)

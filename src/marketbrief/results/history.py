@@ -25,7 +25,7 @@ def query_text(query: HistoryQuery) -> str:
     return "|".join(
         str(part)
         for part in (
-            query.job_type.value if query.job_type else "",
+            query.report_type.value if query.report_type else "",
             query.status.value if query.status else "",
             query.date_from or "",
             query.date_to or "",
@@ -40,7 +40,7 @@ async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
     cache = deps.cache
     if cache is None:
         return await _render(deps, query)
-    revision = await deps.in_store(deps.store.runs_revision)
+    revision = await deps.store.runs_revision()
     key = keys.history_key(revision, query_text(query))
     try:
         entry = await cache.get(key)
@@ -55,7 +55,7 @@ async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
 
 
 async def _render(deps: Deps, query: HistoryQuery) -> bytes:
-    page = await deps.in_store(deps.store.history, query)
+    page = await deps.store.history(query)
     return orjson.dumps(
         {
             "count": len(page.runs),

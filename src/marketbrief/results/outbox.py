@@ -12,7 +12,7 @@ import base64
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -23,13 +23,14 @@ import orjson
 from marketbrief.errors import OutboxError, StoreConflict, StoreUnavailable
 from marketbrief.models import (
     Completion,
+    DailyAnalysis,
+    Outcome,
     Prediction,
     ReportType,
     RunStatus,
     StageRecord,
     TriggerSource,
 )
-from marketbrief.store.base import FinishResult
 
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,160}$")
 FORMAT = 1
@@ -39,7 +40,7 @@ FORMAT = 1
 class ReplayReport:
     """What one replay did: stored, rejected (with reasons) and left for later."""
 
-    stored: list[tuple[Completion, FinishResult]] = field(default_factory=list)
+    stored: list[tuple[Completion, Outcome]] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     remaining: int = 0
     store_unavailable: bool = False
@@ -114,7 +115,7 @@ class Outbox:
         except (OSError, orjson.JSONDecodeError, KeyError, ValueError, TypeError) as error:
             raise OutboxError(f"unreadable outbox file {path.name}: {error}") from error
 
-    def replay(self, finish: Callable[[Completion], FinishResult]) -> ReplayReport:
+    async def replay(self, finish: Callable[[Completion], Awaitable[Outcome]]) -> ReplayReport:
         """Hand every waiting completion to `finish` (the store); stop at the first outage."""
         report = ReplayReport()
         waiting = self.pending()
@@ -122,12 +123,12 @@ class Outbox:
             try:
                 completion = self.read(path)
                 try:
-                    result = finish(completion)
+                    result = await finish(completion)
                 except StoreConflict:
                     # Another process replaying the same file may have inserted this run a
                     # moment ago; finish_run is idempotent, so a second call tells that race
                     # (already finished) from a real conflict (which fails again).
-                    result = finish(completion)
+                    result = await finish(completion)
             except StoreUnavailable:
                 return ReplayReport(report.stored, report.rejected, len(waiting) - index, True)
             except (StoreConflict, OutboxError) as error:
@@ -168,7 +169,7 @@ def encode(c: Completion) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "run_id": c.run_id,
-        "job_type": c.job_type.value,
+        "job_type": c.report_type.value,
         "scheduled_date": c.scheduled_date.isoformat(),
         "trigger_source": c.trigger_source.value,
         "started_at": c.started_at.isoformat(),
@@ -186,6 +187,7 @@ def encode(c: Completion) -> dict[str, Any]:
         "errors": list(c.errors),
         "warnings": list(c.warnings),
         "stages": [record.as_dict() for record in c.stages],
+        "daily_analysis": c.daily_analysis.as_dict() if c.daily_analysis else None,
     }
 
 
@@ -195,9 +197,10 @@ def decode(raw: dict[str, Any]) -> Completion:
         raise ValueError(f"unknown outbox format {raw.get('format')!r}")
     processed, successful, fallback, failed = raw["symbols"]
     content = raw["content"]
+    analysis = raw.get("daily_analysis")  # absent from files spooled before it was kept here
     return Completion(
         run_id=raw["run_id"],
-        job_type=ReportType(raw["job_type"]),
+        report_type=ReportType(raw["job_type"]),
         scheduled_date=date.fromisoformat(raw["scheduled_date"]),
         trigger_source=TriggerSource(raw["trigger_source"]),
         started_at=datetime.fromisoformat(raw["started_at"]),
@@ -213,4 +216,5 @@ def decode(raw: dict[str, Any]) -> Completion:
         errors=tuple(raw["errors"]),
         warnings=tuple(raw["warnings"]),
         stages=tuple(StageRecord.from_dict(r) for r in raw.get("stages", [])),
+        daily_analysis=DailyAnalysis.from_dict(analysis) if analysis else None,
     )

@@ -1,4 +1,4 @@
-"""The write path (DESIGN.md section 4): the store first, then a versioned cache publish.
+"""The write path: the store first, then a versioned cache publish.
 
 A completion is acknowledged only once it is committed to the store or fsync'd to the outbox.
 While the store is unavailable, writes are retried with backoff inside a bounded budget, then
@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
 
 import anyio.to_thread
 
 from marketbrief.cache import keys
 from marketbrief.errors import CacheError, StoreUnavailable
-from marketbrief.models import PUBLISHABLE, Completion
+from marketbrief.models import PUBLISHABLE, Completion, Outcome
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, encode_entry
-from marketbrief.store.base import FinishResult
 
 _FIRST_BACKOFF = 0.05
 _MAX_BACKOFF = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class PublishOutcome:
-    """How a completion was acknowledged."""
-
-    run_id: str
-    persisted: bool
-    outboxed: bool
-    published: bool
-    snapshot_id: int | None = None
 
 
 class Publisher:
@@ -41,10 +28,10 @@ class Publisher:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
 
-    async def publish(self, completion: Completion) -> PublishOutcome:
+    async def publish(self, completion: Completion) -> Outcome:
         """Persist one completion (store, else outbox) and publish it; raises if neither took it."""
-        result: FinishResult | None = None
-        if self.d.settings.store_writes:
+        result: Outcome | None = None
+        if self.d.policy.store_writes:
             try:
                 result = await self._commit(completion)
             except StoreUnavailable:
@@ -56,17 +43,17 @@ class Publisher:
         await self.publish_to_cache(completion, result)
         if result is None:
             published = completion.content is not None and completion.status in PUBLISHABLE
-            return PublishOutcome(completion.run_id, False, True, published)
-        return PublishOutcome(completion.run_id, True, False, result.published, result.snapshot_id)
+            return Outcome(completion.run_id, persisted=False, published=published)
+        return result
 
-    async def _commit(self, completion: Completion) -> FinishResult:
+    async def _commit(self, completion: Completion) -> Outcome:
         """finish_run, retried with backoff while the store is unavailable, within the budget."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.d.settings.write_retry_seconds
+        deadline = loop.time() + self.d.policy.write_retry_seconds
         delay = _FIRST_BACKOFF
         while True:
             try:
-                result = await self.d.in_store(self.d.store.finish_run, completion)
+                result = await self.d.store.finish_run(completion)
             except StoreUnavailable:
                 if loop.time() + delay > deadline:
                     raise
@@ -77,7 +64,7 @@ class Publisher:
             self.d.counters.commits += 1
             return result
 
-    async def publish_to_cache(self, completion: Completion, result: FinishResult | None) -> None:
+    async def publish_to_cache(self, completion: Completion, result: Outcome | None) -> None:
         """Put a completion's report in the cache under its version (newer versions only)."""
         cache = self.d.cache
         content = completion.content
@@ -87,7 +74,7 @@ class Publisher:
             return  # an older run lost the compare-and-set: its report is not the latest
         entry = encode_entry(
             CachedReport(
-                report_type=completion.job_type.value,
+                report_type=completion.report_type.value,
                 business_date=completion.scheduled_date,
                 payload=content,
                 snapshot_id=result.snapshot_id if result is not None else None,
@@ -97,10 +84,10 @@ class Publisher:
                 persisted=result is not None,
             )
         )
-        key = keys.report_key(completion.job_type.value, completion.scheduled_date)
+        key = keys.report_key(completion.report_type.value, completion.scheduled_date)
         try:
             await cache.set(
-                key, entry, version=completion.version, ttl=self.d.settings.cache_ttl_seconds
+                key, entry, version=completion.version, ttl=self.d.policy.cache_ttl_seconds
             )
         except CacheError:
             # The store has it (or the outbox does); readers will rehydrate from there.

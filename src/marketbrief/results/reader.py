@@ -1,4 +1,4 @@
-"""The read path (DESIGN.md section 5): cache, then the store, then honest fallbacks.
+"""The read path: cache, then the store, then honest fallbacks.
 
 cache hit -> report_latest (single-flight, warms the cache) -> pending -> stale (age-limited,
 labelled with its own date, never cached under the requested date) -> partial from the day's
@@ -59,7 +59,7 @@ class Reader:
                 return _fresh(
                     report_type, day, hit, Source.CACHE, self._hit_warnings(hit, warnings)
                 )
-        if not self.d.settings.store_reads:
+        if not self.d.policy.store_reads:
             return _unavailable(report_type, day, [*warnings, "store_reads_off"])
         try:
             found = await self._flights.run(key, lambda: self._load(key, report_type, day))
@@ -87,7 +87,8 @@ class Reader:
         cached = decode_entry(entry.value, report_type.value, day)
         if cached is None:
             self.d.counters.malformed_entries += 1
-        # A malformed, mismatched or superseded entry is a miss, and is removed (LESSONS 6).
+        # A malformed, mismatched or superseded entry is a miss, and is removed: a miss is
+        # never content.
         if cached is None or not await self._still_latest(
             key, report_type, day, entry.version, cached.persisted
         ):
@@ -108,15 +109,15 @@ class Reader:
 
     async def _notice_store_changes(self) -> None:
         """Learn the store's revision (at most once per interval): it grows with every publish."""
-        if not self.d.settings.store_reads:
+        if not self.d.policy.store_reads:
             return
         now = time.monotonic()
         checked = self._revision_checked
-        if checked is not None and now - checked < self.d.settings.revision_check_seconds:
+        if checked is not None and now - checked < self.d.policy.revision_check_seconds:
             return
         self._revision_checked = now
         with contextlib.suppress(StoreUnavailable):
-            self._revision = await self.d.in_store(self.d.store.revision)
+            self._revision = await self.d.store.revision()
 
     async def _still_latest(
         self, key: str, report_type: ReportType, day: date, version: int, persisted: bool
@@ -132,7 +133,7 @@ class Reader:
         if revision is None or self._validated.get(key) == revision:
             return True
         try:
-            current = await self.d.in_store(self.d.store.latest_version, report_type, day)
+            current = await self.d.store.latest_version(report_type, day)
         except StoreUnavailable:
             return True  # serve what we have; the warning says the store is down
         if current is not None and (current > version or (current == version and not persisted)):
@@ -160,7 +161,7 @@ class Reader:
                 token = None
         try:
             self.d.counters.store_reads += 1
-            snapshot = await self.d.in_store(self.d.store.latest_snapshot, report_type, day)
+            snapshot = await self.d.store.latest_snapshot(report_type, day)
             if snapshot is None:
                 return None
             cached = CachedReport.from_snapshot(snapshot)
@@ -192,7 +193,7 @@ class Reader:
             return  # the cache is off: nothing to encode
         try:
             await self.d.cache.set(
-                key, encode_entry(cached), version=version, ttl=self.d.settings.cache_ttl_seconds
+                key, encode_entry(cached), version=version, ttl=self.d.policy.cache_ttl_seconds
             )
             self.d.counters.rehydrations += 1
         except CacheError:
@@ -205,7 +206,7 @@ class Reader:
     ) -> ReportResponse:
         calendar = self.d.calendar
         slot = calendar.slot_instant(report_type, day)
-        grace = timedelta(minutes=self.d.settings.pending_grace_minutes)
+        grace = self.d.policy.pending_grace
         scheduled = {"scheduled_at": iso_instant(slot)}
         if slot is not None and now < slot + grace:
             return ReportResponse(
@@ -215,7 +216,7 @@ class Reader:
                 warnings=tuple(warnings),
                 extra=scheduled,
             )
-        older = await self.d.in_store(self.d.store.snapshot_before, report_type, day)
+        older = await self.d.store.snapshot_before(report_type, day)
         if older is not None and older.scheduled_date >= self._stale_floor(report_type, day):
             return ReportResponse(
                 report_type.value,
@@ -231,10 +232,10 @@ class Reader:
                 warnings=(*warnings, "stale"),
             )
         if report_type in _PARTIAL_TYPES:
-            found = await self.d.in_store(self.d.store.predictions_for, day, _PREDICTION_SOURCES)
+            found = await self.d.store.predictions_for(day, _PREDICTION_SOURCES)
             if found is not None:
                 return _partial(report_type, day, *found, warnings)
-        last = await self.d.in_store(self.d.store.latest_run_for, report_type, day)
+        last = await self.d.store.latest_run_for(report_type, day)
         if last is not None and last.status is RunStatus.FAILED:
             return ReportResponse(
                 report_type.value,
@@ -258,8 +259,8 @@ class Reader:
         )
 
     def _stale_floor(self, report_type: ReportType, day: date) -> date:
-        """The oldest business date a stale answer may carry (LESSONS 1)."""
-        limit = self.d.settings.max_stale_sessions
+        """The oldest business date a stale answer may carry: old data is never passed as news."""
+        limit = self.d.policy.max_stale_sessions
         if report_type is ReportType.WEEKLY:
             return day - timedelta(weeks=limit)
         return self.d.calendar.sessions_before(day, limit)
@@ -301,7 +302,7 @@ def _partial(
         "partial": True,
         "reason": (
             f"no {report_type.value} report for {day.isoformat()}; "
-            f"showing the predictions of {run.job_type.value} run {run.run_id}"
+            f"showing the predictions of {run.report_type.value} run {run.run_id}"
         ),
         "source_run_id": run.run_id,
         "accuracy": None,

@@ -15,7 +15,7 @@ def job(run: Run) -> dict[str, Any]:
     return {
         "id": run.id,
         "run_id": run.run_id,
-        "job_type": run.job_type.value,
+        "job_type": run.report_type.value,
         "status": run.status.value,
         "scheduled_date": run.scheduled_date.isoformat(),
         "trigger_source": run.trigger_source.value,

@@ -1,14 +1,34 @@
-"""Expected versus actual, per session and slot: a silent outage shows at a glance (LESSONS 1)."""
+"""Expected versus actual, per slot: what the calendar expected and what the runs did.
+
+One vocabulary for the schedule grid (API, CLI, dashboard), for completeness (`verify --days`)
+and for the scheduler's catch-up: a slot whose time (plus grace) has passed with no run is
+`missed`. The expected slots come from the exchange calendar, never from what runs happen to
+exist, so a scheduler that silently stopped shows up at once as missed slots.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from marketbrief.calendar import MarketCalendar, business_date, iso_instant
 from marketbrief.models import PUBLISHABLE, ReportType, Run, RunStatus
+
+MISSED = "missed"
+MISSED_LOOKBACK = timedelta(days=7)
+"""How far back the scheduler looks for slots that never ran."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One report slot: the type, the business date it is for, and its instant."""
+
+    report_type: ReportType
+    day: date
+    instant: datetime
+
 
 _STATUS = {
     RunStatus.SUCCESS: "ok",
@@ -67,7 +87,7 @@ def build_schedule(
     """Every slot from start to end (inclusive), newest first, matched with its run."""
     by_slot: dict[tuple[ReportType, date], Run] = {}
     for run in sorted(runs, key=lambda r: r.id):
-        key = (run.job_type, run.scheduled_date)
+        key = (run.report_type, run.scheduled_date)
         held = by_slot.get(key)
         # The newest run that produced a report speaks for the slot; else the newest run.
         if held is None or run.status in PUBLISHABLE or held.status not in PUBLISHABLE:
@@ -85,7 +105,107 @@ def build_schedule(
             elif now < instant + grace:
                 status = "pending"
             else:
-                status = "missed"
+                status = MISSED
             views.append(SlotView(report_type, day, instant, status, found))
         day += timedelta(days=1)
     return sorted(views, key=lambda v: v.scheduled_at, reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUpPlan:
+    """Slots to run now as catch-up, and older ones that stay missed."""
+
+    to_run: list[Slot]
+    missed: list[Slot]
+
+
+def plan_catch_up(
+    calendar: MarketCalendar,
+    now: datetime,
+    window: timedelta,
+    has_run: Callable[[Slot], bool],
+) -> CatchUpPlan:
+    """Missed slots younger than `window` run once; older ones are reported as missed."""
+    to_run: list[Slot] = []
+    missed: list[Slot] = []
+    for report_type, day, instant in calendar.slots_between(now - MISSED_LOOKBACK, now):
+        slot = Slot(report_type, day, instant)
+        if has_run(slot):
+            continue
+        (to_run if now - instant <= window else missed).append(slot)
+    return CatchUpPlan(to_run, missed)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotCheck:
+    """One expected slot: `ok`, or `missed`, `failed` or `running` without a report."""
+
+    report_type: ReportType
+    day: date
+    scheduled_at: datetime
+    status: str
+    run_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "report_type": self.report_type.value,
+            "date": self.day.isoformat(),
+            "scheduled_at": iso_instant(self.scheduled_at),
+            "status": self.status,
+            "run_id": self.run_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Completeness:
+    """Every slot expected from `since` to `until` and whether each has a report."""
+
+    days: int
+    since: datetime
+    until: datetime
+    slots: list[SlotCheck]
+
+    @property
+    def gaps(self) -> list[SlotCheck]:
+        """The expected slots without a report, oldest first."""
+        return [slot for slot in self.slots if slot.status != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every expected slot has a report."""
+        return not self.gaps
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form for `verify --days N --json`."""
+        return {
+            "ok": self.ok,
+            "days": self.days,
+            "since": iso_instant(self.since),
+            "until": iso_instant(self.until),
+            "expected": len(self.slots),
+            "reported": len(self.slots) - len(self.gaps),
+            "gaps": [slot.as_dict() for slot in self.gaps],
+        }
+
+
+def assess(
+    expected: Iterable[tuple[ReportType, date, datetime]],
+    reported: set[tuple[ReportType, date]],
+    runs: Iterable[Run],
+) -> list[SlotCheck]:
+    """Match expected slots with the reports served and, for the gaps, the newest run (pure)."""
+    newest: dict[tuple[ReportType, date], Run] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        newest[(run.report_type, run.scheduled_date)] = run
+    checks = []
+    for kind, day, instant in expected:
+        found = newest.get((kind, day))
+        if (kind, day) in reported:
+            status = "ok"
+        elif found is not None and found.status in (RunStatus.FAILED, RunStatus.RUNNING):
+            status = found.status.value
+        else:
+            status = MISSED
+        checks.append(SlotCheck(kind, day, instant, status, found.run_id if found else None))
+    return checks

@@ -1,64 +1,31 @@
 """What each report type computes: gather inputs, call its pure builder, judge the result.
 
 The runner owns the lifecycle (claim, stages, persist); these functions own the content. The
-pipeline is reached through two small ports, so a run can be driven by local files, live feeds
-or a test's loopback server alike.
+pipeline is reached through its two small ports (`pipeline.ports`), so a run can be driven by
+local files, live feeds or a test's loopback server alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from marketbrief.calendar import MarketCalendar
 from marketbrief.errors import InvalidInput
 from marketbrief.models import Prediction, ReportType, RunStatus, Stage
+from marketbrief.pipeline.ports import Analysis, Analyst, PriceFeed
 from marketbrief.reports.common import judge
-from marketbrief.reports.endofday import Move, build_end_of_day, outcome
+from marketbrief.reports.endofday import build_end_of_day, outcome
 from marketbrief.reports.intraday import build_intraday
 from marketbrief.reports.premarket import MARKET_PULSE, build_pre_market
 from marketbrief.reports.weekly import build_weekly
-from marketbrief.results.deps import Deps
+from marketbrief.store import Store
 
 StageHook = Callable[[Stage], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    """Per-symbol predictions from a news window, with per-model detail and recorded failures."""
-
-    predictions: list[Prediction]
-    details: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sources: dict[str, str | None] = field(default_factory=dict)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    fallbacks: int = 0
-
-
-class Analyst(Protocol):
-    """Fetches news for a window and scores it (the pipeline's port)."""
-
-    async def fetch_news(self, symbols: Sequence[str], since: datetime, until: datetime) -> Any: ...
-
-    async def analyse(self, fetched: Any) -> Analysis: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PriceResult:
-    """Each symbol's move on a day, the closes to keep, and what failed."""
-
-    moves: dict[str, Move]
-    closes: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-
-
-class PriceFeed(Protocol):
-    """Daily closes (the pipeline's port)."""
-
-    async def moves(self, symbols: Sequence[str], day: date) -> PriceResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +49,14 @@ class JobResult:
         return orjson.dumps(self.payload) if self.payload is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class JobPolicy:
+    """What the jobs need to know of the settings: the portfolio and the confidence threshold."""
+
+    symbols: tuple[str, ...]
+    high_confidence: float
+
+
 @dataclass(slots=True)
 class JobContext:
     """Everything one run needs to compute its content."""
@@ -89,7 +64,9 @@ class JobContext:
     report_type: ReportType
     day: date
     until: datetime
-    deps: Deps
+    store: Store
+    calendar: MarketCalendar
+    policy: JobPolicy
     analyst: Analyst
     prices: PriceFeed
     stage: StageHook
@@ -106,7 +83,7 @@ def news_window(calendar: MarketCalendar, kind: ReportType, day: date) -> dateti
 
 
 async def _analyse(ctx: JobContext, since: datetime) -> Analysis:
-    symbols = [*ctx.deps.settings.symbols, MARKET_PULSE]
+    symbols = [*ctx.policy.symbols, MARKET_PULSE]
     await ctx.stage(Stage.DATA_FETCH)
     fetched = await ctx.analyst.fetch_news(symbols, since, ctx.until)
     await ctx.stage(Stage.ANALYSIS)
@@ -133,14 +110,14 @@ def _from_analysis(payload: dict[str, Any], analysis: Analysis, **extra: Any) ->
 
 async def pre_market(ctx: JobContext) -> JobResult:
     """Analyse the news since the previous session's close."""
-    since = news_window(ctx.deps.calendar, ctx.report_type, ctx.day)
+    since = news_window(ctx.calendar, ctx.report_type, ctx.day)
     analysis = await _analyse(ctx, since)
     payload = build_pre_market(
         ctx.day,
         analysis.predictions,
         since=since,
         until=ctx.until,
-        high_confidence=ctx.deps.settings.high_confidence,
+        high_confidence=ctx.policy.high_confidence,
         details=analysis.details,
         news_sources=analysis.sources,
     )
@@ -149,8 +126,8 @@ async def pre_market(ctx: JobContext) -> JobResult:
 
 async def intraday(ctx: JobContext) -> JobResult:
     """A fresh midday analysis against the morning's latest good run."""
-    since = news_window(ctx.deps.calendar, ctx.report_type, ctx.day)
-    morning = await ctx.deps.in_store(ctx.deps.store.good_run, ReportType.PRE_MARKET, ctx.day)
+    since = news_window(ctx.calendar, ctx.report_type, ctx.day)
+    morning = await ctx.store.good_run(ReportType.PRE_MARKET, ctx.day)
     analysis = await _analyse(ctx, since)
     run_id = morning[0].run_id if morning else None
     payload = build_intraday(
@@ -172,7 +149,7 @@ async def intraday(ctx: JobContext) -> JobResult:
 async def end_of_day(ctx: JobContext) -> JobResult:
     """The morning's confident calls scored against the day's close."""
     await ctx.stage(Stage.DATA_FETCH)
-    morning = await ctx.deps.in_store(ctx.deps.store.good_run, ReportType.PRE_MARKET, ctx.day)
+    morning = await ctx.store.good_run(ReportType.PRE_MARKET, ctx.day)
     if morning is None:
         reason = f"no successful pre-market run for {ctx.day.isoformat()}"
         return JobResult(RunStatus.FAILED, None, errors=[{"stage": "data_fetch", "error": reason}])
@@ -182,14 +159,14 @@ async def end_of_day(ctx: JobContext) -> JobResult:
     symbols = [p.symbol for p in everything]
     prices = await ctx.prices.moves(symbols, ctx.day)
     if prices.closes:
-        await ctx.deps.in_store(ctx.deps.store.save_closes, prices.closes)
+        await ctx.store.save_closes(prices.closes)
     await ctx.stage(Stage.ANALYSIS)
     payload = build_end_of_day(
         ctx.day,
         predictions,
         prices.moves,
         pre_market_run_id=run.run_id,
-        threshold=ctx.deps.settings.high_confidence,
+        threshold=ctx.policy.high_confidence,
     )
     if pulse is not None:
         move = prices.moves.get(MARKET_PULSE)
@@ -198,7 +175,7 @@ async def end_of_day(ctx: JobContext) -> JobResult:
             "direction": pulse.direction.value,
             "confidence": pulse.confidence,
             "change_pct": move.change_pct if move else None,
-            "outcome": outcome(pulse, move, ctx.deps.settings.high_confidence),
+            "outcome": outcome(pulse, move, ctx.policy.high_confidence),
         }
     status = RunStatus.SUCCESS
     warnings: list[Any] = list(prices.failures)
@@ -220,14 +197,12 @@ async def end_of_day(ctx: JobContext) -> JobResult:
 async def weekly(ctx: JobContext) -> JobResult:
     """The week's sessions, from their end-of-day reports."""
     await ctx.stage(Stage.DATA_FETCH)
-    sessions = ctx.deps.calendar.weekly_sessions(ctx.day)
+    sessions = ctx.calendar.weekly_sessions(ctx.day)
     if not sessions:
         raise InvalidInput(f"the week ending {ctx.day.isoformat()} has no sessions")
     reports: dict[date, dict[str, Any] | None] = {}
     for session in sessions:
-        snapshot = await ctx.deps.in_store(
-            ctx.deps.store.latest_snapshot, ReportType.END_OF_DAY, session
-        )
+        snapshot = await ctx.store.latest_snapshot(ReportType.END_OF_DAY, session)
         reports[session] = orjson.loads(snapshot.content) if snapshot is not None else None
     await ctx.stage(Stage.ANALYSIS)
     found = sum(r is not None for r in reports.values())

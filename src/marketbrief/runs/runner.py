@@ -1,15 +1,16 @@
-"""A run's lifecycle: claim, stages as they happen, validate, persist (DESIGN.md section 4).
+"""A run's lifecycle: claim, stages as they happen, validate, persist.
 
-The true trigger source is recorded (LESSONS 13); validation, not hope, decides success
-(LESSONS 11, 12); the run row is finished in the same transaction as its report, and a run that
-crashes is finished as failed rather than left running (LESSONS 15).
+The true trigger source is recorded, so two schedulers or a late run can be told apart;
+validation, not hope, decides success (a run with nothing usable in it is failed); the run row
+is finished in the same transaction as its report, and a run that crashes is finished as failed
+rather than left running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from marketbrief.errors import InvalidInput, MarketbriefError, StoreError, Store
 from marketbrief.models import (
     Claim,
     Completion,
+    DailyAnalysis,
+    Outcome,
     ReportType,
     Run,
     RunStatus,
@@ -25,9 +28,10 @@ from marketbrief.models import (
     StageStatus,
     TriggerSource,
 )
+from marketbrief.pipeline.ports import Analyst, PriceFeed
 from marketbrief.results import Results
-from marketbrief.runs.jobs import BUILDERS, Analyst, JobContext, JobResult, PriceFeed
-from marketbrief.runs.scheduler import Slot
+from marketbrief.results.slots import Slot
+from marketbrief.runs.jobs import BUILDERS, JobContext, JobPolicy, JobResult
 from marketbrief.store.sql import new_run_id
 
 log = logging.getLogger(__name__)
@@ -35,20 +39,54 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    """What one run did."""
+    """What one run did: whether it was claimed, what it completed and what became of that."""
 
     run_id: str
     report_type: ReportType
     scheduled_date: date
     claimed: bool
-    status: RunStatus | None = None
-    persisted: bool = False
-    outboxed: bool = False
-    published: bool = False
-    processed: int = 0
-    successful: int = 0
-    failed: int = 0
-    errors: list[Any] = field(default_factory=list)
+    completion: Completion | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def status(self) -> RunStatus | None:
+        """The run's verdict (None when another process holds the slot)."""
+        return self.completion.status if self.completion else None
+
+    @property
+    def persisted(self) -> bool:
+        """Committed to the store."""
+        return self.outcome is not None and self.outcome.persisted
+
+    @property
+    def outboxed(self) -> bool:
+        """Spooled to the outbox, waiting for the store."""
+        return self.outcome is not None and self.outcome.outboxed
+
+    @property
+    def published(self) -> bool:
+        """Its report became the latest for its date."""
+        return self.outcome is not None and self.outcome.published
+
+    @property
+    def processed(self) -> int:
+        """Symbols the run processed."""
+        return self.completion.symbols_processed if self.completion else 0
+
+    @property
+    def successful(self) -> int:
+        """Symbols with a usable result."""
+        return self.completion.symbols_successful if self.completion else 0
+
+    @property
+    def failed(self) -> int:
+        """Symbols whose analysis failed."""
+        return self.completion.symbols_failed if self.completion else 0
+
+    @property
+    def errors(self) -> list[Any]:
+        """What went wrong, as the run records it."""
+        return list(self.completion.errors) if self.completion else []
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form for the CLI."""
@@ -73,17 +111,21 @@ class RunOutcome:
 class Runner:
     """Runs report jobs for one process: from the CLI, the API or the scheduler."""
 
-    def __init__(self, results: Results, analyst: Analyst, prices: PriceFeed) -> None:
+    def __init__(
+        self, results: Results, analyst: Analyst, prices: PriceFeed, policy: JobPolicy
+    ) -> None:
         self.results = results
-        self.deps = results.deps
+        self.store = results.store
+        self.calendar = results.calendar
         self.analyst = analyst
         self.prices = prices
+        self.policy = policy
         self._background: set[asyncio.Task[RunOutcome]] = set()
 
     def resolve_day(self, kind: ReportType, day: date | None) -> date:
         """The business date a run is for: given, or the current one; it must have a slot."""
-        calendar = self.deps.calendar
-        day = day or calendar.default_report_date(kind, self.deps.clock())
+        calendar = self.calendar
+        day = day or calendar.default_report_date(kind, self.results.now())
         if not calendar.has_slot(kind, day):
             what = (
                 "a Sunday closing a week with sessions"
@@ -132,10 +174,9 @@ class Runner:
             await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _claim(self, kind: ReportType, day: date, trigger: TriggerSource) -> Claim:
-        store = self.deps.store
-        now = self.deps.clock()
+        now = self.results.now()
         try:
-            return await self.deps.in_store(store.claim_run, kind, day, trigger, started_at=now)
+            return await self.store.claim_run(kind, day, trigger, started_at=now)
         except StoreUnavailable:
             if trigger.claims_slot:
                 raise  # exactly-once needs the store; the scheduler catches up later
@@ -143,7 +184,7 @@ class Runner:
             run = Run(
                 id=0,
                 run_id=new_run_id(day, kind),
-                job_type=kind,
+                report_type=kind,
                 scheduled_date=day,
                 status=RunStatus.RUNNING,
                 current_stage=Stage.INIT.value,
@@ -166,20 +207,22 @@ class Runner:
         """Compute, validate and persist one claimed run; never leaves it running."""
         stages = _StageLog(self, run)
         await stages.enter(Stage.INIT)
-        slot = self.deps.calendar.slot_instant(run.job_type, run.scheduled_date)
-        now = self.deps.clock()
+        slot = self.calendar.slot_instant(run.report_type, run.scheduled_date)
+        now = self.results.now()
         until = min(slot, now) if slot is not None else now
         context = JobContext(
-            report_type=run.job_type,
+            report_type=run.report_type,
             day=run.scheduled_date,
             until=until,
-            deps=self.deps,
+            store=self.store,
+            calendar=self.calendar,
+            policy=self.policy,
             analyst=self.analyst,
             prices=self.prices,
             stage=stages.enter,
         )
         try:
-            result = await BUILDERS[run.job_type](context)
+            result = await BUILDERS[run.report_type](context)
         except MarketbriefError as error:
             result = JobResult(RunStatus.FAILED, None, errors=[await stages.fail(error)])
         except Exception as error:  # a bug must fail the run, not leave it running
@@ -191,11 +234,11 @@ class Runner:
             metadata["lateness_seconds"] = round((run.started_at - slot).total_seconds(), 3)
         completion = Completion(
             run_id=run.run_id,
-            job_type=run.job_type,
+            report_type=run.report_type,
             scheduled_date=run.scheduled_date,
             trigger_source=run.trigger_source,
             started_at=run.started_at,
-            executed_at=self.deps.clock(),
+            executed_at=self.results.now(),
             status=result.status,
             content=result.content,
             metadata=metadata,
@@ -207,41 +250,26 @@ class Runner:
             errors=tuple(result.errors),
             warnings=(*run.warnings, *result.warnings, *stages.warnings),
             stages=stages.final(result.status),
+            daily_analysis=_daily_analysis(run.report_type, result),
         )
         outcome = await self.results.publish(completion)
-        if run.job_type is ReportType.PRE_MARKET and outcome.persisted and result.payload:
-            await self._record_daily_analysis(completion, result)
         return RunOutcome(
-            run.run_id,
-            run.job_type,
-            run.scheduled_date,
-            claimed=True,
-            status=result.status,
-            persisted=outcome.persisted,
-            outboxed=outcome.outboxed,
-            published=outcome.published,
-            processed=result.processed,
-            successful=result.successful,
-            failed=result.failed,
-            errors=list(result.errors),
+            run.run_id, run.report_type, run.scheduled_date, True, completion, outcome
         )
 
-    async def _record_daily_analysis(self, completion: Completion, result: JobResult) -> None:
-        payload = result.payload or {}
-        try:
-            await self.deps.in_store(
-                self.deps.store.save_daily_analysis,
-                completion.scheduled_date,
-                completion.run_id,
-                payload.get("counts", {}),
-                {
-                    "signals": payload.get("signals", []),
-                    "market_pulse": payload.get("market_pulse"),
-                },
-                int((completion.executed_at - completion.started_at).total_seconds() * 1000),
-            )
-        except StoreError as error:
-            log.warning("daily analysis for %s not recorded: %s", completion.run_id, error)
+
+def _daily_analysis(report_type: ReportType, result: JobResult) -> DailyAnalysis | None:
+    """A pre-market run's summary of the day, kept with its run in the same transaction."""
+    payload = result.payload
+    if report_type is not ReportType.PRE_MARKET or not payload:
+        return None
+    return DailyAnalysis(
+        counts=dict(payload.get("counts", {})),
+        summary={
+            "signals": payload.get("signals", []),
+            "market_pulse": payload.get("market_pulse"),
+        },
+    )
 
 
 class _StageLog:
@@ -257,7 +285,7 @@ class _StageLog:
     async def enter(self, stage: Stage) -> None:
         if self.current is stage:
             return
-        now = self.runner.deps.clock()
+        now = self.runner.results.now()
         if self.current is not None:
             await self._record(self.current, StageStatus.SUCCESS, self.started or now, now)
         self.current, self.started = stage, now
@@ -267,14 +295,14 @@ class _StageLog:
         """Record the current stage as failed; returns the error as the run records it."""
         stage = self.current or Stage.INIT
         message = {"stage": stage.value, "error": f"{type(error).__name__}: {error}"}
-        now = self.runner.deps.clock()
+        now = self.runner.results.now()
         await self._record(stage, StageStatus.FAILED, self.started or now, now, message)
         self.current, self.started = None, None
         return message
 
     def final(self, status: RunStatus) -> tuple[StageRecord, ...]:
         """The closing stage records, written in the same transaction as the result."""
-        now = self.runner.deps.clock()
+        now = self.runner.results.now()
         records = []
         if self.current is not None and self.started is not None:
             records.append(
@@ -296,10 +324,8 @@ class _StageLog:
     ) -> None:
         if self.run.id == 0:
             return  # never claimed in the store: there is no row to hang stages on
-        deps = self.runner.deps
         try:
-            await deps.in_store(
-                deps.store.record_stage,
+            await self.runner.store.record_stage(
                 self.run.run_id,
                 stage,
                 status,

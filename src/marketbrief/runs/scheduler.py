@@ -12,59 +12,24 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from marketbrief.calendar import MarketCalendar, business_date, utc_now
 from marketbrief.errors import StoreUnavailable
-from marketbrief.models import ReportType, TriggerSource
-from marketbrief.store.base import Store
+from marketbrief.models import TriggerSource
+from marketbrief.results.slots import MISSED_LOOKBACK, CatchUpPlan, Slot, plan_catch_up
+from marketbrief.store import Store
 
 log = logging.getLogger(__name__)
 MAX_NAP_SECONDS = 30.0
 SWEEP_EVERY = timedelta(minutes=1)
-MISSED_LOOKBACK = timedelta(days=7)
-
-
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """One report slot: the type, the business date it is for, and its instant."""
-
-    report_type: ReportType
-    day: date
-    instant: datetime
 
 
 class SlotRunner(Protocol):
     """What the scheduler asks of the runner."""
 
     async def run_slot(self, slot: Slot, trigger: TriggerSource) -> object: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CatchUpPlan:
-    """Slots to run now as catch-up, and older ones that stay missed."""
-
-    to_run: list[Slot]
-    missed: list[Slot]
-
-
-def plan_catch_up(
-    calendar: MarketCalendar,
-    now: datetime,
-    window: timedelta,
-    has_run: Callable[[Slot], bool],
-) -> CatchUpPlan:
-    """Missed slots younger than `window` run once; older ones are reported as missed."""
-    to_run: list[Slot] = []
-    missed: list[Slot] = []
-    for report_type, day, instant in calendar.slots_between(now - MISSED_LOOKBACK, now):
-        slot = Slot(report_type, day, instant)
-        if has_run(slot):
-            continue
-        (to_run if now - instant <= window else missed).append(slot)
-    return CatchUpPlan(to_run, missed)
 
 
 class Scheduler:
@@ -93,11 +58,9 @@ class Scheduler:
         """Run each recently missed slot once, as `catch-up`."""
         now = self.clock()
         claimed = {
-            (run.job_type, run.scheduled_date)
-            for run in await asyncio.to_thread(
-                self.store.runs_between,
-                business_date(now - MISSED_LOOKBACK),
-                business_date(now),
+            (run.report_type, run.scheduled_date)
+            for run in await self.store.runs_between(
+                business_date(now - MISSED_LOOKBACK), business_date(now)
             )
         }
         plan = plan_catch_up(
@@ -132,9 +95,9 @@ class Scheduler:
             after = instant
 
     async def sweep(self, now: datetime) -> list[str]:
-        """Mark runs stuck in `running` past the timeout as failed (LESSONS 15)."""
+        """Mark runs stuck in `running` past the timeout as failed: no run stays running forever."""
         try:
-            return await asyncio.to_thread(self.store.fail_stuck_runs, now - self.run_timeout, now)
+            return await self.store.fail_stuck_runs(now - self.run_timeout, now)
         except StoreUnavailable:
             return []
 

@@ -1,4 +1,8 @@
-"""The store's port: what the rest of marketbrief may ask of the source of truth."""
+"""The store's blocking port (`StoreBackend`), and the values its questions and answers carry.
+
+Everything async reaches a backend through `marketbrief.store.gateway.Store`, which moves each
+call to a worker thread and tracks the store's health.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from marketbrief.errors import InvalidInput
 from marketbrief.models import (
     Claim,
     Completion,
+    Outcome,
     Prediction,
     ReportType,
     Run,
@@ -33,7 +38,7 @@ MAX_RUN_REF = 200  # longer than any run_id marketbrief makes
 class HistoryQuery:
     """Filters for run history, newest first, paged with an opaque keyset cursor."""
 
-    job_type: ReportType | None = None
+    report_type: ReportType | None = None
     status: RunStatus | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -55,17 +60,6 @@ class HistoryPage:
 
     runs: list[Run]
     next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class FinishResult:
-    """What finishing a run wrote: its snapshot, and whether it became the latest report."""
-
-    run_id: str
-    snapshot_id: int | None
-    published: bool
-    version: int
-    already_finished: bool = False
 
 
 def run_key(ref: str | int) -> int | str | None:
@@ -99,14 +93,14 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput(f"malformed cursor {cursor!r}") from None
 
 
-class Store(Protocol):
-    """The source of truth. Every method may raise StoreError (StoreUnavailable, ...)."""
+class StoreBackend(Protocol):
+    """The source of truth, blocking. Every method may raise StoreError (StoreUnavailable, ...)."""
 
     dialect: str
 
     def claim_run(
         self,
-        job_type: ReportType,
+        report_type: ReportType,
         scheduled_date: date,
         trigger_source: TriggerSource,
         *,
@@ -125,7 +119,7 @@ class Store(Protocol):
         details: dict[str, Any] | None = None,
     ) -> None: ...
 
-    def finish_run(self, completion: Completion) -> FinishResult: ...
+    def finish_run(self, completion: Completion) -> Outcome: ...
 
     def latest_snapshot(self, report_type: ReportType, day: date) -> Snapshot | None: ...
 
@@ -143,20 +137,9 @@ class Store(Protocol):
 
     def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int: ...
 
-    def closes_on(self, day: date, symbols: Sequence[str]) -> dict[str, dict[str, Any]]: ...
-
-    def save_daily_analysis(
-        self,
-        day: date,
-        run_id: str,
-        counts: Mapping[str, int],
-        summary: Mapping[str, Any],
-        execution_time_ms: int | None,
-    ) -> None: ...
-
     def history(self, query: HistoryQuery) -> HistoryPage: ...
 
-    def latest_run(self, job_type: ReportType | None = None) -> Run | None: ...
+    def latest_run(self, report_type: ReportType | None = None) -> Run | None: ...
 
     def runs_between(self, date_from: date, date_to: date) -> list[Run]: ...
 

@@ -29,8 +29,8 @@ from marketbrief.store.schema import (
 def history_select(query: HistoryQuery) -> sa.Select[Any]:
     """The SQL of one history page: one row more than the limit tells whether more follow."""
     select = sa.select(job_executions).order_by(job_executions.c.id.desc())
-    if query.job_type is not None:
-        select = select.where(job_executions.c.job_type == query.job_type.value)
+    if query.report_type is not None:
+        select = select.where(job_executions.c.job_type == query.report_type.value)
     if query.status is not None:
         select = select.where(job_executions.c.status == query.status.value)
     if query.date_from is not None:
@@ -56,9 +56,9 @@ class HistoryQueries:
         more = len(found) > query.limit
         return HistoryPage(runs, encode_cursor(runs[-1].id) if more and runs else None)
 
-    def latest_run(self, job_type: ReportType | None = None) -> Run | None:
+    def latest_run(self, report_type: ReportType | None = None) -> Run | None:
         """The most recently started run, optionally of one type."""
-        page = self.history(HistoryQuery(job_type=job_type, limit=1))
+        page = self.history(HistoryQuery(report_type=report_type, limit=1))
         return page.runs[0] if page.runs else None
 
     def runs_between(self, date_from: date, date_to: date) -> list[Run]:

@@ -1,19 +1,19 @@
-"""Market data the runs keep beside their reports: daily closes and the day's analysis."""
+"""Market data the runs keep beside their reports: daily closes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from marketbrief.store.engine import Engines, insert_with_conflicts
-from marketbrief.store.schema import daily_analysis, market_closes
+from marketbrief.store.schema import market_closes
 
 
 class MarketData:
-    """Closes and daily analysis; mixed into SQLStore."""
+    """Daily closes; mixed into SQLStore."""
 
     _engines: Engines
     dialect: str
@@ -38,44 +38,3 @@ class MarketData:
                 )
                 connection.execute(upsert)
         return len(closes)
-
-    def closes_on(self, day: date, symbols: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Stored closes for `day` by symbol."""
-        query = sa.select(market_closes).where(
-            market_closes.c.close_date == day, market_closes.c.symbol.in_(list(symbols))
-        )
-        with self._engines.read() as connection:
-            return {r.symbol: dict(r._mapping) for r in connection.execute(query)}
-
-    def save_daily_analysis(
-        self,
-        day: date,
-        run_id: str,
-        counts: Mapping[str, int],
-        summary: Mapping[str, Any],
-        execution_time_ms: int | None,
-    ) -> None:
-        """Record (or replace) the day's pre-market analysis summary."""
-        now = datetime.now(UTC)
-        values = {
-            "analysis_date": day,
-            "run_id": run_id,
-            "total_symbols": counts.get("analysed", 0),
-            "usable_symbols": counts.get("usable", 0),
-            "high_confidence_symbols": counts.get("high_confidence", 0),
-            "execution_time_ms": execution_time_ms,
-            "summary": dict(summary),
-            "created_at": now,
-            "updated_at": now,
-        }
-        with self._engines.write() as connection:
-            upsert = self._insert(daily_analysis).values(**values)
-            upsert = upsert.on_conflict_do_update(
-                index_elements=["analysis_date"],
-                set_={
-                    k: upsert.excluded[k]
-                    for k in values
-                    if k not in ("analysis_date", "created_at")
-                },
-            )
-            connection.execute(upsert)

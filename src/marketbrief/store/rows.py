@@ -32,7 +32,7 @@ def run(row: Any) -> Run:
     return Run(
         id=int(row.id),
         run_id=row.run_id,
-        job_type=ReportType(row.job_type),
+        report_type=ReportType(row.job_type),
         scheduled_date=row.scheduled_date,
         status=RunStatus(row.status),
         current_stage=row.current_stage,
@@ -86,7 +86,7 @@ def snapshot_values(c: Completion) -> dict[str, Any]:
     return {
         "run_id": c.run_id,
         "scheduled_date": c.scheduled_date,
-        "report_type": c.job_type.value,
+        "report_type": c.report_type.value,
         "report_content": c.content.decode("utf-8"),
         "metadata": c.metadata,
         "trigger_source": c.trigger_source.value,
@@ -129,7 +129,7 @@ def prediction_values(c: Completion, p: Prediction) -> dict[str, Any]:
     return {
         "run_id": c.run_id,
         "scheduled_date": c.scheduled_date,
-        "report_type": c.job_type.value,
+        "report_type": c.report_type.value,
         "symbol": p.symbol,
         "direction": p.direction.value,
         "confidence": p.confidence,
@@ -157,3 +157,32 @@ def snapshot(row: Any) -> Snapshot:
         created_at=row.created_at,
         version=int(row.version),
     )
+
+
+# What a later pre-market run of the same day replaces in `daily_analysis`.
+DAILY_ANALYSIS_UPDATED = (
+    "run_id",
+    "total_symbols",
+    "usable_symbols",
+    "high_confidence_symbols",
+    "execution_time_ms",
+    "summary",
+    "updated_at",
+)
+
+
+def daily_analysis_values(c: Completion, now: datetime) -> dict[str, Any]:
+    """The `daily_analysis` row a pre-market completion writes with its run."""
+    assert c.daily_analysis is not None
+    counts = c.daily_analysis.counts
+    return {
+        "analysis_date": c.scheduled_date,
+        "run_id": c.run_id,
+        "total_symbols": counts.get("analysed", 0),
+        "usable_symbols": counts.get("usable", 0),
+        "high_confidence_symbols": counts.get("high_confidence", 0),
+        "execution_time_ms": elapsed_ms(c.started_at, c.executed_at),
+        "summary": c.daily_analysis.summary,
+        "created_at": now,
+        "updated_at": now,
+    }

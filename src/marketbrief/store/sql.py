@@ -15,6 +15,7 @@ from marketbrief.models import (
     PUBLISHABLE,
     Claim,
     Completion,
+    Outcome,
     Prediction,
     ReportType,
     Run,
@@ -25,9 +26,6 @@ from marketbrief.models import (
     TriggerSource,
 )
 from marketbrief.store import rows
-from marketbrief.store.base import (
-    FinishResult,
-)
 from marketbrief.store.engine import (
     Engines,
     create_engines,
@@ -39,6 +37,7 @@ from marketbrief.store.market import MarketData
 from marketbrief.store.migrate import Verification, upgrade, verify
 from marketbrief.store.schema import (
     SLOT_TRIGGERS,
+    daily_analysis,
     job_executions,
     job_stages,
     report_latest,
@@ -72,6 +71,7 @@ class _WriteStatements:
     upsert_stages: Any
     current_stage: sa.Update
     move_latest: Any
+    upsert_analysis: Any
     bump_runs: sa.Update
     bump_both: sa.Update
 
@@ -91,6 +91,11 @@ class _WriteStatements:
             # A stage keeps the start it was first recorded with.
             set_={k: stages.excluded[k] for k in ("status", "ended_at", "details")},
         )
+        analysis = insert_with_conflicts(dialect, daily_analysis)
+        analysis = analysis.on_conflict_do_update(
+            index_elements=["analysis_date"],
+            set_={k: analysis.excluded[k] for k in rows.DAILY_ANALYSIS_UPDATED},
+        )
         return cls(
             run_status=sa.select(job_executions.c.status).where(
                 job_executions.c.run_id == sa.bindparam("rid")
@@ -107,6 +112,7 @@ class _WriteStatements:
             .where(job_executions.c.status == RunStatus.RUNNING.value)
             .values(current_stage=sa.bindparam("stage")),
             move_latest=upsert,
+            upsert_analysis=analysis,
             bump_runs=BUMP_RUNS,
             bump_both=BUMP_RUNS.values(revision=store_revision.c.revision + 1),
         )
@@ -127,9 +133,9 @@ _LATEST_SNAPSHOT = _via_latest(report_latest.c.scheduled_date == sa.bindparam("d
 _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("day", type_=sa.Date))
 
 
-def new_run_id(scheduled_date: date, job_type: ReportType) -> str:
+def new_run_id(scheduled_date: date, report_type: ReportType) -> str:
     """A run id of the form `<scheduled_date>_<report_type>_<uuid>`."""
-    return f"{scheduled_date.isoformat()}_{job_type.value}_{uuid.uuid4().hex}"
+    return f"{scheduled_date.isoformat()}_{report_type.value}_{uuid.uuid4().hex}"
 
 
 def _now() -> datetime:
@@ -170,7 +176,7 @@ class SQLStore(HistoryQueries, MarketData):
 
     def claim_run(
         self,
-        job_type: ReportType,
+        report_type: ReportType,
         scheduled_date: date,
         trigger_source: TriggerSource,
         *,
@@ -180,8 +186,8 @@ class SQLStore(HistoryQueries, MarketData):
         """Start a run; a scheduled slot already claimed returns the holder with claimed=False."""
         now = _now()
         values: dict[str, Any] = {
-            "run_id": run_id or new_run_id(scheduled_date, job_type),
-            "job_type": job_type.value,
+            "run_id": run_id or new_run_id(scheduled_date, report_type),
+            "job_type": report_type.value,
             "scheduled_date": scheduled_date,
             "status": RunStatus.RUNNING.value,
             "current_stage": Stage.INIT.value,
@@ -204,7 +210,7 @@ class SQLStore(HistoryQueries, MarketData):
             else:
                 where = sa.and_(
                     job_executions.c.scheduled_date == scheduled_date,
-                    job_executions.c.job_type == job_type.value,
+                    job_executions.c.job_type == report_type.value,
                     _SLOT_WHERE,
                 )
             row = connection.execute(sa.select(job_executions).where(where)).one()
@@ -234,7 +240,7 @@ class SQLStore(HistoryQueries, MarketData):
             connection.execute(self._writes.current_stage, {"rid": run_id, "stage": stage.value})
             _bump_runs(connection)
 
-    def finish_run(self, completion: Completion) -> FinishResult:
+    def finish_run(self, completion: Completion) -> Outcome:
         """Snapshot, predictions, run row and latest pointer in ONE transaction (idempotent)."""
         c = completion
         st = self._writes
@@ -249,7 +255,7 @@ class SQLStore(HistoryQueries, MarketData):
                     st.insert_run,
                     {
                         "run_id": c.run_id,
-                        "job_type": c.job_type.value,
+                        "job_type": c.report_type.value,
                         "scheduled_date": c.scheduled_date,
                         "trigger_source": c.trigger_source.value,
                         "started_at": c.started_at,
@@ -276,7 +282,7 @@ class SQLStore(HistoryQueries, MarketData):
                 moved = connection.execute(
                     st.move_latest,
                     {
-                        "report_type": c.job_type.value,
+                        "report_type": c.report_type.value,
                         "scheduled_date": c.scheduled_date,
                         "snapshot_id": snapshot_id,
                         "run_id": c.run_id,
@@ -285,22 +291,28 @@ class SQLStore(HistoryQueries, MarketData):
                     },
                 ).first()
                 published = moved is not None
+            if c.daily_analysis is not None and c.status in PUBLISHABLE:
+                connection.execute(st.upsert_analysis, rows.daily_analysis_values(c, _now()))
             # Both counters in one statement: history always moved, reports only if published.
             connection.execute(st.bump_both if published else st.bump_runs)
-        return FinishResult(c.run_id, snapshot_id, published, c.version)
+        return Outcome(c.run_id, persisted=True, published=published, snapshot_id=snapshot_id)
 
-    def _already_finished(self, connection: sa.Connection, c: Completion) -> FinishResult:
+    def _already_finished(self, connection: sa.Connection, c: Completion) -> Outcome:
         snapshot_id = connection.execute(
             sa.select(scheduled_job_results.c.id).where(scheduled_job_results.c.run_id == c.run_id)
         ).scalar()
         holder = connection.execute(
             sa.select(report_latest.c.run_id).where(
-                report_latest.c.report_type == c.job_type.value,
+                report_latest.c.report_type == c.report_type.value,
                 report_latest.c.scheduled_date == c.scheduled_date,
             )
         ).scalar()
-        return FinishResult(
-            c.run_id, snapshot_id, holder == c.run_id, c.version, already_finished=True
+        return Outcome(
+            c.run_id,
+            persisted=True,
+            published=holder == c.run_id,
+            snapshot_id=snapshot_id,
+            already_finished=True,
         )
 
     def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:

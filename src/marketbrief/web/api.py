@@ -1,8 +1,8 @@
-"""The JSON API under /api/v1: thin handlers over the results core, the store and the runner."""
+"""The JSON API under /api/v1: thin handlers over the results door and the runner."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import orjson
@@ -14,10 +14,9 @@ from marketbrief.errors import InvalidInput, NotFound
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.results import records
 from marketbrief.results.envelope import ReportState
-from marketbrief.results.history import history_page
-from marketbrief.results.slots import build_schedule, window
 from marketbrief.services import Services
-from marketbrief.store.base import MAX_RUN_REF, HistoryQuery, run_key
+from marketbrief.store.base import MAX_RUN_REF, HistoryQuery
+from marketbrief.web.errors import RETRY_AFTER_SECONDS
 from marketbrief.web.security import PayloadTooLarge, check_api_key
 
 MAX_BODY_BYTES = 16 * 1024
@@ -77,13 +76,8 @@ async def get_report(request: Request) -> Response:
             return Response(status_code=304, headers=headers)
     status = REPORT_STATUS[response.state]
     if status == 503:
-        headers["Retry-After"] = "5"
-    body = response.render(services(request).clock())
-    if status >= 400:
-        code = f"report_{response.state.value}"
-        message = f"no {kind.value} report for {response.requested_date.isoformat()} ({code})"
-        error = orjson.dumps({"code": code, "message": message})
-        body = body[:-1] + b',"error":' + error + b"}"
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    body = response.render(services(request).now(), with_error=status >= 400)
     return Response(body, status, headers=headers, media_type="application/json")
 
 
@@ -97,24 +91,21 @@ async def job_history(request: Request) -> Response:
     except ValueError:
         raise InvalidInput(f"unknown status {status!r}") from None
     query = HistoryQuery(
-        job_type=ReportType.parse(kind) if kind else None,
+        report_type=ReportType.parse(kind) if kind else None,
         status=run_status,
         date_from=_query_date(request, "from"),
         date_to=_query_date(request, "to"),
         limit=_query_int(request, "limit", 50, 1, 500),
         cursor=params.get("cursor") or None,
     )
-    body = await history_page(services(request).results.deps, query)
+    body = await services(request).results.history(query)
     return Response(body, media_type="application/json")
 
 
 async def latest_job(request: Request) -> Response:
     """The most recently started run, optionally of one type."""
     kind = request.query_params.get("type")
-    svc = services(request)
-    run = await svc.results.deps.in_store(
-        svc.store.latest_run, ReportType.parse(kind) if kind else None
-    )
+    run = await services(request).results.latest_run(ReportType.parse(kind) if kind else None)
     if run is None:
         raise NotFound("no runs yet" + (f" of type {kind}" if kind else ""))
     return JSON({"job": records.job(run)})
@@ -125,9 +116,7 @@ async def job_detail(request: Request) -> Response:
     ref = request.path_params["ref"]
     if len(ref) > MAX_RUN_REF:
         raise InvalidInput("job reference too long")
-    svc = services(request)
-    key = run_key(ref)  # None for what no row can match: answered without asking the store
-    detail = None if key is None else await svc.results.deps.in_store(svc.store.get_run, key)
+    detail = await services(request).results.run(ref)
     if detail is None:
         raise NotFound(f"no job {ref!r}")
     return JSON(records.run_detail(detail))
@@ -178,7 +167,7 @@ async def trigger_job(request: Request) -> Response:
     """Start a run in the background; 202 with where to watch it."""
     _authorize(request)
     svc = services(request)
-    svc.trigger_limit.take()
+    request.app.state.trigger_limit.take()
     body = await _json_body(request)
     kind = body.get("type")
     if not isinstance(kind, str):
@@ -210,26 +199,7 @@ async def rehydrate_cache(request: Request) -> Response:
 async def schedule(request: Request) -> Response:
     """Expected versus actual for each session and slot."""
     days = _query_int(request, "days", 14, 1, 90)
-    payload = await schedule_payload(services(request), days)
-    return JSON(payload)
-
-
-async def schedule_payload(svc: Services, days: int) -> dict[str, Any]:
-    """The schedule view as a dict (shared by the API, dashboard and CLI)."""
-    now = svc.clock()
-    start, end = window(svc.calendar, now, days)
-    runs = await svc.results.deps.in_store(svc.store.runs_between, start, end)
-    grace = timedelta(minutes=svc.settings.pending_grace_minutes)
-    slots = build_schedule(svc.calendar, runs, now, start, end, grace=grace)
-    counts: dict[str, int] = {}
-    for slot in slots:
-        counts[slot.status] = counts.get(slot.status, 0) + 1
-    return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "counts": counts,
-        "slots": [s.as_dict() for s in slots],
-    }
+    return JSON(await services(request).results.schedule(days))
 
 
 async def healthz(request: Request) -> Response:
@@ -239,5 +209,5 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Store, cache and outbox: 503 when the store is down."""
-    report = await services(request).readiness()
+    report = await services(request).results.readiness()
     return JSON(report, status_code=200 if report["ready"] else 503)

@@ -21,6 +21,7 @@ from marketbrief.web.errors import exception_handlers
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SecurityHeaders, Timing
 from marketbrief.web.openapi import openapi_document
+from marketbrief.web.security import TokenBucket
 
 STATIC = Path(__file__).parent / "static"
 
@@ -41,6 +42,9 @@ def create_app(
         opened = services or Services.open(settings)
         holder["services"] = opened
         app.state.services = opened
+        app.state.trigger_limit = TokenBucket(
+            settings.trigger_rate_per_second, float(settings.trigger_burst)
+        )
         opened.start(scheduler=settings.scheduler_enabled if scheduler is None else scheduler)
         try:
             yield
@@ -48,6 +52,7 @@ def create_app(
             await opened.stop()
 
     async def metrics_endpoint(request: Request) -> Response:
+        await metrics.refresh()
         body = await anyio.to_thread.run_sync(metrics.render)
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

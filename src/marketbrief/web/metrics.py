@@ -10,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from marketbrief.errors import StoreError
-from marketbrief.models import ReportType
+from marketbrief.models import ReportType, Run
 from marketbrief.services import Services
 
 RUN_COUNTS_TTL_SECONDS = 30.0
@@ -28,14 +28,19 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
-        self.registry.register(_CoreCollector(services))
+        self.core = _CoreCollector(services)
+        self.registry.register(self.core)
+
+    async def refresh(self) -> None:
+        """Read what the exposition reports of the store (run counts, latest runs) beforehand."""
+        await self.core.refresh()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one request."""
         self.requests.labels(method, route, str(status)).observe(seconds)
 
     def render(self) -> bytes:
-        """The exposition text (blocking: call it in a thread)."""
+        """The exposition text (blocking: call it in a thread, after `refresh`)."""
         return generate_latest(self.registry)
 
 
@@ -44,13 +49,27 @@ class _CoreCollector(Collector):
         self.services = services
         self._counts: dict[tuple[str, str], int] = {}
         self._counted_at = 0.0
+        self._latest: dict[ReportType, Run | None] | None = None
+
+    async def refresh(self) -> None:
+        svc = self.services()
+        if svc is None:
+            return
+        now = time.monotonic()
+        try:
+            if now - self._counted_at > RUN_COUNTS_TTL_SECONDS:
+                self._counts = await svc.results.run_counts()
+                self._counted_at = now
+            self._latest = {kind: await svc.results.latest_run(kind) for kind in ReportType}
+        except StoreError:
+            self._latest = None
 
     def collect(self) -> Iterator[Metric]:
         svc = self.services()
         if svc is None:
             return
-        deps = svc.results.deps
-        c = deps.counters
+        results = svc.results
+        c = results.counters
         for name, value, text in (
             ("cache_hits", c.cache_hits, "Report reads served from the cache."),
             ("cache_misses", c.cache_misses, "Report reads the cache could not serve."),
@@ -59,6 +78,7 @@ class _CoreCollector(Collector):
             ("cache_rehydrations", c.rehydrations, "Entries warmed from the store."),
             ("store_report_reads", c.store_reads, "Report reads that went to the store."),
             ("store_commits", c.commits, "Run completions committed to the store."),
+            ("store_commit_retries", c.commit_retries, "Commits retried while the store was down."),
             ("outbox_writes", c.outboxed, "Completions spooled to the outbox."),
             ("outbox_replayed", c.replayed, "Completions replayed from the outbox."),
         ):
@@ -75,24 +95,19 @@ class _CoreCollector(Collector):
         yield GaugeMetricFamily(
             "marketbrief_outbox_depth",
             "Completions waiting for the store.",
-            value=deps.outbox.depth(),
+            value=results.outbox_depth(),
         )
         yield GaugeMetricFamily(
             "marketbrief_store_up",
             "1 when the store answered last time.",
-            value=0 if deps.health.is_down else 1,
+            value=0 if results.health.is_down else 1,
         )
         yield from self._runs(svc)
 
     def _runs(self, svc: Services) -> Iterator[Metric]:
-        now = time.monotonic()
-        try:
-            if now - self._counted_at > RUN_COUNTS_TTL_SECONDS:
-                self._counts = svc.store.run_counts()
-                self._counted_at = now
-            latest = {kind: svc.store.latest_run(kind) for kind in ReportType}
-        except StoreError:
-            return
+        latest = self._latest
+        if latest is None:
+            return  # the store did not answer the last refresh
         runs = GaugeMetricFamily(
             "marketbrief_runs", "Runs in the store by type and status.", labels=["type", "status"]
         )

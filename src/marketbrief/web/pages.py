@@ -11,13 +11,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from marketbrief.calendar import NEW_YORK, business_date, parse_date
+from marketbrief.calendar import NEW_YORK, parse_date
 from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.results import records
-from marketbrief.results.history import history_page
 from marketbrief.store.base import HistoryQuery
-from marketbrief.web.api import REPORT_STATUS, schedule_payload, services
+from marketbrief.web.api import REPORT_STATUS, services
 
 TEMPLATES = Path(__file__).parent / "templates"
 TREND_SESSIONS = 30
@@ -52,7 +51,7 @@ async def index(request: Request) -> Response:
     params = request.query_params
     try:
         query = HistoryQuery(
-            job_type=ReportType.parse(params["type"]) if params.get("type") else None,
+            report_type=ReportType.parse(params["type"]) if params.get("type") else None,
             status=RunStatus(params["status"]) if params.get("status") else None,
             limit=25,
             cursor=params.get("cursor") or None,
@@ -62,7 +61,7 @@ async def index(request: Request) -> Response:
     moments = []
     for kind in ReportType:
         response = await svc.results.get_report(kind)
-        meta = response.meta(svc.clock())
+        meta = response.meta(svc.now())
         slot = svc.calendar.slot_instant(kind, response.requested_date)
         moments.append(
             {
@@ -76,9 +75,9 @@ async def index(request: Request) -> Response:
             }
         )
     try:
-        page = orjson.loads(await history_page(svc.results.deps, query))
-        schedule = await schedule_payload(svc, 14)
-        trend = await _trend(request)
+        page = orjson.loads(await svc.results.history(query))
+        schedule = await svc.results.schedule(14)
+        trend = _trend(await svc.results.trend(ReportType.END_OF_DAY, TREND_SESSIONS))
         store_error = None
     except StoreError as error:
         page, schedule, trend, store_error = None, None, None, str(error)
@@ -106,18 +105,8 @@ def _grid(schedule: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda r: r["date"], reverse=True)
 
 
-async def _trend(request: Request) -> dict[str, Any]:
+def _trend(points: list[dict[str, Any]]) -> dict[str, Any]:
     """End-of-day accuracy per session, as SVG points computed here (no JavaScript)."""
-    svc = services(request)
-    today = business_date(svc.clock())
-    start = svc.calendar.sessions_before(today, TREND_SESSIONS)
-    snapshots = await svc.results.deps.in_store(
-        svc.store.latest_snapshots, ReportType.END_OF_DAY, start, today
-    )
-    points = []
-    for snapshot in snapshots:
-        accuracy = orjson.loads(snapshot.content).get("accuracy")
-        points.append({"date": snapshot.scheduled_date.isoformat(), "accuracy": accuracy})
     width, height, pad = 600, 160, 20
     rated = [p for p in points if p["accuracy"] is not None]
     step = (width - 2 * pad) / max(len(points) - 1, 1)
@@ -147,7 +136,7 @@ async def report_page(request: Request) -> Response:
     except InvalidInput as error:
         return render("error.html", {"title": "Bad request", "message": str(error)}, 400)
     response = await svc.results.get_report(kind, day)
-    meta = response.meta(svc.clock())
+    meta = response.meta(svc.now())
     data = (
         orjson.loads(response.data) if response.data is not None and response.has_content else None
     )
@@ -176,7 +165,7 @@ async def job_page(request: Request) -> Response:
     svc = services(request)
     ref = request.path_params["ref"]
     try:
-        detail = await svc.results.deps.in_store(svc.store.get_run, ref)
+        detail = await svc.results.run(ref)
     except MarketbriefError as error:
         return render("error.html", {"title": "Store unavailable", "message": str(error)}, 503)
     if detail is None:
@@ -189,13 +178,13 @@ async def job_page(request: Request) -> Response:
 async def status_page(request: Request) -> Response:
     """Store and cache health, hit ratio, outbox depth, last run per type."""
     svc = services(request)
-    readiness = await svc.readiness()
-    counters = svc.results.deps.counters
+    readiness = await svc.results.readiness()
+    counters = svc.results.counters
     lookups = counters.cache_hits + counters.cache_misses
     last_runs: dict[str, Any] = {}
     for kind in ReportType:
         try:
-            run = await svc.results.deps.in_store(svc.store.latest_run, kind)
+            run = await svc.results.latest_run(kind)
         except StoreError:
             run = None
         last_runs[kind.value] = records.job(run) if run else None
@@ -213,7 +202,7 @@ async def status_page(request: Request) -> Response:
         },
         "serves": counters.serves,
         "last_runs": last_runs,
-        "uptime": str(timedelta(seconds=int((svc.clock() - svc.started_at).total_seconds()))),
+        "uptime": str(timedelta(seconds=int((svc.now() - svc.started_at).total_seconds()))),
     }
     return render("status.html", context, 200 if readiness["ready"] else 503)
 

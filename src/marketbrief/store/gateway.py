@@ -1,0 +1,215 @@
+"""The store as everything async sees it: one awaitable method per question, health inside.
+
+A backend (`SQLStore`, behind the blocking `StoreBackend` port) answers in the calling thread.
+`Store` moves each call to a worker thread and records whether the store answered, so health is
+tracked in exactly one place and callers simply write `await store.latest_snapshot(t, day)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from marketbrief.calendar import utc_now
+from marketbrief.errors import StoreUnavailable
+from marketbrief.models import (
+    Claim,
+    Completion,
+    Outcome,
+    Prediction,
+    ReportType,
+    Run,
+    RunDetail,
+    Snapshot,
+    Stage,
+    StageStatus,
+    TriggerSource,
+)
+from marketbrief.store.base import HistoryPage, HistoryQuery, StoreBackend
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class StoreHealth:
+    """Whether the store answered the last time this process asked."""
+
+    down_since: datetime | None = None
+    last_error: str | None = None
+
+    @property
+    def is_down(self) -> bool:
+        """True after a failed store call, until the next successful one."""
+        return self.down_since is not None
+
+    def failed(self, error: Exception, now: datetime) -> None:
+        """Record a failed store call."""
+        if self.down_since is None:
+            self.down_since = now
+        self.last_error = str(error)
+
+    def answered(self) -> None:
+        """Record a successful store call."""
+        self.down_since = None
+
+
+class Store:
+    """The async face of a blocking store backend; every method may raise StoreError."""
+
+    def __init__(self, backend: StoreBackend, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.backend = backend
+        self.clock = clock
+        self.health = StoreHealth()
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.backend.dialect
+
+    async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            result = await anyio.to_thread.run_sync(partial(method, *args, **kwargs))
+        except StoreUnavailable as error:
+            self.health.failed(error, self.clock())
+            raise
+        self.health.answered()
+        return result
+
+    # -- runs: claim, stages, completion, sweep -------------------------------------------------
+
+    async def claim_run(
+        self,
+        report_type: ReportType,
+        scheduled_date: date,
+        trigger_source: TriggerSource,
+        *,
+        started_at: datetime | None = None,
+    ) -> Claim:
+        """Start a run; a slot another process holds comes back with claimed=False."""
+        return await self._call(
+            self.backend.claim_run,
+            report_type,
+            scheduled_date,
+            trigger_source,
+            started_at=started_at,
+        )
+
+    async def record_stage(
+        self,
+        run_id: str,
+        stage: Stage,
+        status: StageStatus,
+        *,
+        started_at: datetime,
+        ended_at: datetime | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record one stage of a running run."""
+        await self._call(
+            self.backend.record_stage,
+            run_id,
+            stage,
+            status,
+            started_at=started_at,
+            ended_at=ended_at,
+            details=details,
+        )
+
+    async def finish_run(self, completion: Completion) -> Outcome:
+        """Write a completion in one transaction (idempotent)."""
+        return await self._call(self.backend.finish_run, completion)
+
+    async def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:
+        """Mark runs still running from before the cutoff as failed."""
+        return await self._call(self.backend.fail_stuck_runs, started_before, now)
+
+    async def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int:
+        """Keep daily closes (idempotent per symbol and date)."""
+        return await self._call(self.backend.save_closes, closes)
+
+    # -- reports ---------------------------------------------------------------------------------
+
+    async def latest_snapshot(self, report_type: ReportType, day: date) -> Snapshot | None:
+        """The snapshot readers get for (type, date)."""
+        return await self._call(self.backend.latest_snapshot, report_type, day)
+
+    async def snapshot_before(self, report_type: ReportType, day: date) -> Snapshot | None:
+        """The latest snapshot of that type for the newest date before `day`."""
+        return await self._call(self.backend.snapshot_before, report_type, day)
+
+    async def latest_snapshots(
+        self, report_type: ReportType, date_from: date, date_to: date
+    ) -> list[Snapshot]:
+        """The latest snapshot of each date in a range, oldest first."""
+        return await self._call(self.backend.latest_snapshots, report_type, date_from, date_to)
+
+    async def latest_version(self, report_type: ReportType, day: date) -> int | None:
+        """The version `report_latest` holds for (type, date)."""
+        return await self._call(self.backend.latest_version, report_type, day)
+
+    async def latest_keys(
+        self, report_type: ReportType | None = None, day: date | None = None
+    ) -> list[tuple[ReportType, date]]:
+        """Every (type, date) with a latest report, optionally filtered."""
+        return await self._call(self.backend.latest_keys, report_type, day)
+
+    async def revision(self) -> int:
+        """A counter that grows whenever a latest pointer moves."""
+        return await self._call(self.backend.revision)
+
+    # -- runs: reads -----------------------------------------------------------------------------
+
+    async def latest_run_for(self, report_type: ReportType, day: date) -> Run | None:
+        """The newest run of that type for that date."""
+        return await self._call(self.backend.latest_run_for, report_type, day)
+
+    async def predictions_for(
+        self, day: date, report_types: tuple[ReportType, ...]
+    ) -> tuple[Run, list[Prediction]] | None:
+        """The newest run of those types on `day` that stored predictions, with them."""
+        return await self._call(self.backend.predictions_for, day, report_types)
+
+    async def good_run(
+        self, report_type: ReportType, day: date
+    ) -> tuple[Run, list[Prediction]] | None:
+        """The newest success/partial run of that type on `day`, with its predictions."""
+        return await self._call(self.backend.good_run, report_type, day)
+
+    async def history(self, query: HistoryQuery) -> HistoryPage:
+        """One page of run history."""
+        return await self._call(self.backend.history, query)
+
+    async def latest_run(self, report_type: ReportType | None = None) -> Run | None:
+        """The most recently started run, optionally of one type."""
+        return await self._call(self.backend.latest_run, report_type)
+
+    async def runs_between(self, date_from: date, date_to: date) -> list[Run]:
+        """Every run for business dates in a range, oldest first."""
+        return await self._call(self.backend.runs_between, date_from, date_to)
+
+    async def run_counts(self) -> dict[tuple[str, str], int]:
+        """How many runs there are by (type, status)."""
+        return await self._call(self.backend.run_counts)
+
+    async def get_run(self, ref: str | int) -> RunDetail | None:
+        """One run in full, by integer id or run_id."""
+        return await self._call(self.backend.get_run, ref)
+
+    async def runs_revision(self) -> int:
+        """A counter that grows with every write to run history."""
+        return await self._call(self.backend.runs_revision)
+
+    # -- the connection --------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+        await self._call(self.backend.ping)
+
+    async def close(self) -> None:
+        """Release every connection."""
+        await anyio.to_thread.run_sync(self.backend.close)
