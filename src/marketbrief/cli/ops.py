@@ -13,7 +13,8 @@ import click
 
 from marketbrief.calendar import business_date, utc_now
 from marketbrief.cli.common import emit_json, exits_cleanly, settings_from, store_backend
-from marketbrief.d1.importer import ImportReport, import_d1
+from marketbrief.d1.importer import import_d1
+from marketbrief.d1.session import ImportReport
 from marketbrief.errors import CacheError, MarketbriefError
 from marketbrief.ops.archive import HOT_COPY
 from marketbrief.ops.backup import BackupResult, default_name, take_backup
