@@ -25,13 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from marketbrief.cli.progress import progress_bar
 from marketbrief.d1 import history as d1history
 from marketbrief.d1 import latest as d1latest
 from marketbrief.d1 import market as d1market
 from marketbrief.d1.dump import KNOWN_COLUMNS, Dump
 from marketbrief.d1.session import ImportReport, ImportSession
-from marketbrief.ops.backup import Progress
+from marketbrief.ops.progress import Progress, advancing
 from marketbrief.store.sql import SQLStore
 
 
@@ -40,9 +39,12 @@ def import_d1(
     dump_path: Path,
     *,
     now: datetime | None = None,
-    progress: Progress = progress_bar,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Import a `wrangler d1 export` dump in one transaction; returns what was done and why not."""
+    """Import a `wrangler d1 export` dump in one transaction; returns what was done and why not.
+
+    `progress`, when given, is told the number of old rows and advanced once for each.
+    """
     dump = Dump(dump_path)
     report = ImportReport()
     try:
@@ -66,7 +68,10 @@ def import_d1(
     finally:
         dump.close()
     total = sum(map(len, tables.values()))
-    with progress(total, "import-d1") as advance, store.write_transaction() as connection:
+    with (
+        advancing(progress, total, "import-d1") as advance,
+        store.write_transaction() as connection,
+    ):
         _map_tables(ImportSession(connection, report, now or datetime.now(UTC), advance), tables)
     return report
 
