@@ -16,7 +16,7 @@ or not at all. Each old table maps onto ours (the mappers live in `history`, `la
 
 It is idempotent: runs key on run_id, snapshots on run_id (or on date, type, content SHA-256
 and created_at when they have none), the rest on their natural unique keys. A value it cannot
-map skips its row with a reason; nothing is guessed (LESSONS 16).
+map skips its row with a reason; nothing is guessed.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ def _prediction_values(
         "symbol": symbol.upper(),
         # A failed or skipped row without a direction has none to give: neutral, no confidence.
         "direction": (direction or Direction.NEUTRAL).value,
-        # A failed analysis has no confidence, whatever the old row said (LESSONS 16).
+        # A failed analysis has no confidence: whatever number the old row holds is dropped,
+        # not carried over as if the analysis had produced it.
         "confidence": confidence if status is PredictionStatus.SUCCESS else None,
         "sentiment_score": legacy.number(row.get("sentiment")),
         "articles_count": max(legacy.whole(row.get("articles_count")) or 0, 0),
