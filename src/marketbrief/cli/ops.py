@@ -13,7 +13,9 @@ import click
 
 from marketbrief.calendar import business_date, utc_now
 from marketbrief.cli.common import emit_json, exits_cleanly, settings_from, store_backend
-from marketbrief.d1.importer import ImportReport, import_d1
+from marketbrief.cli.progress import progress_bar
+from marketbrief.d1.importer import import_d1
+from marketbrief.d1.session import ImportReport
 from marketbrief.errors import CacheError, MarketbriefError
 from marketbrief.ops.archive import HOT_COPY
 from marketbrief.ops.backup import BackupResult, default_name, take_backup
@@ -37,7 +39,8 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the ou
 def backup(ctx: click.Context, output: Path | None, as_json: bool) -> None:
     """Back up the store while it runs: portable archive (+ a hot copy on SQLite)."""
     destination = output or Path(default_name(utc_now()))
-    _print_archive(take_backup(store_backend(ctx), destination, hot_copy=True), as_json)
+    result = take_backup(store_backend(ctx), destination, hot_copy=True, progress=progress_bar)
+    _print_archive(result, as_json)
 
 
 @click.command()
@@ -47,7 +50,8 @@ def backup(ctx: click.Context, output: Path | None, as_json: bool) -> None:
 @exits_cleanly
 def export(ctx: click.Context, path: Path, as_json: bool) -> None:
     """Write the portable archive only (no SQLite hot copy); `import` reads it on either engine."""
-    _print_archive(take_backup(store_backend(ctx), path, hot_copy=False), as_json)
+    result = take_backup(store_backend(ctx), path, hot_copy=False, progress=progress_bar)
+    _print_archive(result, as_json)
 
 
 @click.command()
@@ -79,7 +83,7 @@ def import_archive(ctx: click.Context, path: Path, force: bool, as_json: bool) -
 @exits_cleanly
 def import_d1_command(ctx: click.Context, dump: Path, as_json: bool) -> None:
     """Import the old Cloudflare D1 database from a `wrangler d1 export` dump (idempotent)."""
-    report = import_d1(store_backend(ctx), dump)
+    report = import_d1(store_backend(ctx), dump, progress=progress_bar)
     cache = _refresh_cache(ctx, purge=False) if report.latest_set else "cache: no report changed"
     if as_json:
         emit_json({**report.as_dict(), "cache": cache})
@@ -131,7 +135,7 @@ COMMANDS: list[click.Command] = [
 
 
 def _restore(ctx: click.Context, path: Path, force: bool, as_json: bool) -> None:
-    result = restore_archive(store_backend(ctx), path, force=force)
+    result = restore_archive(store_backend(ctx), path, force=force, progress=progress_bar)
     cache = _refresh_cache(ctx, purge=True)
     if as_json:
         emit_json({**result.as_dict(), "cache": cache})

@@ -1,4 +1,8 @@
-"""Progress bars for long commands: Rich on a terminal, silence in scripts."""
+"""Progress bars for long commands: Rich on a terminal, silence in scripts.
+
+The library (backup, restore, the D1 import) reports no progress unless it is passed a
+`marketbrief.ops.progress.Progress`; the commands pass `progress_bar`, the backfill uses it.
+"""
 
 from __future__ import annotations
 

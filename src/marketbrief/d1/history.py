@@ -1,8 +1,9 @@
 """The run history of the old D1 database: runs, their stages and their report snapshots.
 
-Used by `d1import`: each function reads the old rows of one table, skips what it cannot map
-(with a reason), counts what is already present (so a second import adds nothing) and inserts
-the rest through the importer's one transaction.
+One mapper per old table (job_run_results, job_executions, job_stage_log,
+scheduled_job_results): each reads the old rows, skips what it cannot map (with a reason),
+counts what is already present (so a second import adds nothing) and inserts the rest through
+the session's one transaction.
 """
 
 from __future__ import annotations
@@ -10,30 +11,20 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from marketbrief.calendar import business_date
 from marketbrief.d1 import values as legacy
-from marketbrief.models import RunStatus, TriggerSource, version_of
+from marketbrief.d1.session import IMPORT, RUN_ID_MAX, ImportSession, note
+from marketbrief.models import RunStatus, version_of
 from marketbrief.store.rows import elapsed_ms
 from marketbrief.store.schema import job_stages, scheduled_job_results
 
-if TYPE_CHECKING:
-    from marketbrief.d1.importer import Importer
-
-IMPORT = TriggerSource.IMPORT.value
-RUN_ID_MAX = 160
-
-
-def note(table: str, **more: Any) -> dict[str, Any]:
-    """The warning entry that marks a run as imported, and from where."""
-    return {"code": "imported", "source": f"d1:{table}", **more}
-
 
 def _run_values(
-    imp: Importer,
+    imp: ImportSession,
     table: str,
     key: str,
     *,
@@ -96,7 +87,7 @@ def _run_values(
     }
 
 
-def runs_from_results(imp: Importer, rows: list[dict[str, Any]]) -> None:
+def runs_from_results(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """job_run_results -> job_executions, keyed on the old run_id."""
     table = "job_run_results"
     for row in rows:
@@ -133,7 +124,7 @@ def runs_from_results(imp: Importer, rows: list[dict[str, Any]]) -> None:
             imp.add_run(table, values)
 
 
-def runs_from_executions(imp: Importer, rows: list[dict[str, Any]]) -> None:
+def runs_from_executions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """The old job_executions -> job_executions, run_id `<date>_<type>_d1-job-<old id>`."""
     table = "job_executions"
     for row in rows:
@@ -179,7 +170,7 @@ def runs_from_executions(imp: Importer, rows: list[dict[str, Any]]) -> None:
             imp.add_run(table, values)
 
 
-def stages(imp: Importer, rows: list[dict[str, Any]]) -> None:
+def stages(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """job_stage_log -> job_stages; the log rows of one (run, stage) merge into one stage."""
     table = "job_stage_log"
     groups: dict[tuple[str, str], list[tuple[datetime, int, dict[str, Any]]]] = defaultdict(list)
@@ -240,7 +231,7 @@ def stages(imp: Importer, rows: list[dict[str, Any]]) -> None:
         imp.report.notes.append(f"{table}: {merged} repeated log row(s) merged into their stage")
 
 
-def snapshots(imp: Importer, rows: list[dict[str, Any]]) -> None:
+def snapshots(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """scheduled_job_results -> scheduled_job_results (append-only, exact content text)."""
     table = "scheduled_job_results"
     s = scheduled_job_results.c
@@ -294,7 +285,7 @@ def snapshots(imp: Importer, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def _snapshot_values(imp: Importer, table: str, row: dict[str, Any]) -> dict[str, Any] | None:
+def _snapshot_values(imp: ImportSession, table: str, row: dict[str, Any]) -> dict[str, Any] | None:
     key = f"id {row.get('id')} {row.get('scheduled_date')} {row.get('report_type')}"
     day, kind = legacy.day(row.get("scheduled_date")), legacy.report_type(row.get("report_type"))
     content = _text(row.get("report_content"))

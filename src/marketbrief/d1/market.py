@@ -1,20 +1,21 @@
 """The market data of the old D1 database: predictions, daily analyses and closes.
 
-Used by `d1import`, like `d1history`: unmappable rows are skipped with a reason, rows already
-present are counted, the rest is inserted in the importer's one transaction.
+One mapper per old table (symbol_predictions, daily_analysis, market_close_data), like those
+of `history`: unmappable rows are skipped with a reason, rows already present are counted, the
+rest is inserted in the session's one transaction.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from marketbrief.calendar import NEW_YORK
 from marketbrief.d1 import values as legacy
-from marketbrief.d1.history import IMPORT, note
+from marketbrief.d1.session import IMPORT, ImportSession, note
 from marketbrief.models import Direction, PredictionStatus, ReportType, RunStatus, Stage
 from marketbrief.store.rows import elapsed_ms
 from marketbrief.store.schema import (
@@ -24,11 +25,8 @@ from marketbrief.store.schema import (
     symbol_predictions,
 )
 
-if TYPE_CHECKING:
-    from marketbrief.d1.importer import Importer
 
-
-def predictions(imp: Importer, rows: list[dict[str, Any]]) -> None:
+def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """symbol_predictions -> symbol_predictions, on the day's imported pre-market run."""
     table = "symbol_predictions"
     p, j = symbol_predictions.c, job_executions.c
@@ -79,7 +77,9 @@ def _stamp(values: dict[str, Any]) -> datetime:
     return values["created_at"] or datetime.min.replace(tzinfo=UTC)
 
 
-def _prediction_values(imp: Importer, table: str, row: dict[str, Any]) -> dict[str, Any] | None:
+def _prediction_values(
+    imp: ImportSession, table: str, row: dict[str, Any]
+) -> dict[str, Any] | None:
     key = f"{row.get('prediction_date')} {row.get('symbol')}"
     day, symbol = legacy.day(row.get("prediction_date")), legacy.text(row.get("symbol"), 16)
     if day is None or symbol is None:
@@ -108,7 +108,8 @@ def _prediction_values(imp: Importer, table: str, row: dict[str, Any]) -> dict[s
         "symbol": symbol.upper(),
         # A failed or skipped row without a direction has none to give: neutral, no confidence.
         "direction": (direction or Direction.NEUTRAL).value,
-        # A failed analysis has no confidence, whatever the old row said (LESSONS 16).
+        # A failed analysis has no confidence: whatever number the old row holds is dropped,
+        # not carried over as if the analysis had produced it.
         "confidence": confidence if status is PredictionStatus.SUCCESS else None,
         "sentiment_score": legacy.number(row.get("sentiment")),
         "articles_count": max(legacy.whole(row.get("articles_count")) or 0, 0),
@@ -121,7 +122,7 @@ def _prediction_values(imp: Importer, table: str, row: dict[str, Any]) -> dict[s
     }
 
 
-def _run_for_predictions(imp: Importer, day: date, values: list[dict[str, Any]]) -> str:
+def _run_for_predictions(imp: ImportSession, day: date, values: list[dict[str, Any]]) -> str:
     """A run `<date>_pre-market_d1-predictions` to hold a day's predictions that have none."""
     run_id = f"{day}_{ReportType.PRE_MARKET.value}_d1-predictions"
     stamps = [v["created_at"] for v in values if v["created_at"] is not None]
@@ -160,7 +161,7 @@ def _run_for_predictions(imp: Importer, day: date, values: list[dict[str, Any]])
     return run_id
 
 
-def analyses(imp: Importer, rows: list[dict[str, Any]]) -> None:
+def analyses(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """daily_analysis -> daily_analysis (one per date)."""
     table = "daily_analysis"
     d = daily_analysis.c
@@ -191,7 +192,7 @@ def analyses(imp: Importer, rows: list[dict[str, Any]]) -> None:
         imp.report.tally(table).imported += 1
 
 
-def closes(imp: Importer, rows: list[dict[str, Any]]) -> None:
+def closes(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """market_close_data -> market_closes (one per symbol and date)."""
     table = "market_close_data"
     m = market_closes.c

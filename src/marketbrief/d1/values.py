@@ -1,8 +1,8 @@
 """The old (Cloudflare D1) system's values and what they mean here; pure, no I/O.
 
-Every mapper returns None for a value it does not recognise: the importer then skips the row
-with a reason instead of guessing (LESSONS 16). Names are compared case-insensitively with
-`_`, spaces and `-` treated alike, so `END_OF_DAY`, `end of day` and `end-of-day` all match.
+Every mapper returns None for a value it does not recognise: nothing is guessed, the importer
+skips the row with a reason instead. Names are compared case-insensitively with `_`, spaces
+and `-` treated alike, so `END_OF_DAY`, `end of day` and `end-of-day` all match.
 """
 
 from __future__ import annotations

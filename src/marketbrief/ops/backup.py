@@ -10,8 +10,8 @@ same transaction, so it holds exactly the rows of the archive; it is then checke
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, closing
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from marketbrief.cli.progress import progress_bar
 from marketbrief.errors import SchemaError, StoreError
 from marketbrief.ops.archive import (
     HOT_COPY,
@@ -30,11 +29,11 @@ from marketbrief.ops.archive import (
     fsync_file,
     sha256_of,
 )
+from marketbrief.ops.progress import Advance, Progress, advancing
 from marketbrief.store.migrate import current_revision
 from marketbrief.store.schema import store_revision
 from marketbrief.store.sql import SQLStore
 
-Progress = Callable[[int, str], AbstractContextManager[Callable[[], None]]]
 _BATCH = 1000
 
 
@@ -65,9 +64,12 @@ def take_backup(
     destination: Path,
     *,
     hot_copy: bool = True,
-    progress: Progress = progress_bar,
+    progress: Progress | None = None,
 ) -> BackupResult:
-    """Write a consistent archive of every table (and on SQLite, if asked, a hot copy)."""
+    """Write a consistent archive of every table (and on SQLite, if asked, a hot copy).
+
+    `progress`, when given, is told the number of rows and advanced once for each written.
+    """
     writer = ArchiveWriter(destination)
     try:
         copy = writer.file_path(HOT_COPY) if hot_copy and store.dialect == "sqlite" else None
@@ -77,7 +79,7 @@ def take_backup(
                 raise SchemaError("the database was never migrated: run `marketbrief migrate`")
             revision = int(connection.execute(sa.select(store_revision.c.revision)).scalar_one())
             counts = {str(t.name): _count(connection, t) for t in TABLES}
-            with progress(sum(counts.values()), "backup") as advance:
+            with advancing(progress, sum(counts.values()), "backup") as advance:
                 for table in TABLES:
                     entry = writer.write_table(table, _ticking(rows_of(connection, table), advance))
                     if entry.rows != counts[table.name]:
@@ -117,7 +119,7 @@ def _count(connection: sa.Connection, table: sa.Table) -> int:
     return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
-def _ticking(rows: Iterable[Any], advance: Callable[[], None]) -> Iterator[Any]:
+def _ticking(rows: Iterable[Any], advance: Advance) -> Iterator[Any]:
     for row in rows:
         yield row
         advance()

@@ -17,10 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from marketbrief.cli.progress import progress_bar
 from marketbrief.errors import InvalidInput, SchemaError, StoreError
 from marketbrief.ops.archive import TABLES, Archive, ArchiveError, Manifest, encode_row
-from marketbrief.ops.backup import Progress, rows_of
+from marketbrief.ops.backup import rows_of
+from marketbrief.ops.progress import Advance, Progress, advancing
 from marketbrief.store.migrate import current_revision
 from marketbrief.store.schema import store_revision
 from marketbrief.store.sql import SQLStore
@@ -55,9 +55,12 @@ class RestoreResult:
 
 
 def restore_archive(
-    store: SQLStore, path: Path, *, force: bool = False, progress: Progress = progress_bar
+    store: SQLStore, path: Path, *, force: bool = False, progress: Progress | None = None
 ) -> RestoreResult:
-    """Replace the store's rows with an archive's (see the module docstring for the order)."""
+    """Replace the store's rows with an archive's (see the module docstring for the order).
+
+    `progress`, when given, is told the number of archived rows and advanced once for each.
+    """
     archive = Archive(path)  # raises ArchiveError, having changed nothing, unless all files match
     manifest = archive.manifest
     try:
@@ -82,7 +85,7 @@ def restore_archive(
             for table in reversed(TABLES):
                 connection.execute(sa.delete(table))
             total = sum(e.rows or 0 for e in manifest.tables.values())
-            with progress(total, "restore") as advance:
+            with advancing(progress, total, "restore") as advance:
                 for table in TABLES:
                     _insert_all(connection, table, archive, advance)
             if store.dialect == "postgresql":
@@ -100,7 +103,9 @@ def _count(connection: sa.Connection, table: sa.Table) -> int:
     return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
 
-def _insert_all(connection: sa.Connection, table: sa.Table, archive: Archive, advance: Any) -> None:
+def _insert_all(
+    connection: sa.Connection, table: sa.Table, archive: Archive, advance: Advance
+) -> None:
     batch: list[dict[str, Any]] = []
     for row in archive.rows(table):
         batch.append(row)
