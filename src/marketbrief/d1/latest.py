@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from marketbrief.d1 import values as legacy
 from marketbrief.d1.session import IMPORT, RUN_ID_MAX, ImportSession
 from marketbrief.store.schema import report_latest, scheduled_job_results
-from marketbrief.store.sql import BUMP_REVISION
+from marketbrief.store.writes import BUMP_REVISION
 
 _POINTERS = "job_date_results"
 

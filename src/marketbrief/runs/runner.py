@@ -32,7 +32,7 @@ from marketbrief.pipeline.ports import Analyst, PriceFeed
 from marketbrief.results import Results
 from marketbrief.results.slots import Slot
 from marketbrief.runs.jobs import BUILDERS, JobContext, JobPolicy, JobResult
-from marketbrief.store.sql import new_run_id
+from marketbrief.store.writes import new_run_id
 
 log = logging.getLogger(__name__)
 
