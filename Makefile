@@ -22,8 +22,8 @@ test: lint  ## lint, type-check, then run every test
 	$(BIN)/pytest --cov=marketbrief --cov-report=term:skip-covered
 
 lint: install  ## ruff (lint + format check) and mypy strict
-	$(BIN)/ruff check src tests benchmarks resilience
-	$(BIN)/ruff format --check src tests benchmarks resilience
+	$(BIN)/ruff check src tests benchmarks resilience harness
+	$(BIN)/ruff format --check src tests benchmarks resilience harness
 	$(BIN)/mypy
 
 format: install

@@ -10,8 +10,12 @@ import tempfile
 from pathlib import Path
 from types import FrameType
 
+from harness import ROOT
+
 from benchmarks import report, suite
-from benchmarks.servers import ROOT
+from benchmarks.config import Config
+from benchmarks.progress import log
+from benchmarks.report_targets import targets
 
 DEFAULT_OUT = ROOT / "docs" / "performance.md"
 
@@ -40,9 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where the seeded SQLite store is kept between runs (default .bench-cache/)",
     )
     args = parser.parse_args(argv)
-    config = (
-        suite.Config.smoke(args.cache_dir) if args.quick else suite.Config(cache_dir=args.cache_dir)
-    )
+    config = Config.smoke(args.cache_dir) if args.quick else Config(cache_dir=args.cache_dir)
     out = args.out
     if out is None:
         out = (
@@ -57,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     outcome = suite.run(config, command)
     written = report.write(outcome, out)
-    suite.log(f"wrote {written}")
-    for target in report.targets(outcome):
+    log(f"wrote {written}")
+    for target in targets(outcome):
         verdict = {True: "met", False: "NOT met", None: "not measured"}[target.met]
-        suite.log(f"  {verdict:>12}: {target.name} — {target.measured}")
+        log(f"  {verdict:>12}: {target.name} — {target.measured}")
     for name, error in outcome.failures.items():
-        suite.log(f"FAILED phase {name}: {error}")
+        log(f"FAILED phase {name}: {error}")
     return 1 if outcome.failures else 0
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from harness import ROOT
+
 from benchmarks import LOAD_CORE
-from benchmarks.servers import ROOT, pinned
+from benchmarks.servers import pinned
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

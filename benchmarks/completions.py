@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import ROOT
+
 from benchmarks import SERVER_CORE
 from benchmarks.load import percentile
-from benchmarks.seed import REPORT_DAY, completion, report_payload
-from benchmarks.servers import ROOT, pinned
+from benchmarks.payloads import REPORT_DAY, completion, report_payload
+from benchmarks.servers import pinned
 from marketbrief.store.sql import SQLStore
 
 

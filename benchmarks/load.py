@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness import ROOT
+
 from benchmarks import LOAD_CORE
-from benchmarks.servers import ROOT, pinned
+from benchmarks.servers import pinned
 
 WRK_CONNECTIONS = 32
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}

@@ -59,7 +59,7 @@ FOCUS = (
     "Timing.__call__",
     "SecurityHeaders.__call__",
     "Metrics.observe",
-    "Deps.in_store",
+    "Store._call",
     "Logger.info",
 )
 
@@ -260,7 +260,7 @@ def in_process(database_url: str, day: date, calls: int, work_dir: Path) -> InPr
     async def results_only(cache: bool) -> float:
         results = Results.open(settings(cache))
         try:
-            clock = results.deps.clock
+            clock = results.now
             for _ in range(20):
                 (await results.get_report(ReportType.PRE_MARKET, day)).render(clock())
             began = time.perf_counter()

@@ -2,317 +2,38 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import platform
-import re
-import resource
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from importlib import metadata
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from benchmarks import browser, completions, load, profiling, seed, servers
-from benchmarks.load import FixedRateResult, WrkResult
-from benchmarks.seed import REPORT_DAY, PgSchema, SeedInfo, SeedPlan
+from harness.process import HttpServer
+
+from benchmarks import browser, completions, load, profiling, servers
+from benchmarks.backends import (
+    REDIS_HOST,
+    REDIS_PORT,
+    PgSchema,
+    drop_redis_prefix,
+    postgres_answers,
+    redis_answers,
+)
+from benchmarks.config import FIXED_RATE, HISTORY_PATH, REPORT_PATH, THROUGHPUT, Config
+from benchmarks.machine import machine_facts, server_versions
+from benchmarks.meter import Meter
+from benchmarks.outcome import Outcome
+from benchmarks.payloads import REPORT_DAY
+from benchmarks.progress import log, phase
+from benchmarks.seed_history import SeedPlan
+from benchmarks.seed_postgres import seed_postgres
+from benchmarks.seed_sqlite import cached_sqlite, seed_sqlite
 from marketbrief.calendar import business_date, utc_now
-
-REPORT_PATH = f"/api/v1/reports/pre-market?date={REPORT_DAY.isoformat()}"
-HISTORY_PATH = "/api/v1/jobs/history?limit=50"
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-
-# (key, label) of every closed-loop measurement, in the order each round runs them.
-THROUGHPUT = (
-    ("ceiling", "ceiling: bare ASGI app, same uvicorn, same pre-serialized body"),
-    ("baseline", "baseline: FastAPI + SQLAlchemy ORM query + json.loads, same SQLite store"),
-    ("cached", "marketbrief cached report, embedded (SQLite + memory cache)"),
-    ("cache_off", "marketbrief report with MARKETBRIEF_CACHE=off (SQLite)"),
-    ("pg_cached", "marketbrief cached report, scaled out (PostgreSQL + Redis)"),
-    ("history_sqlite", "marketbrief job history (limit=50), SQLite"),
-    ("history_pg", "marketbrief job history (limit=50), PostgreSQL + Redis"),
-)
-FIXED_RATE = (
-    ("history_sqlite", "job history, embedded (SQLite + memory cache)"),
-    ("history_pg", "job history, scaled out (PostgreSQL + Redis)"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """Counts and durations of one run; `quick()` is the smoke run."""
-
-    quick: bool = False
-    history_runs: int = 1_000_000
-    dashboard_runs: int = 100_000
-    reps: int = 5
-    throughput_seconds: float = 5.0
-    warmup_seconds: float = 2.0
-    fixed_rate: float = 1000.0
-    fixed_seconds: float = 10.0
-    fixed_reps: int = 5
-    # One more open-loop run per mode at this fraction of the closed-loop maximum: the latency
-    # of the endpoint when it is not overloaded.
-    relaxed_fraction: float = 0.5
-    relaxed_seconds: float = 10.0
-    completion_seconds: float = 3.0
-    dashboard_loads: int = 10
-    profile_seconds: float = 6.0
-    in_process_calls: int = 2000
-    cache_dir: Path = Path(".bench-cache")
-
-    @classmethod
-    def smoke(cls, cache_dir: Path = Path(".bench-cache")) -> Config:
-        """Small counts and short runs: proves every part works, measures nothing precisely."""
-        return cls(
-            quick=True,
-            history_runs=20_000,
-            dashboard_runs=5_000,
-            reps=1,
-            throughput_seconds=2.0,
-            warmup_seconds=1.0,
-            fixed_rate=200.0,
-            fixed_seconds=2.0,
-            fixed_reps=1,
-            relaxed_seconds=2.0,
-            completion_seconds=0.5,
-            dashboard_loads=3,
-            profile_seconds=2.0,
-            in_process_calls=200,
-            cache_dir=cache_dir,
-        )
-
-
-@dataclass
-class Outcome:
-    """Everything measured, for the report."""
-
-    config: Config
-    command: str
-    started: float = field(default_factory=time.time)
-    finished: float = 0.0
-    machine: dict[str, str] = field(default_factory=dict)
-    seeds: dict[str, SeedInfo] = field(default_factory=dict)
-    throughput: dict[str, list[WrkResult]] = field(default_factory=dict)
-    response_bytes: dict[str, int] = field(default_factory=dict)
-    store_reads_per_request: dict[str, float] = field(default_factory=dict)
-    fixed: dict[str, list[FixedRateResult]] = field(default_factory=dict)
-    relaxed: dict[str, FixedRateResult] = field(default_factory=dict)
-    completions: dict[str, list[completions.CompletionsResult]] = field(default_factory=dict)
-    dashboard: browser.DashboardResult | None = None
-    dashboard_runs_in_window: int = 0
-    report_dates: int = 0
-    fsync_floor_us: float = 0.0
-    profiles: dict[str, profiling.ProfileSummary] = field(default_factory=dict)
-    in_process: profiling.InProcess | None = None
-    skipped: dict[str, str] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    # CPU cores used by everything but the server under test and the load generator, per
-    # measurement: the shared machine's noise (PostgreSQL and Redis count here too).
-    other_cpu: dict[str, list[float]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-def log(message: str) -> None:
-    """Progress on stderr."""
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def phase(outcome: Outcome, name: str, *, optional: bool = False) -> Iterator[None]:
-    """Time a phase of the run (reported, so the 15-minute budget is visible).
-
-    An optional phase that fails is recorded in `outcome.failures` (and in the report) and the
-    run goes on, so one broken part does not throw away every other measurement.
-    """
-    log(f"{name} ...")
-    began = time.perf_counter()
-    try:
-        yield
-    except Exception as error:
-        if not optional:
-            raise
-        outcome.failures[name] = f"{type(error).__name__}: {error}"
-        log(f"{name} FAILED: {outcome.failures[name]}")
-    finally:
-        outcome.timings[name] = time.perf_counter() - began
-        log(f"{name} took {outcome.timings[name]:.1f} s")
-
-
-class Meter:
-    """How many CPU cores everything else used while one measurement ran.
-
-    Busy time of the whole machine (/proc/stat, steal included) minus the server's own CPU time
-    (/proc/PID/stat) minus the CPU time of the children waited for meanwhile (the load
-    generator), divided by the wall time.
-    """
-
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
-        self.other_cores = float("nan")
-        self._start: tuple[float, float, float, float] | None = None
-
-    @staticmethod
-    def _busy_seconds() -> float:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-    def _server_seconds(self) -> float:
-        text = Path(f"/proc/{self.server_pid}/stat").read_text()
-        fields = text.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    @staticmethod
-    def _children_seconds() -> float:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
-    def __enter__(self) -> Meter:
-        try:
-            self._start = (
-                time.perf_counter(),
-                self._busy_seconds(),
-                self._server_seconds(),
-                self._children_seconds(),
-            )
-        except (OSError, ValueError, IndexError):
-            self._start = None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._start is None or exc[0] is not None:
-            return
-        try:
-            wall = time.perf_counter() - self._start[0]
-            busy = self._busy_seconds() - self._start[1]
-            server = self._server_seconds() - self._start[2]
-            children = self._children_seconds() - self._start[3]
-        except (OSError, ValueError, IndexError):
-            return
-        self.other_cores = max(0.0, (busy - server - children) / wall) if wall > 0 else 0.0
-
-
-# -- machine facts -----------------------------------------------------------------------------
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _first_line(command: list[str]) -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
-        text = (done.stdout or done.stderr).strip()
-        return text.splitlines()[0] if text else "unknown"
-    return "unknown"
-
-
-def machine_facts() -> dict[str, str]:
-    """What this was measured on."""
-    memory = "unknown"
-    with contextlib.suppress(OSError):
-        match = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
-        if match:
-            memory = f"{int(match[1]) / 1024 / 1024:.1f} GiB"
-    os_name = "unknown"
-    with contextlib.suppress(OSError):
-        match = re.search(r'PRETTY_NAME="([^"]+)"', Path("/etc/os-release").read_text())
-        if match:
-            os_name = match[1]
-    wrk = shutil.which("wrk")
-    return {
-        "nproc": _first_line(["nproc"]),
-        "CPU model": _cpu_model(),
-        "memory": memory,
-        "OS": os_name,
-        "kernel": platform.release(),
-        "Python": platform.python_version(),
-        "uvicorn": _version("uvicorn"),
-        "h11": _version("h11"),
-        "httptools / uvloop": f"{_version('httptools')} / {_version('uvloop')}",
-        "starlette": _version("starlette"),
-        "fastapi": _version("fastapi"),
-        "SQLAlchemy": _version("sqlalchemy"),
-        "orjson": _version("orjson"),
-        "psycopg": _version("psycopg"),
-        "redis (client)": _version("redis"),
-        "SQLite": sqlite3.sqlite_version,
-        "wrk": _first_line([wrk, "--version"]).split(" [")[0] if wrk else "not installed",
-        "py-spy": _first_line([profiling.py_spy() or "py-spy", "--version"]),
-        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
-
-
-def _server_versions(outcome: Outcome, pg: PgSchema | None, redis_ok: bool) -> None:
-    if pg is not None:
-        import psycopg
-
-        with psycopg.connect(pg.admin_conninfo) as connection:
-            row = connection.execute("SHOW server_version").fetchone()
-            outcome.machine["PostgreSQL (server)"] = str(row[0]) if row else "unknown"
-    if redis_ok:
-        import redis
-
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
-        try:
-            outcome.machine["Redis (server)"] = str(client.info("server")["redis_version"])
-        finally:
-            client.close()
-
-
-# -- shared backends ------------------------------------------------------------------------
-
-
-def redis_answers() -> bool:
-    """Whether the shared Redis server answers PING."""
-    try:
-        import redis
-
-        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
-
-
-def drop_redis_prefix(prefix: str) -> int:
-    """Delete every key under our private prefix (never anything else); return how many."""
-    import redis
-
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
-        return len(keys)
-    finally:
-        client.close()
-
-
-# -- measurements -------------------------------------------------------------------------------
 
 
 def _metric(text: str, name: str) -> float:
@@ -323,7 +44,7 @@ def _metric(text: str, name: str) -> float:
     return total
 
 
-def _report_counters(server: servers.Server) -> tuple[float, float]:
+def _report_counters(server: HttpServer) -> tuple[float, float]:
     """(store report reads, report answers) so far, from the server's /metrics."""
     status, body = servers.fetch(server.url + "/metrics", timeout=120)
     if status != 200:
@@ -370,7 +91,7 @@ def run(config: Config, command: str) -> Outcome:
 
 
 def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[], Any]]) -> None:
-    pg_ok = seed.postgres_answers()
+    pg_ok = postgres_answers()
     redis_ok = redis_answers()
     scaled = pg_ok and redis_ok
     if not scaled:
@@ -384,19 +105,19 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
     prefix = f"mbbench:{uuid.uuid4().hex[:10]}:"
     history_plan = SeedPlan(config.history_runs)
     with phase(outcome, "seed SQLite history store"):
-        outcome.seeds["sqlite"] = seed.cached_sqlite(config.cache_dir.resolve(), history_plan)
+        outcome.seeds["sqlite"] = cached_sqlite(config.cache_dir.resolve(), history_plan)
     sqlite_url = f"sqlite:///{outcome.seeds['sqlite'].path}"
     if scaled:
         with phase(outcome, "seed PostgreSQL history store"):
             pg = PgSchema.create("read")
             cleanups.append(pg.drop)
-            outcome.seeds["postgresql"] = seed.seed_postgres(pg, history_plan)
+            outcome.seeds["postgresql"] = seed_postgres(pg, history_plan)
         cleanups.append(lambda: drop_redis_prefix(prefix))
-    _server_versions(outcome, pg, redis_ok)
+    outcome.machine.update(server_versions(pg, redis_ok))
 
     logs = work / "logs"
     logs.mkdir()
-    started: list[servers.Server] = []
+    started: list[HttpServer] = []
 
     def stop_all() -> None:
         for server in started:
@@ -404,13 +125,13 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
 
     cleanups.append(stop_all)
 
-    def start(server: servers.Server) -> servers.Server:
+    def start(server: HttpServer) -> HttpServer:
         server.start()
         started.append(server)
         return server
 
     with phase(outcome, "start servers"):
-        by_key: dict[str, servers.Server] = {}
+        by_key: dict[str, HttpServer] = {}
         by_key["cached"] = start(servers.marketbrief("cached", logs, database_url=sqlite_url))
         by_key["cache_off"] = start(
             servers.marketbrief("cache_off", logs, database_url=sqlite_url, cache=False)
@@ -549,7 +270,7 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
         else:
             today = business_date(utc_now())
             dashboard_plan = SeedPlan(config.dashboard_runs, end=today)
-            outcome.seeds["dashboard"] = seed.seed_sqlite(work / "dashboard.db", dashboard_plan)
+            outcome.seeds["dashboard"] = seed_sqlite(work / "dashboard.db", dashboard_plan)
             dashboard_url = f"sqlite:///{work / 'dashboard.db'}"
             server = start(servers.marketbrief("dashboard", logs, database_url=dashboard_url))
             server.wait_ready()

@@ -18,8 +18,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from harness import ROOT
+
 from resilience import audit, badinput, crash, outage, reads, report
-from resilience.harness import ROOT, ScenarioResult
+from resilience.scenario import ScenarioResult
 
 SCENARIOS = ("crash", "reads", "outage", "badinput", "audit")
 

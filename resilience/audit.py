@@ -15,7 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from resilience.harness import BIN, ROOT, ScenarioResult
+from harness import BIN, ROOT
+
+from resilience.scenario import ScenarioResult
 
 BANDIT = [str(BIN / "bandit"), "-c", "pyproject.toml", "-r", "src", "-f", "json", "-q"]
 BANDIT_PLAIN = [str(BIN / "bandit"), "-r", "src", "-f", "json", "-q"]

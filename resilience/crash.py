@@ -17,21 +17,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from harness.store import migrate
 
 from marketbrief.calendar import utc_now
 from marketbrief.store.sql import SQLStore
-from resilience.harness import (
-    API_KEY,
-    ScenarioResult,
-    Server,
-    cleanup,
-    integrity_check,
-    migrate,
-    past_sessions,
-    server_env,
-    sqlite_rows,
-    write_inputs,
-)
+from resilience.backends import integrity_check, sqlite_rows
+from resilience.inputs import past_sessions, write_inputs
+from resilience.scenario import ScenarioResult, cleanup
+from resilience.server import API_KEY, Server, marketbrief_env
 
 SENDERS = 8
 KILL_DEADLINE_SECONDS = 300.0
@@ -46,7 +39,7 @@ async def run(work: Path, *, triggers: int, real_sweeper: bool) -> ScenarioResul
     db = work / "crash.db"
     url = f"sqlite:///{db}"
     migrate(url)
-    env = server_env(database_url=url, outbox_dir=work / "outbox", news=news, prices=prices)
+    env = marketbrief_env(database_url=url, outbox_dir=work / "outbox", news=news, prices=prices)
     server = Server("crash-server", env, work)
     kill_after = triggers // 2
     result.counts.update(triggers_planned=triggers, kill_when_completed=kill_after)

@@ -18,22 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from harness import ROOT
+from harness.serve import MARKETBRIEF
+from harness.store import migrate
 from tests.faults_proxy import TcpProxy
 
-from resilience.harness import (
-    API_KEY,
-    MARKETBRIEF,
-    ROOT,
-    PgDatabase,
-    ScenarioResult,
-    Server,
-    cleanup,
-    counters,
-    migrate,
-    past_sessions,
-    server_env,
-    write_inputs,
-)
+from resilience.answers import counters
+from resilience.backends import PgDatabase
+from resilience.inputs import past_sessions, write_inputs
+from resilience.scenario import ScenarioResult, cleanup
+from resilience.server import API_KEY, Server, marketbrief_env
 
 TRIGGER_GAP = 0.2
 RECOVERY_LIMIT = 120.0
@@ -83,7 +77,7 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
         proxy = TcpProxy(5432)
         proxy.up()
         stack.callback(proxy.close)
-        env = server_env(
+        env = marketbrief_env(
             database_url=db.url(proxy.port),
             outbox_dir=outbox,
             news=news,

@@ -20,23 +20,13 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+from harness.store import migrate
 
-from resilience.harness import (
-    API_KEY,
-    PgDatabase,
-    RedisServer,
-    ScenarioResult,
-    Server,
-    cleanup,
-    counters,
-    migrate,
-    past_sessions,
-    server_env,
-    sha256,
-    split_envelope,
-    sqlite_rows,
-    write_inputs,
-)
+from resilience.answers import counters, sha256, split_envelope
+from resilience.backends import PgDatabase, RedisServer, sqlite_rows
+from resilience.inputs import past_sessions, write_inputs
+from resilience.scenario import ScenarioResult, cleanup
+from resilience.server import API_KEY, Server, marketbrief_env
 
 READERS = 4
 MAX_REQUESTS_PER_PHASE = 100_000
@@ -221,7 +211,7 @@ async def _scaled(result: ScenarioResult, work: Path, quick: bool) -> None:
         migrate(db.url())
         own_redis.start()
         stack.callback(own_redis.stop)
-        env = server_env(
+        env = marketbrief_env(
             database_url=db.url(),
             outbox_dir=work / "outbox",
             news=news,
@@ -324,7 +314,7 @@ async def _embedded(result: ScenarioResult, work: Path, quick: bool) -> None:
     path = work / "embedded.db"
     url = f"sqlite:///{path}"
     migrate(url)
-    env = server_env(
+    env = marketbrief_env(
         database_url=url,
         outbox_dir=work / "outbox-embedded",
         news=news,

@@ -7,7 +7,7 @@ import platform
 from datetime import UTC, datetime
 from typing import Any
 
-from resilience.harness import ScenarioResult
+from resilience.scenario import ScenarioResult
 
 HEADER = """# Resilience: marketbrief under real faults
 

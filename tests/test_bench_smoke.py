@@ -16,13 +16,18 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from benchmarks import completions, load, profiling, report, seed, suite
+from benchmarks import completions, load, profiling, report
 from benchmarks.baseline import create_app as baseline_app
 from benchmarks.browser import DashboardResult
 from benchmarks.ceiling import make_app as ceiling_app
 from benchmarks.completions import CompletionsResult
+from benchmarks.config import HISTORY_PATH, Config
 from benchmarks.load import FixedRateResult, WrkResult
-from benchmarks.seed import REPORT_DAY, SeedPlan
+from benchmarks.outcome import Outcome
+from benchmarks.payloads import REPORT_DAY, SYMBOLS, report_payload
+from benchmarks.report_targets import targets
+from benchmarks.seed_history import SeedInfo, SeedPlan
+from benchmarks.seed_sqlite import seed_sqlite
 
 from marketbrief.config import Settings
 from marketbrief.models import ReportType, RunStatus
@@ -60,14 +65,14 @@ PY_SPY_RAW = """\
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small seeded SQLite store, shared by the tests that only read it."""
     path = tmp_path_factory.mktemp("bench") / "history.db"
-    info = seed.seed_sqlite(path, PLAN)
+    info = seed_sqlite(path, PLAN)
     assert info.runs == PLAN.runs
     assert info.snapshots == PLAN.snapshot_days * 4
     return f"sqlite:///{path}"
 
 
 def test_the_quick_mode_is_small() -> None:
-    quick, full = suite.Config.smoke(), suite.Config()
+    quick, full = Config.smoke(), Config()
     assert quick.quick
     assert quick.history_runs < full.history_runs
     assert quick.reps == 1
@@ -75,12 +80,12 @@ def test_the_quick_mode_is_small() -> None:
 
 
 def test_payload_is_a_20_kb_report() -> None:
-    body = seed.report_payload("pre-market", REPORT_DAY)
+    body = report_payload("pre-market", REPORT_DAY)
     assert 19_000 <= len(body) <= 21_000
     parsed = orjson.loads(body)
     assert parsed["business_date"] == REPORT_DAY.isoformat()
-    assert set(parsed["symbols"]) == set(seed.SYMBOLS)
-    assert "accuracy" in orjson.loads(seed.report_payload("end-of-day", REPORT_DAY))
+    assert set(parsed["symbols"]) == set(SYMBOLS)
+    assert "accuracy" in orjson.loads(report_payload("end-of-day", REPORT_DAY))
 
 
 def test_a_seeded_store_is_what_marketbrief_reads(seeded: str) -> None:
@@ -97,7 +102,7 @@ def test_a_seeded_store_is_what_marketbrief_reads(seeded: str) -> None:
         }
         snapshot = store.latest_snapshot(ReportType.PRE_MARKET, REPORT_DAY)
         assert snapshot is not None
-        assert snapshot.content == seed.report_payload("pre-market", REPORT_DAY)
+        assert snapshot.content == report_payload("pre-market", REPORT_DAY)
         assert store.revision() == 1
     finally:
         store.close()
@@ -137,7 +142,7 @@ async def test_the_baseline_reads_the_same_store(seeded: str) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         answer = await client.get(REPORT)
     assert answer.status_code == 200
-    assert answer.json()["data"] == orjson.loads(seed.report_payload("pre-market", REPORT_DAY))
+    assert answer.json()["data"] == orjson.loads(report_payload("pre-market", REPORT_DAY))
 
 
 @contextlib.asynccontextmanager
@@ -164,11 +169,11 @@ async def test_marketbrief_serves_the_seeded_report(
     async with _marketbrief(seeded, tmp_path, cache=cache) as client:
         await client.get(REPORT)  # the first read warms the cache
         answer = await client.get(REPORT)
-        history = await client.get(suite.HISTORY_PATH)
+        history = await client.get(HISTORY_PATH)
     assert answer.status_code == 200
     meta = answer.json()["meta"]
     assert (meta["state"], meta["source"]) == ("fresh", source)
-    assert answer.json()["data"] == orjson.loads(seed.report_payload("pre-market", REPORT_DAY))
+    assert answer.json()["data"] == orjson.loads(report_payload("pre-market", REPORT_DAY))
     assert history.status_code == 200
     assert history.json()["count"] == 50
 
@@ -254,11 +259,11 @@ def _wrk(rps: float) -> WrkResult:
 
 
 def test_the_report_states_every_target(tmp_path: Path) -> None:
-    config = suite.Config.smoke()
-    outcome = suite.Outcome(config=config, command="python -m benchmarks --quick")
+    config = Config.smoke()
+    outcome = Outcome(config=config, command="python -m benchmarks --quick")
     outcome.finished = outcome.started + 60
     outcome.machine = {"nproc": "2", "CPU model": "test"}
-    outcome.seeds["sqlite"] = seed.SeedInfo(runs=10, snapshots=4, seconds=0.1)
+    outcome.seeds["sqlite"] = SeedInfo(runs=10, snapshots=4, seconds=0.1)
     for key, rps in {
         "ceiling": 9000,
         "baseline": 1000,
@@ -275,7 +280,7 @@ def test_the_report_states_every_target(tmp_path: Path) -> None:
     outcome.dashboard = DashboardResult(loads=3, dcl_ms=[90.0, 80.0, 70.0], ttfb_ms=[1, 2, 3])
     outcome.dashboard.load_ms = [1.0, 2.0, 3.0]
     outcome.profiles["cached"] = profiling.summarize("cached report", PY_SPY_RAW)
-    verdicts = {t.name.split(" (")[0]: t.met for t in report.targets(outcome)}
+    verdicts = {t.name.split(" (")[0]: t.met for t in targets(outcome)}
     assert verdicts["cached report ≥ 50 % of the ceiling's requests/s"] is True
     assert verdicts["cache off ≥ 25 % of the ceiling's requests/s"] is False
     assert verdicts["≥ 1,000 run completions/s on SQLite"] is False

@@ -1,0 +1,44 @@
+"""Everything one run measured, as the report reads it: `Outcome`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from benchmarks.browser import DashboardResult
+from benchmarks.completions import CompletionsResult
+from benchmarks.config import Config
+from benchmarks.load import FixedRateResult, WrkResult
+from benchmarks.profiling import InProcess, ProfileSummary
+from benchmarks.seed_history import SeedInfo
+
+
+@dataclass
+class Outcome:
+    """Everything measured, for the report."""
+
+    config: Config
+    command: str
+    started: float = field(default_factory=time.time)
+    finished: float = 0.0
+    machine: dict[str, str] = field(default_factory=dict)
+    seeds: dict[str, SeedInfo] = field(default_factory=dict)
+    throughput: dict[str, list[WrkResult]] = field(default_factory=dict)
+    response_bytes: dict[str, int] = field(default_factory=dict)
+    store_reads_per_request: dict[str, float] = field(default_factory=dict)
+    fixed: dict[str, list[FixedRateResult]] = field(default_factory=dict)
+    relaxed: dict[str, FixedRateResult] = field(default_factory=dict)
+    completions: dict[str, list[CompletionsResult]] = field(default_factory=dict)
+    dashboard: DashboardResult | None = None
+    dashboard_runs_in_window: int = 0
+    report_dates: int = 0
+    fsync_floor_us: float = 0.0
+    profiles: dict[str, ProfileSummary] = field(default_factory=dict)
+    in_process: InProcess | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    # CPU cores used by everything but the server under test and the load generator, per
+    # measurement: the shared machine's noise (PostgreSQL and Redis count here too).
+    other_cpu: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,71 @@
+"""The "How it was measured" and "Machine" sections: the method, and what it ran on."""
+
+from __future__ import annotations
+
+from benchmarks.config import REPORT_PATH
+from benchmarks.outcome import Outcome
+from benchmarks.report_figures import Emit
+from benchmarks.seed_history import SeedPlan
+
+
+def method(outcome: Outcome, emit: Emit) -> None:
+    c = outcome.config
+    emit("## How it was measured")
+    emit("")
+    emit(
+        "- Loopback only (127.0.0.1). Every server is a uvicorn process pinned with "
+        "`taskset -c 0`; every load generator (wrk, the fixed-rate generator, Chromium) is "
+        "pinned with `taskset -c 1`. PostgreSQL and Redis are the machine's shared servers and "
+        "run unpinned, so in scaled-out mode they compete with both cores."
+    )
+    emit(
+        "- All servers run the same uvicorn the same way `marketbrief serve` does: one process, "
+        "uvicorn's default event loop and HTTP parser, log level info with the access log on."
+    )
+    emit(
+        f"- Closed loop: `wrk -t1 -c32 -d{c.throughput_seconds:g}s --latency`, after a "
+        f"{c.warmup_seconds:g} s warm-up of every server. {c.reps} rounds, interleaved: each "
+        "round measures every condition once, in the same order, so noise from the shared "
+        "machine hits all conditions alike. Ratios are taken within a round (A/B of the same "
+        "round), then the median over rounds is reported with its min–max."
+    )
+    emit(
+        f"- Open loop: {c.fixed_rate:,.0f} requests/s offered for {c.fixed_seconds:g} s (after "
+        f"1 s not recorded), {c.fixed_reps} rounds alternating the two modes, by one asyncio "
+        "process over 64 keep-alive connections. Requests follow a fixed timetable and each "
+        "latency is measured from its *scheduled* send time, so a stalled server is charged "
+        "for every request that waited (no coordinated omission). "
+        "The generator's own lateness (send lag) is reported beside it."
+    )
+    emit(
+        f"- Stores: the read benchmarks use one SQLite file seeded with "
+        f"{c.history_runs:,} runs over {SeedPlan(c.history_runs).days:,} dates "
+        "(3 % failed, 5 % partial, with errors and warnings), 20 KB report snapshots for the "
+        "last 40 dates of each type, and the same data COPY'd into a private PostgreSQL schema. "
+        "The schema is always created by `SQLStore.migrate()`."
+    )
+    emit(
+        "- Report requests are `GET /api/v1/reports/pre-market?date=D` (a wrk Lua script), with "
+        f"D going round the {outcome.report_dates} dates that have a pre-market report, one "
+        "date per request in turn: each answer is a fresh snapshot of about 20 KB, and with "
+        "the cache off concurrent requests seldom ask for the same report, so they seldom "
+        "share a store read. The ceiling answers every request with marketbrief's own "
+        f"response bytes for `{REPORT_PATH}`; the baseline gets the same requests."
+    )
+    emit(
+        "- Run completions: `SQLStore.finish_run(completion)` back to back in one process "
+        "pinned to core 0; each completion is a never-claimed run with a 20 KB report and six "
+        "predictions, i.e. one transaction inserting the run row, the snapshot and the "
+        "predictions and moving the latest pointer (SQLite: WAL, `synchronous=FULL`)."
+    )
+    emit("")
+
+
+def machine(outcome: Outcome, emit: Emit) -> None:
+    emit("## Machine")
+    emit("")
+    emit("| fact | value |")
+    emit("|---|---|")
+    for name, value in outcome.machine.items():
+        emit(f"| {name} | {value} |")
+    emit("")

@@ -1,0 +1,102 @@
+"""The backends this suite owns (its own redis-server and PostgreSQL database), SQLite reads."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+from harness.probes import free_port
+from harness.process import ServerProcess
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN = f"host={PG_HOST} port={PG_PORT} user=postgres dbname=test"
+REDIS_STARTUP_SECONDS = 10.0
+
+
+class RedisServer(ServerProcess):
+    """A redis-server of our own on a free loopback port: the shared one is never touched."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        command = [binary, *args, "no", "--daemonize", "no", "--dir", str(workdir)]
+        super().__init__("our redis-server", command, grace=10.0)
+
+    def start(self) -> None:
+        """Start and wait (10 s at most) for PONG."""
+        super().start()
+        self.wait_until(self._pong, timeout=REDIS_STARTUP_SECONDS, poll=0.02)
+
+    def _pong(self) -> bool:
+        with contextlib.suppress(redis.exceptions.RedisError):
+            return bool(self.client().ping())
+        return False
+
+    def flushall(self) -> None:
+        """FLUSHALL on OUR server only."""
+        self.client().flushall()
+
+    def client(self) -> redis.Redis:
+        """A client of our server."""
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+
+class PgDatabase:
+    """CREATE DATABASE mbres_<random> on the shared server; dropped by `drop`."""
+
+    def __init__(self) -> None:
+        self.name = f"mbres_{uuid.uuid4().hex[:12]}"
+        self.dsn = f"host={PG_HOST} port={PG_PORT} user=postgres dbname={self.name}"
+
+    def url(self, port: int = PG_PORT) -> str:
+        """A marketbrief database URL, optionally through a proxy's port."""
+        return f"postgresql://postgres@127.0.0.1:{port}/{self.name}"
+
+    def create(self) -> None:
+        """Make the database (autocommit: CREATE DATABASE cannot run in a transaction)."""
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.name}"')
+
+    def terminate_backends(self) -> int:
+        """pg_terminate_backend for every connection to OUR database (never another's)."""
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            rows = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.name,),
+            ).fetchall()
+        return sum(1 for (done,) in rows if done)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one query on our database (a direct connection, not through any proxy)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def drop(self) -> None:
+        """Drop our database, ending whatever still connects to it."""
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def sqlite_rows(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of one read-only query on a SQLite file (WAL readers never block the writer)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def integrity_check(path: Path) -> list[str]:
+    """PRAGMA integrity_check on a SQLite file: ['ok'] when sound."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as db:
+        return [row[0] for row in db.execute("PRAGMA integrity_check")]
