@@ -27,8 +27,8 @@ lint: install  ## ruff (lint + format check) and mypy strict
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks resilience harness
+	$(BIN)/ruff check --fix src tests benchmarks resilience harness
 
 bench: install  ## benchmarks, reported as side-by-side ratios
 	$(BIN)/python -m benchmarks
