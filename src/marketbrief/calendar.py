@@ -1,9 +1,11 @@
-"""New York business dates, NYSE sessions and report slots (pure; see DESIGN.md section 6).
+"""New York business dates, NYSE sessions and report slots (pure: no I/O, no host clock).
 
-The business date is the America/New_York date of an instant, computed in that zone (LESSONS 2).
-Dates stay `date`s and instants stay aware UTC `datetime`s (LESSONS 3). Sessions, holidays and
-early closes come from exchange_calendars' XNYS, never from the host clock or zone (LESSONS 4),
-and every slot is a New York wall-clock time converted to UTC per day (LESSONS 20).
+The business date is the America/New_York date of an instant, computed in that zone, so a
+reader and a writer agree on "today" at every UTC instant. Dates stay `date`s and instants stay
+aware UTC `datetime`s: a date-only string is never pushed through a time-zone conversion.
+Sessions, holidays and early closes come from exchange_calendars' XNYS, never from the host
+clock or zone, and every slot is a New York wall-clock time converted to UTC per day, so a
+daylight-saving change never moves a slot against the market.
 """
 
 from __future__ import annotations

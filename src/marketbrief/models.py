@@ -42,7 +42,7 @@ PUBLISHABLE = (RunStatus.SUCCESS, RunStatus.PARTIAL)
 
 
 class TriggerSource(enum.StrEnum):
-    """What really started a run, recorded as it was (LESSONS 13)."""
+    """What really started a run, recorded as it was (never collapsed to one value)."""
 
     SCHEDULE = "schedule"
     CATCH_UP = "catch-up"

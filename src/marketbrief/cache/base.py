@@ -1,8 +1,9 @@
 """The cache port: bytes in, bytes out, each entry with a TTL and a version.
 
 The hot cache may be evicted, flushed or lost at any moment, so it is never the source of truth:
-a miss is always `None` (never a truthy placeholder, LESSONS 6), and an entry is replaced only by
-a version at least as new as the stored one, so a late older write cannot undo a newer one.
+a miss is always `None` (never a truthy placeholder served as a hit), and an entry is replaced
+only by a version at least as new as the stored one, so a late older write cannot undo a newer
+one.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import feedparser
 from marketbrief.errors import ConfigError, ProviderError
 from marketbrief.pipeline import http
 from marketbrief.pipeline.fallback import first_non_empty
+from marketbrief.pipeline.specs import parse_providers
 
 YAHOO_URL = "https://feeds.finance.yahoo.com/rss/2.0/headline?s={symbol}&region=US&lang=en-US"
 FINNHUB_URL = "https://finnhub.io/api/v1"
@@ -144,33 +145,25 @@ def providers_from_spec(
 ) -> list[NewsProvider]:
     """Parse a MARKETBRIEF_NEWS-style list: `dir:PATH`, `rss:URL`, `yahoo`, `finnhub`."""
     providers: list[NewsProvider] = []
-    for raw in spec.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        kind, _, arg = item.partition(":")
-        if kind == "dir" and arg:
-            if not Path(arg).is_dir():
-                raise ConfigError(f"news provider {item!r}: {arg} is not a directory")
-            providers.append(DirectoryNews(Path(arg)))
-        elif kind == "rss" and arg:
-            if not arg.startswith(("http://", "https://")) or "{symbol}" not in arg:
-                raise ConfigError(
-                    f"news provider {item!r}: expected rss:http(s)://... containing {{symbol}}"
-                )
-            providers.append(FeedNews(arg, timeout=timeout))
-        elif item == "yahoo":
+    for entry in parse_providers(spec, "news"):
+        if entry.kind == "dir" and entry.arg:
+            providers.append(DirectoryNews(entry.directory("news")))
+        elif entry.kind == "rss" and entry.arg:
+            if not entry.arg.startswith(("http://", "https://")) or "{symbol}" not in entry.arg:
+                expected = "expected rss:http(s)://... containing {symbol}"
+                raise ConfigError(f"news provider {entry.text!r}: {expected}")
+            providers.append(FeedNews(entry.arg, timeout=timeout))
+        elif entry.text == "yahoo":
             providers.append(yahoo(timeout=timeout))
-        elif item == "finnhub":
+        elif entry.text == "finnhub":
             if not finnhub_key:
                 raise ConfigError("news provider 'finnhub' needs a Finnhub API key")
             providers.append(FinnhubNews(finnhub_key, timeout=timeout))
         else:
             raise ConfigError(
-                f"unknown news provider {item!r}; expected dir:PATH, rss:URL, yahoo or finnhub"
+                f"unknown news provider {entry.text!r}; "
+                "expected dir:PATH, rss:URL, yahoo or finnhub"
             )
-    if not providers:
-        raise ConfigError(f"news provider list {spec!r} names no provider")
     return providers
 
 

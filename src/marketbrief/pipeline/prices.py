@@ -21,6 +21,7 @@ from marketbrief.errors import ConfigError, ProviderError
 from marketbrief.pipeline import http
 from marketbrief.pipeline.fallback import first_non_empty
 from marketbrief.pipeline.news import safe_symbol
+from marketbrief.pipeline.specs import parse_providers
 
 STOOQ_URL = "https://stooq.com/q/d/l/"
 DEFAULT_TIMEOUT = 10.0
@@ -135,21 +136,13 @@ def price_providers_from_spec(
 ) -> list[PriceProvider]:
     """Parse a comma-separated list of price providers: `dir:PATH`, `stooq`."""
     providers: list[PriceProvider] = []
-    for raw in spec.split(","):
-        item = raw.strip()
-        if not item:
-            continue
-        kind, _, arg = item.partition(":")
-        if kind == "dir" and arg:
-            if not Path(arg).is_dir():
-                raise ConfigError(f"price provider {item!r}: {arg} is not a directory")
-            providers.append(DirectoryPrices(Path(arg)))
-        elif item == "stooq":
+    for entry in parse_providers(spec, "price"):
+        if entry.kind == "dir" and entry.arg:
+            providers.append(DirectoryPrices(entry.directory("price")))
+        elif entry.text == "stooq":
             providers.append(StooqPrices(timeout=timeout))
         else:
-            raise ConfigError(f"unknown price provider {item!r}; expected dir:PATH or stooq")
-    if not providers:
-        raise ConfigError(f"price provider list {spec!r} names no provider")
+            raise ConfigError(f"unknown price provider {entry.text!r}; expected dir:PATH or stooq")
     return providers
 
 

@@ -1,7 +1,7 @@
 """The port every sentiment model speaks, and how a primary and a second opinion combine.
 
 A model never invents a confidence: a model that failed answers confidence None with the
-reason in `error`, never a default number (LESSONS 16).
+reason in `error`, never a default number: absent data stays absent.
 
 combine(primary, second), both confidences in [0, 1], p the primary's and s the second's:
 

@@ -23,7 +23,7 @@ def prediction_row(
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What validation decided about a run (LESSONS 12): never success with nothing in it."""
+    """What validation decided about a run: never success with nothing in it."""
 
     status: RunStatus
     reason: str | None

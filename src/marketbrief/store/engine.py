@@ -99,7 +99,8 @@ def create_engines(url: str) -> Engines:
 
             @event.listens_for(reader, "connect")
             def _bounded(dbapi_connection: Any, _record: Any) -> None:
-                # A blocked store must fail within the write budget, not hang (DESIGN 4.5).
+                # A blocked store must fail within the write budget (and the write go to the
+                # outbox), not hang.
                 with dbapi_connection.cursor() as cursor:
                     cursor.execute(f"SET lock_timeout = {PG_LOCK_TIMEOUT_MS}")
                     cursor.execute(f"SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}")

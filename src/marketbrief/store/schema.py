@@ -94,7 +94,8 @@ job_executions = sa.Table(
     sa.Index(None, "job_type", "id"),
     sa.Index(None, "status", "id"),
     sa.Index(None, "scheduled_date", "id"),
-    # A scheduled slot is claimed at most once across every process (LESSONS 13).
+    # A scheduled slot is claimed at most once across every process: two schedulers never run
+    # one report twice.
     sa.Index(
         "uq_job_executions_slot",
         "scheduled_date",
@@ -192,7 +193,7 @@ symbol_predictions = sa.Table(
     sa.Column("report_type", sa.String(16), nullable=False),
     sa.Column("symbol", sa.String(16), nullable=False),
     sa.Column("direction", sa.String(8), nullable=False),
-    # Null means the analysis failed; never a default (LESSONS 16).
+    # Null means the analysis failed; never a default number.
     sa.Column("confidence", sa.Float),
     sa.Column("sentiment_score", sa.Float),
     sa.Column("articles_count", sa.Integer, nullable=False, server_default="0"),

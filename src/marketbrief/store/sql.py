@@ -99,16 +99,8 @@ class SQLStore(RunWrites, HistoryQueries, MarketData):
 
     def latest_run_for(self, report_type: ReportType, day: date) -> Run | None:
         """The newest run of that type for that date, whatever its status."""
-        query = (
-            sa.select(job_executions)
-            .where(job_executions.c.scheduled_date == day)
-            .where(job_executions.c.job_type == report_type.value)
-            .order_by(job_executions.c.id.desc())
-            .limit(1)
-        )
-        with self._engines.read() as connection:
-            row = connection.execute(query).first()
-        return rows.run(row) if row is not None else None
+        found = self._newest_run(day, (report_type,), with_predictions=False)
+        return found[0] if found else None
 
     def predictions_for(
         self, day: date, report_types: tuple[ReportType, ...]
@@ -119,36 +111,36 @@ class SQLStore(RunWrites, HistoryQueries, MarketData):
             .where(symbol_predictions.c.run_id == job_executions.c.run_id)
             .exists()
         )
+        return self._newest_run(day, report_types, has_predictions)
+
+    def good_run(self, report_type: ReportType, day: date) -> tuple[Run, list[Prediction]] | None:
+        """The newest success/partial run of that type on `day`, with its predictions."""
+        good = job_executions.c.status.in_([s.value for s in PUBLISHABLE])
+        return self._newest_run(day, (report_type,), good)
+
+    def _newest_run(
+        self,
+        day: date,
+        report_types: tuple[ReportType, ...],
+        condition: sa.ColumnElement[bool] | None = None,
+        *,
+        with_predictions: bool = True,
+    ) -> tuple[Run, list[Prediction]] | None:
+        """The newest run of those types on `day` (meeting `condition`), with its predictions."""
         query = (
             sa.select(job_executions)
             .where(job_executions.c.scheduled_date == day)
             .where(job_executions.c.job_type.in_([t.value for t in report_types]))
-            .where(has_predictions)
             .order_by(job_executions.c.id.desc())
             .limit(1)
         )
+        if condition is not None:
+            query = query.where(condition)
         with self._engines.read() as connection:
             row = connection.execute(query).first()
             if row is None:
                 return None
-            predictions = predictions_of(connection, row.run_id)
-        return rows.run(row), predictions
-
-    def good_run(self, report_type: ReportType, day: date) -> tuple[Run, list[Prediction]] | None:
-        """The newest success/partial run of that type on `day`, with its predictions."""
-        query = (
-            sa.select(job_executions)
-            .where(job_executions.c.scheduled_date == day)
-            .where(job_executions.c.job_type == report_type.value)
-            .where(job_executions.c.status.in_([s.value for s in PUBLISHABLE]))
-            .order_by(job_executions.c.id.desc())
-            .limit(1)
-        )
-        with self._engines.read() as connection:
-            row = connection.execute(query).first()
-            if row is None:
-                return None
-            predictions = predictions_of(connection, row.run_id)
+            predictions = predictions_of(connection, row.run_id) if with_predictions else []
         return rows.run(row), predictions
 
     def latest_keys(

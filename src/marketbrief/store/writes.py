@@ -234,7 +234,8 @@ class RunWrites:
                 connection.execute(st.upsert_stages, [rows.stage_values(r) for r in c.stages])
             published = False
             if snapshot_id is not None and c.status in PUBLISHABLE:
-                # Compare-and-set (LESSONS 18): RETURNING yields a row only if the pointer moved.
+                # Compare-and-set, so an older run finishing late never replaces a newer report:
+                # RETURNING yields a row only if the pointer moved.
                 moved = connection.execute(
                     st.move_latest,
                     {
@@ -272,7 +273,7 @@ class RunWrites:
         )
 
     def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:
-        """Mark runs still `running` that started before the cutoff as failed (LESSONS 15)."""
+        """Mark runs still `running` that started before the cutoff as failed."""
         with self._engines.write() as connection:
             stuck = connection.execute(
                 sa.select(job_executions).where(

@@ -29,7 +29,7 @@ class PayloadTooLarge(Exception):
 
 
 def check_api_key(configured: str | None, presented: str | None) -> None:
-    """Allow a write only with the configured key, compared in constant time (LESSONS 19)."""
+    """Allow a write only with the configured key, compared in constant time; no key, no writes."""
     if not configured:
         raise WritesDisabled("writes are disabled: no MARKETBRIEF_API_KEY is configured")
     if not presented:

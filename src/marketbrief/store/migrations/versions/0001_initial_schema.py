@@ -1,4 +1,4 @@
-"""Initial schema: every table and index of DESIGN.md section 3.
+"""Initial schema: every table and index of the data model (docs/design.md).
 
 Revision ID: 0001
 Revises:
