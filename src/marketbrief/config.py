@@ -57,6 +57,7 @@ class Settings:
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     high_confidence: float = 0.7
     run_timeout_minutes: int = 30
+    run_lease_seconds: float = 120.0
     catchup_hours: int = 6
     slots: Slots = field(default_factory=Slots)
     api_key: str | None = None
@@ -115,6 +116,9 @@ class Settings:
             high_confidence=reader.get("HIGH_CONFIDENCE", _fraction, defaults.high_confidence),
             run_timeout_minutes=reader.get(
                 "RUN_TIMEOUT", _positive_int, defaults.run_timeout_minutes
+            ),
+            run_lease_seconds=reader.get(
+                "RUN_LEASE_SECONDS", _positive_float, defaults.run_lease_seconds
             ),
             catchup_hours=reader.get("CATCHUP_HOURS", _non_negative_int, defaults.catchup_hours),
             slots=Slots(

@@ -48,7 +48,11 @@ class Services:
         results = Results.open(settings, calendar=calendar, clock=clock)
         policy = JobPolicy(symbols=settings.symbols, high_confidence=settings.high_confidence)
         runner = Runner(
-            results, analyst or analyst_from(settings), prices or prices_from(settings), policy
+            results,
+            analyst or analyst_from(settings),
+            prices or prices_from(settings),
+            policy,
+            lease=timedelta(seconds=settings.run_lease_seconds),
         )
         scheduler = Scheduler(
             calendar,

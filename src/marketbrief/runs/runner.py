@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from marketbrief.errors import InvalidInput, MarketbriefError, StoreError, StoreUnavailable
@@ -32,6 +32,7 @@ from marketbrief.pipeline.ports import Analyst, PriceFeed
 from marketbrief.results import Results
 from marketbrief.results.slots import Slot
 from marketbrief.runs.jobs import BUILDERS, JobContext, JobPolicy, JobResult
+from marketbrief.runs.lease import kept_alive
 from marketbrief.store.writes import new_run_id
 
 log = logging.getLogger(__name__)
@@ -112,9 +113,16 @@ class Runner:
     """Runs report jobs for one process: from the CLI, the API or the scheduler."""
 
     def __init__(
-        self, results: Results, analyst: Analyst, prices: PriceFeed, policy: JobPolicy
+        self,
+        results: Results,
+        analyst: Analyst,
+        prices: PriceFeed,
+        policy: JobPolicy,
+        *,
+        lease: timedelta,
     ) -> None:
         self.results = results
+        self.lease = lease
         self.store = results.store
         self.calendar = results.calendar
         self.analyst = analyst
@@ -176,7 +184,9 @@ class Runner:
     async def _claim(self, kind: ReportType, day: date, trigger: TriggerSource) -> Claim:
         now = self.results.now()
         try:
-            return await self.store.claim_run(kind, day, trigger, started_at=now)
+            return await self.store.claim_run(
+                kind, day, trigger, started_at=now, lease_until=now + self.lease
+            )
         except StoreUnavailable:
             if trigger.claims_slot:
                 raise  # exactly-once needs the store; the scheduler catches up later
@@ -205,6 +215,12 @@ class Runner:
 
     async def execute(self, run: Run) -> RunOutcome:
         """Compute, validate and persist one claimed run; never leaves it running."""
+        if run.id == 0:  # never claimed in the store: there is no lease to keep
+            return await self._execute(run)
+        async with kept_alive(self.store, run.run_id, self.lease, self.results.now):
+            return await self._execute(run)
+
+    async def _execute(self, run: Run) -> RunOutcome:
         stages = _StageLog(self, run)
         await stages.enter(Stage.INIT)
         slot = self.calendar.slot_instant(run.report_type, run.scheduled_date)

@@ -106,7 +106,10 @@ class StoreBackend(Protocol):
         *,
         started_at: datetime | None = None,
         run_id: str | None = None,
+        lease_until: datetime | None = None,
     ) -> Claim: ...
+
+    def renew_lease(self, run_id: str, until: datetime) -> bool: ...
 
     def record_stage(
         self,

@@ -89,6 +89,7 @@ class Store:
         trigger_source: TriggerSource,
         *,
         started_at: datetime | None = None,
+        lease_until: datetime | None = None,
     ) -> Claim:
         """Start a run; a slot another process holds comes back with claimed=False."""
         return await self._call(
@@ -97,7 +98,12 @@ class Store:
             scheduled_date,
             trigger_source,
             started_at=started_at,
+            lease_until=lease_until,
         )
+
+    async def renew_lease(self, run_id: str, until: datetime) -> bool:
+        """Extend a running run's lease; False when the run is no longer running."""
+        return await self._call(self.backend.renew_lease, run_id, until)
 
     async def record_stage(
         self,

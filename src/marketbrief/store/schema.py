@@ -87,6 +87,10 @@ job_executions = sa.Table(
     sa.Column("errors", sa.JSON, nullable=False),
     sa.Column("warnings", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Liveness: the worker running the run renews its lease; only an expired lease is swept.
+    sa.Column("lease_until", UTCDateTime),
+    # When the sweeper marked the run failed; cleared when the run's real result arrives after.
+    sa.Column("swept_at", UTCDateTime),
     _one_of("job_type", ReportType),
     _one_of("status", RunStatus),
     _one_of("trigger_source", TriggerSource),

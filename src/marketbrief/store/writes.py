@@ -89,7 +89,7 @@ class WriteStatements:
             set_={k: analysis.excluded[k] for k in rows.DAILY_ANALYSIS_UPDATED},
         )
         return cls(
-            run_status=sa.select(job_executions.c.status).where(
+            run_status=sa.select(job_executions.c.status, job_executions.c.swept_at).where(
                 job_executions.c.run_id == sa.bindparam("rid")
             ),
             insert_run=sa.insert(job_executions),
@@ -138,8 +138,12 @@ class RunWrites:
         *,
         started_at: datetime | None = None,
         run_id: str | None = None,
+        lease_until: datetime | None = None,
     ) -> Claim:
-        """Start a run; a scheduled slot already claimed returns the holder with claimed=False."""
+        """Start a run; a scheduled slot already claimed returns the holder with claimed=False.
+
+        `lease_until` is how long the run counts as alive without a renewal (`renew_lease`).
+        """
         now = utc_now()
         values: dict[str, Any] = {
             "run_id": run_id or new_run_id(scheduled_date, report_type),
@@ -152,6 +156,7 @@ class RunWrites:
             "errors": [],
             "warnings": [],
             "created_at": now,
+            "lease_until": lease_until,
         }
         with self._engines.write() as connection:
             insert = self._insert(job_executions).values(values)
@@ -196,15 +201,39 @@ class RunWrites:
             connection.execute(self._writes.current_stage, {"rid": run_id, "stage": stage.value})
             bump_runs(connection)
 
+    def renew_lease(self, run_id: str, until: datetime) -> bool:
+        """Extend a running run's lease; False when the run is no longer running."""
+        with self._engines.write() as connection:
+            renewed = connection.execute(
+                sa.update(job_executions)
+                .where(job_executions.c.run_id == run_id)
+                .where(job_executions.c.status == RunStatus.RUNNING.value)
+                .values(lease_until=until)
+            ).rowcount
+        return bool(renewed)
+
     def finish_run(self, completion: Completion) -> Outcome:
-        """Snapshot, predictions, run row and latest pointer in ONE transaction (idempotent)."""
+        """Snapshot, predictions, run row and latest pointer in ONE transaction (idempotent).
+
+        A run the sweeper marked failed while it was in fact still working (or while its result
+        waited in the outbox) is finished with its real result: that result is data, and it is
+        kept, with a warning that says what happened.
+        """
         c = completion
         st = self._writes
         with self._engines.write() as connection:
-            status = connection.execute(st.run_status, {"rid": c.run_id}).scalar()
-            if status is not None and status != RunStatus.RUNNING.value:
+            found = connection.execute(st.run_status, {"rid": c.run_id}).first()
+            status, swept_at = (found.status, found.swept_at) if found else (None, None)
+            if status is not None and status != RunStatus.RUNNING.value and swept_at is None:
                 return self._already_finished(connection, c)
             run_values = rows.run_values(c)
+            if swept_at is not None:
+                note = (
+                    f"marked failed by the sweeper at {swept_at.isoformat()} (its lease had "
+                    "expired), then finished: this is its real result"
+                )
+                run_values["warnings"] = [*run_values["warnings"], note]
+                run_values["swept_at"] = None
             if status is None:
                 # Never claimed here (the claim went to the outbox too): the completion is whole.
                 connection.execute(
@@ -273,28 +302,41 @@ class RunWrites:
         )
 
     def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:
-        """Mark runs still `running` that started before the cutoff as failed."""
+        """Mark running runs whose lease expired before `now` as failed (none stays running).
+
+        A run with no lease (claimed before leases existed, or imported) is judged by its age:
+        it is stuck when it started before `started_before`.
+        """
+        expired = sa.or_(
+            job_executions.c.lease_until < now,
+            sa.and_(
+                job_executions.c.lease_until.is_(None),
+                job_executions.c.started_at < started_before,
+            ),
+        )
         with self._engines.write() as connection:
             stuck = connection.execute(
                 sa.select(job_executions).where(
-                    job_executions.c.status == RunStatus.RUNNING.value,
-                    job_executions.c.started_at < started_before,
+                    job_executions.c.status == RunStatus.RUNNING.value, expired
                 )
             ).all()
             if stuck:
                 bump_runs(connection)
             for row in stuck:
                 message = (
-                    f"run was still running at {now.isoformat()}; marked failed by the sweeper"
+                    f"run was still running at {now.isoformat()} with no live worker (its lease "
+                    "expired); marked failed by the sweeper"
                 )
                 connection.execute(
                     sa.update(job_executions)
                     .where(job_executions.c.id == row.id)
+                    .where(job_executions.c.status == RunStatus.RUNNING.value)
                     .values(
                         status=RunStatus.FAILED.value,
                         executed_at=now,
                         execution_time_ms=rows.elapsed_ms(row.started_at, now),
                         errors=[*row.errors, {"stage": row.current_stage, "error": message}],
+                        swept_at=now,
                     )
                 )
         return [row.run_id for row in stuck]
