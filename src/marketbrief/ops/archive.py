@@ -28,7 +28,8 @@ from typing import IO, Any
 import orjson
 import sqlalchemy as sa
 
-from marketbrief.errors import InvalidInput, MarketbriefError
+from marketbrief.errors import InvalidInput
+from marketbrief.ops.files import fsync_dir, fsync_handle, guarded, opened
 from marketbrief.store.schema import ALL_TABLES, UTCDateTime, store_revision
 
 FORMAT = "marketbrief-archive"
@@ -51,23 +52,33 @@ def table_file(table: sa.Table) -> str:
 # -- values --------------------------------------------------------------------------------------
 
 
-def encode_row(table: sa.Table, row: Any) -> bytes:
+def encode_row(table: sa.Table, row: Any, absent: frozenset[str] = frozenset()) -> bytes:
     """One row as a JSON line (columns in schema order, values normalised by column type)."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
-    out = {str(c.name): _encode_value(c, mapping[c.name]) for c in table.columns}
+    out = {
+        str(c.name): _encode_value(c, mapping[c.name])
+        for c in table.columns
+        if c.name not in absent
+    }
     return orjson.dumps(out) + b"\n"
 
 
-def decode_row(table: sa.Table, line: bytes) -> dict[str, Any]:
-    """A JSON line back into column values ready for an INSERT; ArchiveError if it does not fit."""
+def decode_row(
+    table: sa.Table, line: bytes, absent: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """A JSON line back into column values ready for an INSERT; ArchiveError if it does not fit.
+
+    `absent` names columns an older archive does not have: they are left to their defaults.
+    """
     try:
         raw = orjson.loads(line)
     except orjson.JSONDecodeError as error:
         raise ArchiveError(f"{table_file(table)}: a line is not JSON ({error})") from None
-    if not isinstance(raw, dict) or set(raw) != set(table.columns.keys()):
+    columns = [c for c in table.columns if c.name not in absent]
+    if not isinstance(raw, dict) or set(raw) != {c.name for c in columns}:
         raise ArchiveError(f"{table_file(table)}: a row does not have the columns of {table.name}")
     try:
-        return {c.name: _decode_value(c, raw[c.name]) for c in table.columns}
+        return {c.name: _decode_value(c, raw[c.name]) for c in columns}
     except (TypeError, ValueError) as error:
         raise ArchiveError(f"{table_file(table)}: a value does not fit ({error})") from None
 
@@ -193,7 +204,7 @@ class ArchiveWriter:
         if destination.exists():
             raise ArchiveError(f"{destination} already exists; choose another --output")
         self.staging = destination.with_name(f".{destination.name}.partial")
-        _io(lambda: self.staging.mkdir(parents=True, exist_ok=False), self.staging)
+        guarded(lambda: self.staging.mkdir(parents=True, exist_ok=False), self.staging)
         self.entries: dict[str, Entry] = {}
 
     def write_table(self, table: sa.Table, rows: Iterable[Any]) -> Entry:
@@ -201,14 +212,14 @@ class ArchiveWriter:
         name = table_file(table)
         digest, size, count = hashlib.sha256(), 0, 0
         path = self.staging / name
-        with _opened(path, "wb") as out:
+        with opened(path, "wb") as out:
             for row in rows:
                 line = encode_row(table, row)
                 digest.update(line)
                 size += len(line)
                 count += 1
-                _io(lambda line=line: out.write(line), path)
-            _fsync(out, path)
+                guarded(lambda line=line: out.write(line), path)
+            fsync_handle(out, path)
         entry = Entry(name, size, digest.hexdigest(), count)
         self.entries[str(table.name)] = entry
         return entry
@@ -220,23 +231,23 @@ class ArchiveWriter:
     def finish(self, manifest: Manifest) -> Path:
         """Write the manifest and publish the archive atomically; returns its path."""
         path = self.staging / MANIFEST
-        with _opened(path, "wb") as out:
-            _io(
+        with opened(path, "wb") as out:
+            guarded(
                 lambda: out.write(orjson.dumps(manifest.as_dict(), option=orjson.OPT_INDENT_2)),
                 path,
             )
-            _fsync(out, path)
+            fsync_handle(out, path)
         if self.as_tar:
             partial = self.destination.with_name(f".{self.destination.name}.partial.tar")
             try:
-                _io(lambda: self._tar_into(partial), partial)
-                _io(lambda: os.replace(partial, self.destination), self.destination)
+                guarded(lambda: self._tar_into(partial), partial)
+                guarded(lambda: os.replace(partial, self.destination), self.destination)
             finally:
                 partial.unlink(missing_ok=True)
             self.discard()
         else:
-            _io(lambda: os.replace(self.staging, self.destination), self.destination)
-        _fsync_dir(self.destination.parent)
+            guarded(lambda: os.replace(self.staging, self.destination), self.destination)
+        fsync_dir(self.destination.parent)
         return self.destination
 
     def _tar_into(self, path: Path) -> None:
@@ -296,11 +307,13 @@ class Archive:
                 + "; ".join(problems)
             )
 
-    def rows(self, table: sa.Table) -> Iterator[dict[str, Any]]:
-        """Decoded rows of one table, in archive order."""
+    def rows(
+        self, table: sa.Table, absent: frozenset[str] = frozenset()
+    ) -> Iterator[dict[str, Any]]:
+        """Decoded rows of one table, in archive order (without the `absent` columns)."""
         with self._open(self.manifest.tables[str(table.name)].name) as stream:
             for line in stream:
-                yield decode_row(table, line)
+                yield decode_row(table, line, absent)
 
     def close(self) -> None:
         """Close the tar file, if any."""
@@ -346,48 +359,7 @@ def _measure(stream: IO[bytes]) -> tuple[int, str, int]:
     return size, digest.hexdigest(), lines
 
 
-# -- files ---------------------------------------------------------------------------------------
-
-
-def _io(action: Any, path: Path) -> Any:
-    """Run a file operation; an OSError becomes a MarketbriefError naming the path (exit 1)."""
-    try:
-        return action()
-    except OSError as error:
-        raise MarketbriefError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def _opened(path: Path, mode: str) -> IO[bytes]:
-    handle: IO[bytes] = _io(lambda: path.open(mode), path)
-    return handle
-
-
-def _fsync(handle: IO[bytes], path: Path) -> None:
-    _io(handle.flush, path)
-    _io(lambda: os.fsync(handle.fileno()), path)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable: fsync the folder that holds it (a no-op where unsupported)."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-def fsync_file(path: Path) -> None:
-    """Flush one finished file to disk."""
-    with _opened(path, "rb") as handle:
-        _io(lambda: os.fsync(handle.fileno()), path)
-
-
 def sha256_of(path: Path) -> Entry:
     """The manifest entry of an extra file already written into an archive's staging folder."""
-    size, digest, _ = _measure(_opened(path, "rb"))
+    size, digest, _ = _measure(opened(path, "rb"))
     return Entry(path.name, size, digest)

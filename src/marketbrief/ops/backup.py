@@ -26,9 +26,9 @@ from marketbrief.ops.archive import (
     ArchiveWriter,
     Entry,
     Manifest,
-    fsync_file,
     sha256_of,
 )
+from marketbrief.ops.files import fsync_file
 from marketbrief.ops.progress import Advance, Progress, advancing
 from marketbrief.store.migrate import current_revision
 from marketbrief.store.schema import store_revision

@@ -18,9 +18,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketbrief.errors import InvalidInput, SchemaError, StoreError
-from marketbrief.ops.archive import TABLES, Archive, ArchiveError, Manifest, encode_row
+from marketbrief.ops.archive import (
+    TABLES,
+    Archive,
+    ArchiveError,
+    Manifest,
+    encode_row,
+)
 from marketbrief.ops.backup import rows_of
 from marketbrief.ops.progress import Advance, Progress, advancing
+from marketbrief.ops.schemas import absent_columns
 from marketbrief.store.migrate import current_revision
 from marketbrief.store.schema import store_revision
 from marketbrief.store.sql import SQLStore
@@ -70,7 +77,8 @@ def restore_archive(
                 raise SchemaError(
                     "the database was never migrated: run `marketbrief migrate` first"
                 )
-            if schema != manifest.schema_revision:
+            absent = absent_columns(manifest.schema_revision, schema)
+            if absent is None:
                 raise ArchiveError(
                     f"the archive is at schema revision {manifest.schema_revision}, the database "
                     f"at {schema}: restore with the marketbrief version that wrote it"
@@ -87,11 +95,11 @@ def restore_archive(
             total = sum(e.rows or 0 for e in manifest.tables.values())
             with advancing(progress, total, "restore") as advance:
                 for table in TABLES:
-                    _insert_all(connection, table, archive, advance)
+                    _insert_all(connection, table, archive, advance, absent)
             if store.dialect == "postgresql":
                 _reset_sequences(connection)
             revision = _bump_revision(connection, manifest.store_revision)
-            _prove_identical(connection, manifest)
+            _prove_identical(connection, manifest, absent)
     finally:
         archive.close()
     rows = {name: entry.rows or 0 for name, entry in manifest.tables.items()}
@@ -104,10 +112,14 @@ def _count(connection: sa.Connection, table: sa.Table) -> int:
 
 
 def _insert_all(
-    connection: sa.Connection, table: sa.Table, archive: Archive, advance: Advance
+    connection: sa.Connection,
+    table: sa.Table,
+    archive: Archive,
+    advance: Advance,
+    absent: dict[str, frozenset[str]],
 ) -> None:
     batch: list[dict[str, Any]] = []
-    for row in archive.rows(table):
+    for row in archive.rows(table, absent.get(str(table.name), frozenset())):
         batch.append(row)
         advance()
         if len(batch) >= _BATCH:
@@ -142,13 +154,15 @@ def _bump_revision(connection: sa.Connection, archived: int) -> int:
     return revision
 
 
-def _prove_identical(connection: sa.Connection, manifest: Manifest) -> None:
+def _prove_identical(
+    connection: sa.Connection, manifest: Manifest, absent: dict[str, frozenset[str]]
+) -> None:
     """Re-encode every restored table; a difference from the manifest rolls everything back."""
     for table in TABLES:
         entry = manifest.tables[table.name]
         digest, count = hashlib.sha256(), 0
         for row in rows_of(connection, table):
-            digest.update(encode_row(table, row))
+            digest.update(encode_row(table, row, absent.get(str(table.name), frozenset())))
             count += 1
         if count != entry.rows or digest.hexdigest() != entry.sha256:
             raise StoreError(

@@ -1,0 +1,23 @@
+"""Archives written at older schema revisions: which columns they lack, so they still restore."""
+
+from __future__ import annotations
+
+# The columns each schema revision added, so an archive written before them still restores:
+# its rows simply lack them, and the database's defaults fill them in.
+COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
+    "0002": {"store_revision": ("runs_revision",)},
+    "0003": {"job_executions": ("lease_until", "swept_at")},
+}
+
+
+def absent_columns(archived: str, current: str) -> dict[str, frozenset[str]] | None:
+    """Columns an archive at schema `archived` lacks against `current`; None if it is not older."""
+    known = ["0001", *COLUMNS_ADDED]
+    if archived not in known or current not in known or archived > current:
+        return None
+    absent: dict[str, set[str]] = {}
+    for revision, tables in COLUMNS_ADDED.items():
+        if archived < revision <= current:
+            for name, columns in tables.items():
+                absent.setdefault(name, set()).update(columns)
+    return {name: frozenset(columns) for name, columns in absent.items()}
