@@ -39,7 +39,7 @@ class Reader:
         self._flights: SingleFlight[CachedReport | None] = SingleFlight()
         self._revision: int | None = None
         self._revision_checked: float | None = None
-        self._validated: dict[str, int] = {}
+        self._validated: dict[str, tuple[int, int]] = {}
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The report of `report_type` for `day` (default: its current business date)."""
@@ -122,25 +122,30 @@ class Reader:
     async def _still_latest(
         self, key: str, report_type: ReportType, day: date, version: int, persisted: bool
     ) -> bool:
-        """After the store changed, check each cached key once against `report_latest`.
+        """After the store changed, check each cached entry once against `report_latest`.
 
-        A writer that could not reach the cache (Redis down, another process's memory cache)
-        leaves an older entry behind; this is how every reader notices within about a second.
-        So is an entry cached as not persisted that another process has since replayed from
-        the outbox into the store: it is reloaded, with its snapshot id and without the warning.
+        A persisted entry is valid only while it is exactly the store's latest: a newer report
+        (written by a process that could not reach this cache), an older one (after a restore
+        or an import) or none at all makes it a miss. An entry cached as not yet persisted is
+        valid while the store holds nothing newer; once the store holds its own version (it was
+        replayed from the outbox), it is reloaded with its snapshot id and without the warning.
+        The check is remembered per store revision and entry version, so an older value that
+        comes back in the cache (a lagging replica, an old snapshot) is checked again.
         """
         revision = self._revision
-        if revision is None or self._validated.get(key) == revision:
+        if revision is None or self._validated.get(key) == (revision, version):
             return True
         try:
             current = await self.d.store.latest_version(report_type, day)
         except StoreUnavailable:
             return True  # serve what we have; the warning says the store is down
-        if current is not None and (current > version or (current == version and not persisted)):
+        if persisted and current != version:
+            return False
+        if not persisted and current is not None and current >= version:
             return False
         if len(self._validated) >= _MAX_VALIDATED:
             self._validated.clear()
-        self._validated[key] = revision
+        self._validated[key] = (revision, version)
         return True
 
     # -- store ----------------------------------------------------------------------------------
