@@ -157,9 +157,14 @@ class Runner:
         return await self.execute(claim.run)
 
     async def start(self, kind: ReportType, day: date | None, trigger: TriggerSource) -> str:
-        """Claim a run and execute it in the background; returns its run_id at once."""
+        """Claim a run in the store and execute it in the background; returns its run_id at once.
+
+        Only a run the store has recorded is acknowledged: with the store unavailable this
+        raises StoreUnavailable (the API answers 503), so no caller is handed a run_id that
+        nothing will ever answer for.
+        """
         day = self.resolve_day(kind, day)
-        claim = await self._claim(kind, day, trigger)
+        claim = await self._claim(kind, day, trigger, must_claim=True)
         if claim.claimed:
             task = asyncio.create_task(self.execute(claim.run))
             self._background.add(task)
@@ -181,14 +186,16 @@ class Runner:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _claim(self, kind: ReportType, day: date, trigger: TriggerSource) -> Claim:
+    async def _claim(
+        self, kind: ReportType, day: date, trigger: TriggerSource, *, must_claim: bool = False
+    ) -> Claim:
         now = self.results.now()
         try:
             return await self.store.claim_run(
                 kind, day, trigger, started_at=now, lease_until=now + self.lease
             )
         except StoreUnavailable:
-            if trigger.claims_slot:
+            if trigger.claims_slot or must_claim:
                 raise  # exactly-once needs the store; the scheduler catches up later
             # A manual run goes ahead: its completion carries the whole run to the outbox.
             run = Run(
