@@ -17,6 +17,7 @@ import httpx
 
 from marketbrief import __version__
 from marketbrief.errors import ProviderError
+from marketbrief.pipeline.text import safe_value
 
 USER_AGENT = f"marketbrief/{__version__} (+python-httpx/{httpx.__version__})"
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -126,6 +127,6 @@ async def _read_capped(response: httpx.Response, max_bytes: int, where: str) -> 
 
 def _decode(body: bytes, url: str) -> Any:
     try:
-        return json.loads(body)
+        return safe_value(json.loads(body))
     except ValueError as exc:
         raise ProviderError(f"{redact(url)}: response is not JSON ({exc})") from None

@@ -19,6 +19,7 @@ from marketbrief.models import Direction
 from marketbrief.pipeline import http
 from marketbrief.pipeline.news import Article
 from marketbrief.pipeline.sentiment import ModelScore, failure
+from marketbrief.pipeline.text import safe_value
 
 DEFAULT_TIMEOUT = 30.0
 MAX_ARTICLES = 20
@@ -101,7 +102,7 @@ def parse_answer(answer: Any) -> tuple[Direction, float, float]:
     if fenced:
         text = fenced.group(1)
     try:
-        data = json.loads(text)
+        data = safe_value(json.loads(text))
     except ValueError:
         raise ProviderError(f"LLM answer is not a JSON object: {content[:120]!r}") from None
     if not isinstance(data, dict):

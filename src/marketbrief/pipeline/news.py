@@ -29,6 +29,7 @@ from marketbrief.errors import ConfigError, ProviderError
 from marketbrief.pipeline import http
 from marketbrief.pipeline.fallback import first_non_empty
 from marketbrief.pipeline.specs import parse_providers
+from marketbrief.pipeline.text import safe_text
 
 YAHOO_URL = "https://feeds.finance.yahoo.com/rss/2.0/headline?s={symbol}&region=US&lang=en-US"
 FINNHUB_URL = "https://finnhub.io/api/v1"
@@ -48,6 +49,13 @@ class Article:
     source: str
     url: str | None
     published_at: datetime
+
+    def __post_init__(self) -> None:
+        # Whatever provider made it, an article's text is safe to store and serve.
+        for name in ("title", "summary", "source"):
+            object.__setattr__(self, name, safe_text(getattr(self, name)))
+        if self.url is not None:
+            object.__setattr__(self, "url", safe_text(self.url))
 
 
 class NewsProvider(Protocol):

@@ -29,6 +29,7 @@ from marketbrief.models import (
     TriggerSource,
 )
 from marketbrief.pipeline.ports import Analyst, PriceFeed
+from marketbrief.pipeline.text import safe_value
 from marketbrief.results import Results
 from marketbrief.results.slots import Slot
 from marketbrief.runs.jobs import BUILDERS, JobContext, JobPolicy, JobResult
@@ -246,11 +247,14 @@ class Runner:
         )
         try:
             result = await BUILDERS[run.report_type](context)
+            content = result.content  # encoded here: a payload that cannot be fails the run
         except MarketbriefError as error:
             result = JobResult(RunStatus.FAILED, None, errors=[await stages.fail(error)])
+            content = None
         except Exception as error:  # a bug must fail the run, not leave it running
             log.exception("run %s crashed", run.run_id)
             result = JobResult(RunStatus.FAILED, None, errors=[await stages.fail(error)])
+            content = None
         await stages.enter(Stage.STORAGE)
         metadata = dict(result.metadata)
         if slot is not None:
@@ -263,15 +267,15 @@ class Runner:
             started_at=run.started_at,
             executed_at=self.results.now(),
             status=result.status,
-            content=result.content,
-            metadata=metadata,
+            content=content,
+            metadata=safe_value(metadata),
             predictions=tuple(result.predictions),
             symbols_processed=result.processed,
             symbols_successful=result.successful,
             symbols_fallback=result.fallback,
             symbols_failed=result.failed,
-            errors=tuple(result.errors),
-            warnings=(*run.warnings, *result.warnings, *stages.warnings),
+            errors=tuple(safe_value(result.errors)),
+            warnings=tuple(safe_value([*run.warnings, *result.warnings, *stages.warnings])),
             stages=stages.final(result.status),
             daily_analysis=_daily_analysis(run.report_type, result),
         )
