@@ -570,7 +570,7 @@ async def test_one_job_by_integer_id_or_run_id_has_stages_predictions_and_snapsh
         ("99999999999999999999", 404, "not_found"),  # past any 64-bit id: not a 500
         ("%C2%B2", 404, "not_found"),  # a Unicode digit is not an id: not a 500
         ("a%00b", 404, "not_found"),  # a NUL no run_id can hold: not a 503 on PostgreSQL
-        ("trigger", 404, "not_found"),  # GET on the trigger URL is GET /api/v1/jobs/{ref}
+        ("trigger", 405, "method_not_allowed"),  # the trigger URL takes POST only
         ("x" * 200, 404, "not_found"),
         ("x" * 201, 400, "invalid_input"),
     ],

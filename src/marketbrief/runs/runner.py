@@ -132,9 +132,10 @@ class Runner:
         self._background: set[asyncio.Task[RunOutcome]] = set()
 
     def resolve_day(self, kind: ReportType, day: date | None) -> date:
-        """The business date a run is for: given, or the current one; it must have a slot."""
+        """The business date a run is for: given (not after the current one), with a slot."""
         calendar = self.calendar
-        day = day or calendar.default_report_date(kind, self.results.now())
+        current = calendar.default_report_date(kind, self.results.now())
+        day = day or current
         if not calendar.has_slot(kind, day):
             what = (
                 "a Sunday closing a week with sessions"
@@ -142,6 +143,11 @@ class Runner:
                 else "a session"
             )
             raise InvalidInput(f"{day.isoformat()} is not {what}: no {kind.value} report is due")
+        if day > current:
+            raise InvalidInput(
+                f"{day.isoformat()} is in the future: the latest {kind.value} report that can "
+                f"run now is for {current.isoformat()}"
+            )
         return day
 
     async def run(

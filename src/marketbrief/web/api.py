@@ -6,7 +6,8 @@ from datetime import date
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from marketbrief.calendar import parse_date
@@ -114,6 +115,8 @@ async def latest_job(request: Request) -> Response:
 async def job_detail(request: Request) -> Response:
     """One run by integer id or run_id, with stages, predictions and snapshot."""
     ref = request.path_params["ref"]
+    if ref == "trigger":  # POST /jobs/trigger's path, asked with another method
+        raise HTTPException(405, headers={"Allow": "POST"})
     if len(ref) > MAX_RUN_REF:
         raise InvalidInput("job reference too long")
     detail = await services(request).results.run(ref)
@@ -135,10 +138,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:  # the client hung up mid-body: its mistake, not a server error
+        raise InvalidInput("the client closed the connection before sending its body") from None
     if not body.strip():
         return {}
     try:

@@ -82,9 +82,13 @@ def create_app(
         Middleware(SecurityHeaders),
         Middleware(Timing, observe=metrics.observe),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
+    # A trailing-slash redirect would echo the request's Host header back as the Location
+    # (and a client following a 307 re-sends its POST and X-API-Key there): answer 404 instead.
+    app.router.redirect_slashes = False
+    return app

@@ -14,6 +14,8 @@ from marketbrief.models import ReportType, Run
 from marketbrief.services import Services
 
 RUN_COUNTS_TTL_SECONDS = 30.0
+# A request's method token is the client's to choose: only these become label values.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -36,8 +38,10 @@ class Metrics:
         await self.core.refresh()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Record one request."""
-        self.requests.labels(method, route, str(status)).observe(seconds)
+        """Record one request; every label value comes from a closed set, whatever was sent."""
+        known = method if method in METHODS else "other"
+        code = str(status) if 100 <= status <= 599 else "other"
+        self.requests.labels(known, route, code).observe(seconds)
 
     def render(self) -> bytes:
         """The exposition text (blocking: call it in a thread, after `refresh`)."""

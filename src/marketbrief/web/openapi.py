@@ -129,6 +129,7 @@ def openapi_document() -> dict[str, Any]:
                             _ref("JobDetail"), "The run with stages, predictions, snapshot"
                         ),
                         **_errors(400, 404, 503),
+                        "405": _json(_ref("Error"), "`trigger`: that path takes POST only"),
                     },
                 }
             },
