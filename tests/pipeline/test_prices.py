@@ -16,9 +16,8 @@ from marketbrief.pipeline.prices import (
     parse_csv,
     price_providers_from_spec,
 )
-from tests.pipeline.test_news import DATA, Loopback, loopback
-
-__all__ = ["loopback"]  # the loopback server fixture, shared with test_news
+from tests.support.loopback import Loopback
+from tests.support.paths import DATA
 
 JAN_2, JAN_7 = date(2025, 1, 2), date(2025, 1, 7)
 

@@ -23,9 +23,8 @@ from marketbrief.pipeline.lexicon import (
 from marketbrief.pipeline.llm import LLMModel, parse_answer
 from marketbrief.pipeline.news import Article, DirectoryNews
 from marketbrief.pipeline.sentiment import ModelScore, combine, failure
-from tests.pipeline.test_news import DATA, SINCE, UNTIL, Loopback, loopback
-
-__all__ = ["loopback"]  # the loopback server fixture, shared with test_news
+from tests.support.loopback import Loopback
+from tests.support.paths import DATA, SINCE, UNTIL
 
 LAWSUIT = "Regulators win lawsuit, fine and losses weigh on shares"
 T0 = datetime(2025, 1, 7, 12, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from marketbrief.models import ReportType
 from marketbrief.results import Results
 from marketbrief.results.envelope import ReportState
 from marketbrief.store.sql import SQLStore
-from tests.conftest import PG_HOST, PG_PORT, require_server
+from tests.support.backends import PG_HOST, PG_PORT, require_server
 from tests.support.factories import standalone_completion
 from tests.support.paths import ROOT
 

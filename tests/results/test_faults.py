@@ -45,7 +45,7 @@ from marketbrief.results.envelope import ReportResponse, ReportState, Source
 from marketbrief.results.outbox import Outbox
 from marketbrief.store import engine as store_engine
 from marketbrief.store.sql import SQLStore
-from tests.conftest import PG_HOST, PG_PORT
+from tests.support.backends import PG_HOST, PG_PORT
 from tests.support.factories import standalone_completion
 from tests.support.faults_proxy import TcpProxy, free_port
 from tests.support.faults_writer import plan

@@ -43,7 +43,7 @@ from marketbrief.results import Results
 from marketbrief.results.envelope import ReportResponse, ReportState, Source
 from marketbrief.store import engine as store_engine
 from marketbrief.store.sql import SQLStore
-from tests.conftest import PG_HOST, PG_PORT
+from tests.support.backends import PG_HOST, PG_PORT
 from tests.support.factories import standalone_completion
 
 PRE = ReportType.PRE_MARKET

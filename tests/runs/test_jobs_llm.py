@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 
 from marketbrief.cli.main import main
 from marketbrief.store.sql import SQLStore
-from tests.pipeline.test_news import Loopback, loopback  # noqa: F401  (the fixture)
-from tests.runs.test_jobs import SESSION, _news, _prices
+from tests.support.loopback import Loopback
+from tests.support.session_files import SESSION, session_news, session_prices
 
 
 def _chat(answer: dict[str, Any]) -> bytes:
@@ -28,7 +28,7 @@ def run_with_llm(tmp_path: Path, sqlite_url: str) -> Callable[..., dict[str, Any
     store = SQLStore(sqlite_url)
     store.migrate()
     store.close()
-    news, prices = _news(tmp_path / "news"), _prices(tmp_path / "prices")
+    news, prices = session_news(tmp_path / "news"), session_prices(tmp_path / "prices")
 
     def run(llm_url: str, **env: str) -> dict[str, Any]:
         result: Result = CliRunner().invoke(
@@ -62,7 +62,7 @@ def run_with_llm(tmp_path: Path, sqlite_url: str) -> Callable[..., dict[str, Any
 
 
 def test_the_llm_is_the_primary_model_and_agreement_raises_confidence(
-    loopback: Loopback,  # noqa: F811
+    loopback: Loopback,
     run_with_llm: Callable[..., dict[str, Any]],
 ) -> None:
     loopback.serve(
@@ -84,7 +84,7 @@ def test_the_llm_is_the_primary_model_and_agreement_raises_confidence(
 
 
 def test_a_failing_llm_falls_back_to_the_lexicon_and_says_so(
-    loopback: Loopback,  # noqa: F811
+    loopback: Loopback,
     run_with_llm: Callable[..., dict[str, Any]],
 ) -> None:
     loopback.serve("/v1/chat/completions", b"upstream exploded", status=500)
@@ -97,7 +97,7 @@ def test_a_failing_llm_falls_back_to_the_lexicon_and_says_so(
 
 
 def test_an_llm_timeout_never_becomes_a_default_confidence(
-    loopback: Loopback,  # noqa: F811
+    loopback: Loopback,
     run_with_llm: Callable[..., dict[str, Any]],
 ) -> None:
     loopback.serve(

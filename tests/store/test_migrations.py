@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from marketbrief.cli.main import main
 from marketbrief.store.schema import metadata
 from marketbrief.store.sql import SQLStore
-from tests.conftest import PG_ADMIN_URL
+from tests.support.backends import PG_ADMIN_URL
 
 
 def _schema_of(url: str) -> dict[str, Any]:

@@ -23,20 +23,14 @@ from marketbrief.cache import keys
 from marketbrief.config import Settings
 from marketbrief.models import Completion, ReportType, RunStatus, TriggerSource
 from marketbrief.web.api import MAX_BODY_BYTES
-
-# The *_fixture names are imported to register the fixtures `api`, `make_api`, ...
-from tests.support.api_fixtures import (  # noqa: F401
+from tests.support.api_fixtures import (
     DAY,
     KEY,
     LATE,
     PREVIOUS,
     THANKSGIVING,
     Api,
-    api_fixture,
-    api_settings_fixture,
-    clock_fixture,
     closed_port,
-    make_api_fixture,
     unreachable_store_url,
 )
 from tests.support.factories import standalone_completion

@@ -12,10 +12,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from harness.probes import free_port
+
 from marketbrief.models import RunStatus
 from marketbrief.store.sql import SQLStore
-from tests.runs.test_jobs import SESSION, _news, _prices
-from tests.web.test_browser import _free_port
+from tests.support.session_files import SESSION, session_news, session_prices
 
 BIN = Path(sys.executable).parent
 KEY = "serve-test-key-0123456789"
@@ -32,15 +33,15 @@ def _post(url: str, body: dict[str, str]) -> tuple[int, dict[str, str]]:
 
 
 def test_sigterm_finishes_in_flight_runs_and_exits_cleanly(tmp_path: Path, sqlite_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MARKETBRIEF_DATABASE_URL": sqlite_url,
         "MARKETBRIEF_OUTBOX_DIR": str(tmp_path / "outbox"),
         "MARKETBRIEF_API_KEY": KEY,
         "MARKETBRIEF_SYMBOLS": "AAPL,MSFT",
-        "MARKETBRIEF_NEWS": f"dir:{_news(tmp_path / 'news')}",
-        "MARKETBRIEF_PRICES": f"dir:{_prices(tmp_path / 'prices')}",
+        "MARKETBRIEF_NEWS": f"dir:{session_news(tmp_path / 'news')}",
+        "MARKETBRIEF_PRICES": f"dir:{session_prices(tmp_path / 'prices')}",
         "MARKETBRIEF_TRIGGER_BURST": "50",
     }
     subprocess.run([BIN / "marketbrief", "migrate"], env=env, check=True, capture_output=True)
