@@ -1,14 +1,22 @@
 """The fixtures every test may ask for, each defined once in tests/support/ and registered here.
 
 - backends: sqlite_url, pg_url, database_url, redis_url, redis_prefix
-- api_fixtures: the web app under test on either mode (api_settings, clock, make_api, api)
+- clock: a settable clock at LATE, when every slot of DAY has passed (clock)
+- api_fixtures: the web app under test on either mode (api_settings, make_api, api)
+- results_fixtures: Results on either mode (embedded_settings, scaled_settings, settings,
+  make_results), for the results concurrency tests
 - loopback: a loopback HTTP server with canned answers (loopback)
+
+A test module's own fixture of the same name (tests/results/test_results.py's `settings`,
+tests/cache/test_cache.py's `clock`, ...) takes precedence in that module.
 """
 
 from __future__ import annotations
 
 pytest_plugins = [
     "tests.support.backends",
+    "tests.support.clock",
     "tests.support.api_fixtures",
+    "tests.support.results_fixtures",
     "tests.support.loopback",
 ]

@@ -1,81 +1,29 @@
 """The results core end to end: write path, read path, fallbacks and kill switches.
 
 Each test runs on embedded mode (SQLite + in-process cache) and scaled-out mode
-(PostgreSQL + Redis).
+(PostgreSQL + Redis): the `settings` and `make_results` fixtures of
+tests/support/results_fixtures.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
 
 from marketbrief.cache import keys
 from marketbrief.config import Settings
-from marketbrief.errors import CacheError
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.results import Results
 from marketbrief.results.envelope import ReportState, Source
-from marketbrief.store.sql import SQLStore
+from tests.support.clock import DAY, LATE, Clock
 from tests.support.factories import completion_for, payload, standalone_completion
 
 PRE = ReportType.PRE_MARKET
 EOD = ReportType.END_OF_DAY
-DAY = date(2026, 11, 24)  # Tuesday
-LATE = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # every slot of DAY has passed
-
-
-class Clock:
-    """A settable clock for the read path's notion of now."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture(params=["embedded", "scaled"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    base = Settings(outbox_dir=tmp_path / "outbox", write_retry_seconds=0.2)
-    if request.param == "embedded":
-        return dataclasses.replace(base, database_url=request.getfixturevalue("sqlite_url"))
-    return dataclasses.replace(
-        base,
-        database_url=request.getfixturevalue("pg_url"),
-        cache_url=request.getfixturevalue("redis_url"),
-        cache_prefix=request.getfixturevalue("redis_prefix"),
-    )
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(LATE)
-
-
-@pytest.fixture
-async def make_results(settings: Settings, clock: Clock) -> AsyncIterator[Callable[..., Results]]:
-    opened: list[Results] = []
-    store = SQLStore(settings.database_url)
-    store.migrate()
-    store.close()
-
-    def make(**changes: object) -> Results:
-        results = Results.open(dataclasses.replace(settings, **changes), clock=clock)
-        opened.append(results)
-        return results
-
-    yield make
-    for results in opened:
-        if results.deps.cache is not None:
-            with contextlib.suppress(CacheError):
-                await results.deps.cache.clear()
-        await results.close()
 
 
 @pytest.fixture

@@ -15,27 +15,26 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
+from harness.store import migrate
 from starlette.applications import Starlette
 
 from marketbrief.cache.base import Cache
 from marketbrief.config import Settings
 from marketbrief.models import Completion, Outcome
 from marketbrief.services import Services
-from marketbrief.store.sql import SQLStore
 from marketbrief.web.app import create_app
+from tests.support.clock import DAY, Clock
 
 KEY = "k" * 20
-DAY = date(2026, 11, 24)  # a Tuesday session; pre-market slot 13:30 UTC
-PREVIOUS = date(2026, 11, 23)  # the Monday session before it
+PREVIOUS = date(2026, 11, 23)  # the Monday session before DAY
 THANKSGIVING = date(2026, 11, 26)  # not a session
-LATE = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # every slot of DAY has passed
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "TSLA")
 _NEWS_AT = "2026-11-24T11:00:00+00:00"  # before DAY's pre-market slot
 _BULLISH = (
@@ -56,16 +55,6 @@ _CLOSES = {
     "TSLA": (300.0, 291.0),
     "SPY": (500.0, 505.0),
 }
-
-
-class Clock:
-    """The services' notion of now, settable by a test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def write_news(folder: Path) -> Path:
@@ -171,14 +160,6 @@ async def running(settings: Settings, clock: Clock) -> AsyncIterator[Api]:
             yield Api(app, client, services, clock)
 
 
-def migrate(url: str) -> None:
-    store = SQLStore(url)
-    try:
-        store.migrate()
-    finally:
-        store.close()
-
-
 def _clear_redis(url: str, prefix: str) -> None:
     client = redis.Redis.from_url(url)
     try:
@@ -220,11 +201,6 @@ def api_settings_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         yield settings
     finally:
         _clear_redis(redis_url, prefix)
-
-
-@pytest.fixture(name="clock")
-def clock_fixture() -> Clock:
-    return Clock(LATE)
 
 
 @pytest.fixture(name="make_api")

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 import schemathesis
+from harness.store import migrate
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, CheckContext, GenerationMode, Response
 from schemathesis.python import asgi
@@ -25,15 +26,8 @@ from marketbrief.config import Settings
 from marketbrief.services import Services
 from marketbrief.web.app import create_app
 from marketbrief.web.openapi import openapi_document
-from tests.support.api_fixtures import (
-    KEY,
-    LATE,
-    Clock,
-    migrate,
-    unreachable_store_url,
-    write_news,
-    write_prices,
-)
+from tests.support.api_fixtures import KEY, unreachable_store_url, write_news, write_prices
+from tests.support.clock import LATE, Clock
 from tests.support.factories import standalone_completion
 
 MAX_EXAMPLES = 25
