@@ -103,9 +103,9 @@ def predictions() -> tuple[Prediction, ...]:
 def completion(n: int, payload: bytes, *, day: date = REPORT_DAY) -> Completion:
     """The n-th completion of a write benchmark: a never-claimed run with a 20 KB report.
 
-    Like tests/factories.standalone_completion: `finish_run` inserts the run row, the snapshot
-    and six predictions and moves the latest pointer, all in one transaction. Start instants
-    grow with n, so every completion is newer than the last and really moves the pointer.
+    Like tests/support/factories.standalone_completion: `finish_run` inserts the run row, the
+    snapshot and six predictions and moves the latest pointer, all in one transaction. Start
+    instants grow with n, so every completion is newer than the last and really moves the pointer.
     """
     kind = ReportType(TYPE_CYCLE[n % 3])
     started = datetime.now(UTC)

@@ -21,7 +21,7 @@ import httpx
 from harness import ROOT
 from harness.serve import MARKETBRIEF
 from harness.store import migrate
-from tests.faults_proxy import TcpProxy
+from tests.support.faults_proxy import TcpProxy
 
 from resilience.answers import counters
 from resilience.backends import PgDatabase
@@ -300,7 +300,7 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
     )
     result.notes.append(
         f"Server: `marketbrief serve --port P` on our own PostgreSQL database reached through "
-        f"tests/faults_proxy.TcpProxy, MARKETBRIEF_OUTBOX_REPLAY_SECONDS=1, default "
+        f"tests/support/faults_proxy.TcpProxy, MARKETBRIEF_OUTBOX_REPLAY_SECONDS=1, default "
         f"MARKETBRIEF_WRITE_RETRY_SECONDS (2 s). One trigger every {TRIGGER_GAP} s (pre-market, "
         "past sessions) before, during and after the outage, a reader GETting reports the "
         "whole time, and two `marketbrief run pre-market --date D --json` processes started "

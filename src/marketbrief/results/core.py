@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from marketbrief.cache import from_url, keys
-from marketbrief.calendar import MarketCalendar, business_date, utc_now
+from marketbrief.calendar import MarketCalendar, business_date, iso_instant, utc_now
 from marketbrief.config import Settings
 from marketbrief.errors import CacheError, StoreError, StoreUnavailable
 from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
@@ -269,6 +269,8 @@ class Results:
             await d.store.ping()
         except StoreError as error:
             store = {"ok": False, "dialect": d.store.dialect, "error": str(error)}
+            down_since = d.store.health.down_since
+            store["down_since"] = iso_instant(down_since)
         cache: dict[str, Any] = {"enabled": d.cache is not None}
         if d.cache is not None:
             cache["backend"] = d.cache.name
@@ -277,6 +279,13 @@ class Results:
                 cache["ok"] = True
             except CacheError as error:
                 cache.update(ok=False, error=str(error))
+            stats = await d.cache.stats()
+            cache["stats"] = {
+                "entries": stats.entries,
+                "bytes": stats.bytes,
+                "evictions": stats.evictions,
+                "refused": stats.refused,
+            }
         return {
             "ready": bool(store["ok"]),
             "store": store,

@@ -1,0 +1,84 @@
+"""An archive written before a migration still restores; one from a newer schema is refused."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import orjson
+import pytest
+
+from marketbrief.models import ReportType, TriggerSource
+from marketbrief.ops.archive import MANIFEST, ArchiveError
+from marketbrief.ops.backup import take_backup
+from marketbrief.ops.restore import restore_archive
+from marketbrief.store.sql import SQLStore
+from tests.support.factories import SESSION, completion_for
+
+ADDED_IN_0003 = ("lease_until", "swept_at")
+
+
+def _as_if_written_at(archive: Path, revision: str, dropped: tuple[str, ...]) -> None:
+    """Rewrite an export the way an older marketbrief wrote it: without the newer columns."""
+    manifest = orjson.loads((archive / MANIFEST).read_bytes())
+    entry = manifest["tables"]["job_executions"]
+    table = archive / entry["file"]
+    lines = []
+    for line in table.read_bytes().splitlines():
+        row = orjson.loads(line)
+        for column in dropped:
+            del row[column]
+        lines.append(orjson.dumps(row) + b"\n")
+    body = b"".join(lines)
+    table.write_bytes(body)
+    entry.update(bytes=len(body), sha256=hashlib.sha256(body).hexdigest())
+    manifest["schema_revision"] = revision
+    (archive / MANIFEST).write_bytes(orjson.dumps(manifest))
+
+
+def _store_with_one_run(url: str) -> tuple[SQLStore, str]:
+    store = SQLStore(url)
+    store.migrate()
+    claim = store.claim_run(ReportType.PRE_MARKET, SESSION, TriggerSource.MANUAL)
+    store.finish_run(completion_for(claim.run))
+    return store, claim.run.run_id
+
+
+def test_an_archive_from_before_the_run_leases_restores_with_the_new_columns_empty(
+    database_url: str, tmp_path: Path
+) -> None:
+    source, run_id = _store_with_one_run(f"sqlite:///{tmp_path / 'source.db'}")
+    archive = tmp_path / "archive"
+    take_backup(source, archive, hot_copy=False)
+    source.close()
+    _as_if_written_at(archive, "0002", ADDED_IN_0003)
+    target = SQLStore(database_url)
+    target.migrate()
+    try:
+        result = restore_archive(target, archive)
+        assert result.rows["job_executions"] == 1
+        detail = target.get_run(run_id)
+        assert detail is not None
+        assert detail.snapshot is not None
+    finally:
+        target.close()
+
+
+def test_an_archive_from_a_newer_schema_is_refused_naming_both_revisions(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    source, _ = _store_with_one_run(f"sqlite:///{tmp_path / 'source.db'}")
+    archive = tmp_path / "archive"
+    take_backup(source, archive, hot_copy=False)
+    source.close()
+    manifest = orjson.loads((archive / MANIFEST).read_bytes())
+    manifest["schema_revision"] = "0099"
+    (archive / MANIFEST).write_bytes(orjson.dumps(manifest))
+    target = SQLStore(sqlite_url)
+    target.migrate()
+    try:
+        with pytest.raises(ArchiveError, match=r"0099.*0003"):
+            restore_archive(target, archive)
+        assert target.latest_run() is None  # nothing was touched
+    finally:
+        target.close()
