@@ -6,6 +6,7 @@ The Redis variant works under a private key prefix and removes only its own keys
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from marketbrief.cache import Cache, CacheEntry, MemoryCache, from_url
 from marketbrief.cache.keys import report_key, report_lock
+from marketbrief.cache.memory import entry_size
 from marketbrief.cache.redis import RedisCache
 from marketbrief.errors import CacheError, CacheUnavailable, ConfigError
 
@@ -238,9 +240,10 @@ async def test_a_ttl_that_never_or_already_ended_is_rejected(cache: Cache, ttl: 
 async def test_memory_evicts_least_recently_used_first_and_stays_within_max_bytes(
     clock: FakeClock,
 ) -> None:
-    cache = MemoryCache(max_bytes=100, clock=clock)
+    one = entry_size("a", b"x" * 29)
+    cache = MemoryCache(max_bytes=3 * one + one // 2, clock=clock)  # room for three entries
     for key in ("a", "b", "c"):
-        assert await cache.set(key, b"x" * 29, version=1, ttl=TTL)  # 30 bytes with the key
+        assert await cache.set(key, b"x" * 29, version=1, ttl=TTL)
     await cache.get("a")  # now "b" is the least recently used
     await cache.set("d", b"x" * 29, version=1, ttl=TTL)
     assert await cache.get("b") is None
@@ -248,13 +251,13 @@ async def test_memory_evicts_least_recently_used_first_and_stays_within_max_byte
     stats = await cache.stats()
     assert stats.evictions == 1
     assert stats.entries == 3
-    assert stats.bytes == 90
+    assert stats.bytes == 3 * one
     assert stats.bytes <= cache.max_bytes
 
 
 async def test_memory_refuses_a_value_larger_than_the_whole_cache(clock: FakeClock) -> None:
-    cache = MemoryCache(max_bytes=100, clock=clock)
-    await cache.set("k", b"small", version=1, ttl=TTL)
+    cache = MemoryCache(max_bytes=entry_size("k", b"x" * 100) - 1, clock=clock)
+    assert await cache.set("k", b"small", version=1, ttl=TTL)
     assert await cache.set("k", b"x" * 100, version=2, ttl=TTL) is False
     # The outdated smaller entry is dropped too: readers go to the store, not to stale content.
     assert await cache.get("k") is None
@@ -263,11 +266,12 @@ async def test_memory_refuses_a_value_larger_than_the_whole_cache(clock: FakeClo
 
 
 async def test_memory_replacing_an_entry_accounts_its_bytes_once(clock: FakeClock) -> None:
-    cache = MemoryCache(max_bytes=100, clock=clock)
+    one = entry_size("k", b"x" * 50)
+    cache = MemoryCache(max_bytes=2 * one, clock=clock)
     for version in range(10):
         await cache.set("k", b"x" * 50, version=version, ttl=TTL)
     stats = await cache.stats()
-    assert (stats.bytes, stats.entries, stats.evictions) == (51, 1, 0)
+    assert (stats.bytes, stats.entries, stats.evictions) == (one, 1, 0)
 
 
 _KEYS = ("a", "b", "c", "d")
@@ -294,7 +298,7 @@ async def test_memory_never_serves_a_version_older_than_one_it_accepted(
     ops: list[tuple[object, ...]],
 ) -> None:
     clock = FakeClock()
-    cache = MemoryCache(max_bytes=100, clock=clock)
+    cache = MemoryCache(max_bytes=3 * entry_size("a", b"x" * 45), clock=clock)
     # The last accepted (version, value) per key since the key was last seen gone.
     accepted: dict[str, tuple[int, bytes]] = {}
     for op in ops:
@@ -517,3 +521,20 @@ def test_report_keys_have_one_spelling() -> None:
 def test_report_key_refuses_a_type_that_would_make_keys_ambiguous(bad: str) -> None:
     with pytest.raises(ValueError, match="report type"):
         report_key(bad, date(2024, 3, 8))
+
+
+async def test_memory_real_footprint_stays_near_its_byte_bound_for_small_entries() -> None:
+    """The bound counts objects and bookkeeping, not only key and value bytes."""
+    bound = 1024 * 1024
+    cache = MemoryCache(max_bytes=bound)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(40_000):  # far more than fit: the cache evicts to stay within its bound
+            await cache.set(f"report:pre-market:{i:08d}", b"x" * 64, version=i, ttl=TTL)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    stats = await cache.stats()
+    assert stats.evictions > 0
+    assert held <= 1.25 * bound, f"{held} bytes held for a {bound}-byte bound"

@@ -7,6 +7,7 @@ operation runs to completion without yielding to the loop and needs no lock.
 from __future__ import annotations
 
 import secrets
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +18,10 @@ from marketbrief.cache.base import CacheEntry, CacheStats, check_ttl
 from marketbrief.errors import ConfigError
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# What one entry costs beyond its key and value objects: its _Slot and CacheEntry, the float
+# and int inside, and the OrderedDict's table slot and link, with the slack eviction leaves in
+# the table (306-319 bytes measured with tracemalloc on CPython 3.11, for values of 64 B-20 kB).
+ENTRY_OVERHEAD_BYTES = 320
 
 
 @dataclass(slots=True)
@@ -26,8 +31,13 @@ class _Slot:
     size: int
 
 
+def entry_size(key: str, value: bytes) -> int:
+    """The memory one entry holds, as the byte bound counts it: objects and bookkeeping."""
+    return sys.getsizeof(key) + sys.getsizeof(value) + ENTRY_OVERHEAD_BYTES
+
+
 class MemoryCache:
-    """A cache living in this process, holding at most `max_bytes` of keys and values."""
+    """A cache living in this process, holding at most `max_bytes` of memory for its entries."""
 
     name = "memory"
 
@@ -90,7 +100,8 @@ class MemoryCache:
         if current is not None and version < current.entry.version:
             self._refused += 1
             return False
-        size = len(key.encode()) + len(value)
+        stored = bytes(value)
+        size = entry_size(key, stored)
         if size > self.max_bytes:
             # The older entry is now outdated and the newer one cannot be held: drop the older
             # one so readers go to the store rather than being served stale content.
@@ -98,7 +109,7 @@ class MemoryCache:
             self._refused += 1
             return False
         self._remove(key)
-        self._slots[key] = _Slot(CacheEntry(bytes(value), version), self._clock() + ttl, size)
+        self._slots[key] = _Slot(CacheEntry(stored, version), self._clock() + ttl, size)
         self._bytes += size
         self._sets += 1
         while self._bytes > self.max_bytes:
