@@ -199,7 +199,7 @@ def cases(session: str, saturday: str, monday: str) -> list[Case]:
     # -- methods and paths ----------------------------------------------------------------------
     add("paths", "DELETE a report", "DELETE", report, 405)
     add("paths", "PUT trigger", "PUT", trigger, 405)
-    add("paths", "GET trigger (read as a job ref)", "GET", trigger, 404)
+    add("paths", "GET trigger (POST only)", "GET", trigger, 405)
     add("paths", "unknown path", "GET", "/api/v2/reports/pre-market", 404)
     add("paths", "no report type", "GET", "/api/v1/reports/", 404)
     add("paths", "missing report (honest 404)", "GET", f"{report}?date={saturday}", 404)

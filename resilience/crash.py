@@ -29,6 +29,7 @@ from resilience.server import API_KEY, Server, marketbrief_env
 SENDERS = 8
 KILL_DEADLINE_SECONDS = 300.0
 SWEEP_MARK = "marked failed by the sweeper"
+LEASE_SECONDS = 2
 
 
 async def run(work: Path, *, triggers: int, real_sweeper: bool) -> ScenarioResult:
@@ -39,7 +40,14 @@ async def run(work: Path, *, triggers: int, real_sweeper: bool) -> ScenarioResul
     db = work / "crash.db"
     url = f"sqlite:///{db}"
     migrate(url)
-    env = marketbrief_env(database_url=url, outbox_dir=work / "outbox", news=news, prices=prices)
+    # A short lease: once the killed server stops renewing, its runs are dead within seconds.
+    env = marketbrief_env(
+        database_url=url,
+        outbox_dir=work / "outbox",
+        news=news,
+        prices=prices,
+        run_lease_seconds=str(LEASE_SECONDS),
+    )
     server = Server("crash-server", env, work)
     kill_after = triggers // 2
     result.counts.update(triggers_planned=triggers, kill_when_completed=kill_after)
@@ -179,6 +187,8 @@ async def run(work: Path, *, triggers: int, real_sweeper: bool) -> ScenarioResul
                 await asyncio.sleep(0.5)
         else:
             swept_by = "SQLStore.fail_stuck_runs(started_before=<kill instant>) called directly"
+            # Nothing renews the killed server's leases: let the last of them run out.
+            await asyncio.sleep(LEASE_SECONDS + 1)
             store = SQLStore(url)
             try:
                 await asyncio.to_thread(store.fail_stuck_runs, kill_instant, utc_now())

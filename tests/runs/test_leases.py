@@ -217,3 +217,32 @@ async def test_an_outboxed_completion_whose_run_was_swept_is_stored_on_replay_an
         await spooler.close()
         await writer.close()
         store.close()
+
+
+def test_a_spooled_claim_replayed_alone_records_a_running_run_the_sweeper_can_judge(
+    database_url: str,
+) -> None:
+    """A run started while the store was down, whose process died before it finished."""
+    store = SQLStore(database_url)
+    store.migrate()
+    now = utc_now()
+    real = completion_for(store.claim_run(PRE, SESSION, TriggerSource.MANUAL, started_at=now).run)
+    claim = dataclasses.replace(
+        real,
+        run_id=real.run_id + "-spooled",
+        started_at=now - timedelta(hours=1),
+        executed_at=now - timedelta(hours=1),
+        status=RunStatus.RUNNING,
+        content=None,
+        predictions=(),
+    )
+    try:
+        outcome = store.finish_run(claim)
+        assert (outcome.persisted, outcome.published, outcome.snapshot_id) == (True, False, None)
+        detail = store.get_run(claim.run_id)
+        assert detail is not None
+        assert detail.run.status is RunStatus.RUNNING
+        assert detail.run.executed_at is None
+        assert store.fail_stuck_runs(now - timedelta(minutes=30), now) == [claim.run_id]
+    finally:
+        store.close()

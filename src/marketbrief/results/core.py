@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
 import orjson
 
 from marketbrief.cache import from_url, keys
@@ -227,6 +228,10 @@ class Results:
             d.counters.rehydrations += 1
             warmed.append(Warmed(kind.value, when, snapshot.id, snapshot.run_id))
         return warmed
+
+    async def spool(self, completion: Completion) -> None:
+        """Keep a completion in the outbox only (fsync'd); OutboxError when it cannot."""
+        await anyio.to_thread.run_sync(self.deps.outbox.append, completion)
 
     def outbox_depth(self) -> int:
         """How many completions wait in the outbox."""

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from marketbrief.errors import InvalidInput, MarketbriefError, StoreError, StoreUnavailable
+from marketbrief.errors import (
+    InvalidInput,
+    MarketbriefError,
+    OutboxError,
+    StoreError,
+    StoreUnavailable,
+)
 from marketbrief.models import (
     Claim,
     Completion,
@@ -164,14 +170,22 @@ class Runner:
         return await self.execute(claim.run)
 
     async def start(self, kind: ReportType, day: date | None, trigger: TriggerSource) -> str:
-        """Claim a run in the store and execute it in the background; returns its run_id at once.
+        """Claim a run and execute it in the background; returns its run_id at once.
 
-        Only a run the store has recorded is acknowledged: with the store unavailable this
-        raises StoreUnavailable (the API answers 503), so no caller is handed a run_id that
-        nothing will ever answer for.
+        A run_id is handed out only for a run that is durable: claimed in the store or, while
+        the store is unavailable, spooled to the outbox (its completion replaces the spooled
+        claim when it finishes). When neither can take it this raises StoreUnavailable, and
+        the API answers 503.
         """
         day = self.resolve_day(kind, day)
-        claim = await self._claim(kind, day, trigger, must_claim=True)
+        claim = await self._claim(kind, day, trigger)
+        if claim.claimed and claim.run.id == 0:
+            try:
+                await self.results.spool(_claim_record(claim.run))
+            except OutboxError as error:
+                raise StoreUnavailable(
+                    f"the store is unavailable and the outbox cannot hold the run ({error})"
+                ) from error
         if claim.claimed:
             task = asyncio.create_task(self.execute(claim.run))
             self._background.add(task)
@@ -193,16 +207,14 @@ class Runner:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _claim(
-        self, kind: ReportType, day: date, trigger: TriggerSource, *, must_claim: bool = False
-    ) -> Claim:
+    async def _claim(self, kind: ReportType, day: date, trigger: TriggerSource) -> Claim:
         now = self.results.now()
         try:
             return await self.store.claim_run(
                 kind, day, trigger, started_at=now, lease_until=now + self.lease
             )
         except StoreUnavailable:
-            if trigger.claims_slot or must_claim:
+            if trigger.claims_slot:
                 raise  # exactly-once needs the store; the scheduler catches up later
             # A manual run goes ahead: its completion carries the whole run to the outbox.
             run = Run(
@@ -289,6 +301,25 @@ class Runner:
         return RunOutcome(
             run.run_id, run.report_type, run.scheduled_date, True, completion, outcome
         )
+
+
+def _claim_record(run: Run) -> Completion:
+    """A run claimed while the store was down, as the outbox keeps it until it finishes.
+
+    Replayed on its own (the process stopped before the run finished), it records the run as
+    running, so the sweeper can judge it like any other run whose worker is gone.
+    """
+    return Completion(
+        run_id=run.run_id,
+        report_type=run.report_type,
+        scheduled_date=run.scheduled_date,
+        trigger_source=run.trigger_source,
+        started_at=run.started_at,
+        executed_at=run.started_at,
+        status=RunStatus.RUNNING,
+        content=None,
+        warnings=tuple(run.warnings),
+    )
 
 
 def _daily_analysis(report_type: ReportType, result: JobResult) -> DailyAnalysis | None:

@@ -52,12 +52,13 @@ def run(row: Any) -> Run:
 
 
 def run_values(c: Completion) -> dict[str, Any]:
-    """The columns a completion sets on its run row."""
+    """The columns a completion sets on its run row (a spooled claim leaves it running)."""
+    running = c.status is RunStatus.RUNNING
     return {
         "status": c.status.value,
-        "current_stage": Stage.FINALIZE.value,
-        "executed_at": c.executed_at,
-        "execution_time_ms": elapsed_ms(c.started_at, c.executed_at),
+        "current_stage": Stage.INIT.value if running else Stage.FINALIZE.value,
+        "executed_at": None if running else c.executed_at,
+        "execution_time_ms": None if running else elapsed_ms(c.started_at, c.executed_at),
         "symbols_processed": c.symbols_processed,
         "symbols_successful": c.symbols_successful,
         "symbols_fallback": c.symbols_fallback,
