@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from marketbrief.web.api import MAX_BODY_BYTES
+from marketbrief.web.security import MAX_BODY_BYTES
 from tests.support.api_fixtures import KEY, Api
 from tests.support.api_helpers import assert_error
 from tests.support.clock import DAY

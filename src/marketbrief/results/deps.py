@@ -14,7 +14,7 @@ from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.results.counters import Counters
 from marketbrief.results.outbox import Outbox
 from marketbrief.results.policy import Policy
-from marketbrief.store import Store, StoreHealth
+from marketbrief.store.gateway import Store, StoreHealth
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from marketbrief.reports.endofday import build_end_of_day, outcome
 from marketbrief.reports.intraday import build_intraday
 from marketbrief.reports.premarket import MARKET_PULSE, build_pre_market
 from marketbrief.reports.weekly import build_weekly
-from marketbrief.store import Store
+from marketbrief.store.gateway import Store
 
 StageHook = Callable[[Stage], Awaitable[None]]
 

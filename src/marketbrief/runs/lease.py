@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from marketbrief.errors import StoreError
-from marketbrief.store import Store
+from marketbrief.store.gateway import Store
 
 log = logging.getLogger(__name__)
 RENEWALS_PER_LEASE = 3

@@ -19,7 +19,7 @@ from marketbrief.calendar import MarketCalendar, business_date, utc_now
 from marketbrief.errors import StoreUnavailable
 from marketbrief.models import TriggerSource
 from marketbrief.results.slots import MISSED_LOOKBACK, CatchUpPlan, Slot, plan_catch_up
-from marketbrief.store import Store
+from marketbrief.store.gateway import Store
 
 log = logging.getLogger(__name__)
 MAX_NAP_SECONDS = 30.0

@@ -18,9 +18,8 @@ from marketbrief.results.envelope import ReportState
 from marketbrief.services import Services
 from marketbrief.store.base import MAX_RUN_REF, HistoryQuery
 from marketbrief.web.errors import RETRY_AFTER_SECONDS
-from marketbrief.web.security import PayloadTooLarge, check_api_key
+from marketbrief.web.security import MAX_BODY_BYTES, PayloadTooLarge, check_api_key
 
-MAX_BODY_BYTES = 16 * 1024
 REPORT_STATUS = {
     ReportState.FRESH: 200,
     ReportState.STALE: 200,

@@ -6,7 +6,7 @@ from typing import Any
 
 from marketbrief import __version__
 from marketbrief.models import ReportType, RunStatus
-from marketbrief.web.api import MAX_BODY_BYTES
+from marketbrief.web.security import MAX_BODY_BYTES
 
 DATE = {"type": "string", "format": "date", "example": "2026-11-24"}
 INSTANT = {"type": ["string", "null"], "format": "date-time"}

@@ -7,6 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+MAX_BODY_BYTES = 16 * 1024
+"""The largest request body a write endpoint reads."""
+
 
 class Unauthorized(Exception):
     """No key, or the wrong key (401)."""
