@@ -25,7 +25,7 @@ from marketbrief.cli.common import (
 from marketbrief.cli.progress import progress_bar
 from marketbrief.errors import InvalidInput, SchemaError
 from marketbrief.models import ReportType, RunStatus, TriggerSource
-from marketbrief.runs.runner import RunOutcome
+from marketbrief.runs.outcome import RunOutcome
 from marketbrief.services import Services
 from marketbrief.store.base import HistoryQuery
 
