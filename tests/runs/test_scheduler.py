@@ -120,3 +120,26 @@ def test_three_scheduler_processes_on_postgresql_make_one_run_per_slot(pg_url: s
     }
     assert set(per_slot) == expected
     assert set(per_slot.values()) == {1}
+
+
+def test_after_a_suspend_the_passed_slots_get_the_catch_up_policy_not_a_burst_of_schedules(
+    sqlite_url: str,
+) -> None:
+    """A machine asleep from Monday 07:00 to Thursday 07:00 New York time wakes up."""
+    url = _migrated(sqlite_url)
+    start = datetime(2026, 11, 16, 11, 0, tzinfo=UTC)  # Monday 06:00 ET
+    asleep = (datetime(2026, 11, 16, 12, 0, tzinfo=UTC), timedelta(days=3))
+    end = datetime(2026, 11, 19, 23, 0, tzinfo=UTC)
+    runner = asyncio.run(drive(url, start, end, catchup_hours=24, jump=asleep))
+    fired = {(slot.report_type, slot.day): trigger for slot, trigger, _ in runner.fired}
+    # Nothing of Monday or Tuesday: older than the catch-up window, they stay missed.
+    slept_through = [k for k in fired if date(2026, 11, 16) <= k[1] <= date(2026, 11, 17)]
+    assert slept_through == []
+    # Wednesday's slots, within 24 hours of waking, run once as catch-up ...
+    wednesday = {t for (t, d), trigger in fired.items() if d == date(2026, 11, 18)}
+    assert wednesday == {PRE, ReportType.INTRADAY, EOD}
+    assert {fired[(t, date(2026, 11, 18))] for t in wednesday} == {TriggerSource.CATCH_UP}
+    # ... and Thursday's slots fire on time, as schedule.
+    assert fired[(PRE, date(2026, 11, 19))] is TriggerSource.SCHEDULE
+    assert fired[(EOD, date(2026, 11, 19))] is TriggerSource.SCHEDULE
+    assert len(runner.fired) == len(fired)  # each slot once

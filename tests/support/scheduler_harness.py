@@ -17,16 +17,26 @@ from tests.support.factories import completion_for
 class VirtualTime:
     """A clock that only moves when the scheduler sleeps, and stops the loop at `end`."""
 
-    def __init__(self, start: datetime, end: datetime, stop: asyncio.Event) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime,
+        stop: asyncio.Event,
+        jump: tuple[datetime, timedelta] | None = None,
+    ) -> None:
         self.now = start
         self.end = end
         self.stop = stop
+        self.jump = jump  # (when, by): once time passes `when`, it leaps ahead by `by`
 
     def clock(self) -> datetime:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+        if self.jump is not None and self.now >= self.jump[0]:
+            self.now += self.jump[1]  # a suspended machine waking up, or a clock set forward
+            self.jump = None
         if self.now >= self.end:
             self.stop.set()
         await asyncio.sleep(0)
@@ -48,11 +58,15 @@ class ClaimingRunner:
 
 
 async def drive(
-    url: str, start: datetime, end: datetime, catchup_hours: float = 6
+    url: str,
+    start: datetime,
+    end: datetime,
+    catchup_hours: float = 6,
+    jump: tuple[datetime, timedelta] | None = None,
 ) -> ClaimingRunner:
     """Run one scheduler from start to end on virtual time; returns what it fired."""
     stop = asyncio.Event()
-    time = VirtualTime(start, end, stop)
+    time = VirtualTime(start, end, stop, jump)
     store = SQLStore(url)
     runner = ClaimingRunner(store, time)
     scheduler = Scheduler(

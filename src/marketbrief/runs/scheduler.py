@@ -23,6 +23,8 @@ from marketbrief.store.gateway import Store
 
 log = logging.getLogger(__name__)
 MAX_NAP_SECONDS = 30.0
+# A slot noticed later than this after its instant was not fired on time: the loop was away.
+ON_TIME = timedelta(seconds=2 * MAX_NAP_SECONDS)
 SWEEP_EVERY = timedelta(minutes=1)
 
 
@@ -91,6 +93,14 @@ class Scheduler:
                 await self._nap(stop, nap)
             if stop.is_set():
                 return
+            if now - instant > ON_TIME:
+                # The loop was away (a suspended machine, a clock set forward): the slots that
+                # passed meanwhile get the start-up policy, catch-up within the window and
+                # missed beyond it, never a burst of days-old runs recorded as `schedule`.
+                with contextlib.suppress(StoreUnavailable):
+                    await self.catch_up()
+                after = now
+                continue
             await self._fire(Slot(report_type, day, instant), TriggerSource.SCHEDULE)
             after = instant
 
