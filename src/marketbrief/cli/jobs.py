@@ -187,8 +187,18 @@ def scheduler(ctx: click.Context) -> None:
 
 @click.command()
 @click.option("--host", help="Interface to listen on (default MARKETBRIEF_HOST or 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default MARKETBRIEF_PORT or 8000).")
-@click.option("--workers", default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port (default MARKETBRIEF_PORT or 8000).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes.",
+)
 @click.option("--no-scheduler", is_flag=True, help="Serve only; run no scheduler here.")
 @click.pass_context
 @exits_cleanly
@@ -199,8 +209,6 @@ def serve(
     import uvicorn
 
     settings = settings_from(ctx)
-    if workers < 1:
-        raise InvalidInput("--workers must be at least 1")
     if no_scheduler:
         # Workers build their own settings from the environment: tell them too.
         os.environ["MARKETBRIEF_SCHEDULER"] = "off"

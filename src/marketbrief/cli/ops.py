@@ -24,6 +24,7 @@ from marketbrief.ops.restore import RestoreResult, restore_archive
 from marketbrief.results import Results
 
 ARCHIVE_PATH = click.Path(path_type=Path)
+MAX_RETENTION_DAYS = 36_600  # a hundred years: past that, no business date is older
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 
 
@@ -96,7 +97,7 @@ def import_d1_command(ctx: click.Context, dump: Path, as_json: bool) -> None:
 @click.option(
     "--older-than",
     "days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_RETENTION_DAYS),
     required=True,
     metavar="DAYS",
     help="Delete runs and snapshots scheduled more than DAYS days ago.",

@@ -54,7 +54,13 @@ def report(ctx: click.Context, report_type: str, day: str | None, as_json: bool)
 @click.command()
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="Only this business date.")
 @click.option("--type", "report_type", type=REPORT_TYPES, help="Only this report type.")
-@click.option("--days", default=14, show_default=True, help="Without --date: how far back.")
+@click.option(
+    "--days",
+    default=14,
+    show_default=True,
+    type=click.IntRange(1, 3660),
+    help="Without --date: how far back.",
+)
 @click.option("--purge", is_flag=True, help="Remove every cached entry of this cache first.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was warmed as JSON.")
 @click.pass_context
@@ -68,6 +74,8 @@ def rehydrate(
     as_json: bool,
 ) -> None:
     """Replace cached reports with the store's latest ones (purges poisoned entries)."""
+    kind = ReportType(report_type) if report_type else None
+    when = date_option(day)  # bad input is named first, whatever the cache
     settings = settings_from(ctx)
     if not settings.cache_enabled:
         raise InvalidInput("the cache is switched off (MARKETBRIEF_CACHE=off): nothing to warm")
@@ -76,8 +84,6 @@ def rehydrate(
             "the in-process cache lives inside the running server; rehydrate it there with "
             "POST /api/v1/cache/rehydrate (it also notices store changes by itself)"
         )
-    kind = ReportType(report_type) if report_type else None
-    when = date_option(day)
     warmed = with_results(
         ctx, lambda results: results.rehydrate(kind, when, days=days, purge=purge)
     )

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import lzma
 import math
 import os
 import tarfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,6 +31,7 @@ import orjson
 import sqlalchemy as sa
 
 from marketbrief.errors import InvalidInput
+from marketbrief.ops.columns import check_value
 from marketbrief.ops.files import fsync_dir, fsync_handle, guarded, opened
 from marketbrief.store.schema import ALL_TABLES, UTCDateTime, store_revision
 
@@ -78,7 +81,10 @@ def decode_row(
     if not isinstance(raw, dict) or set(raw) != {c.name for c in columns}:
         raise ArchiveError(f"{table_file(table)}: a row does not have the columns of {table.name}")
     try:
-        return {c.name: _decode_value(c, raw[c.name]) for c in columns}
+        decoded = {c.name: _decode_value(c, raw[c.name]) for c in columns}
+        for c in columns:
+            check_value(table, c, decoded[c.name])
+        return decoded
     except (TypeError, ValueError) as error:
         raise ArchiveError(f"{table_file(table)}: a value does not fit ({error})") from None
 
@@ -280,12 +286,17 @@ class Archive:
             raise ArchiveError(f"{path} does not exist")
         self._tar = _open_tar(path) if path.is_file() else None
         self._members: dict[str, tarfile.TarInfo] = {}
-        if self._tar is not None:
-            for member in self._tar.getmembers():
-                if member.isfile():
-                    self._members[member.name.rsplit("/", 1)[-1]] = member
-        self.manifest = Manifest.parse(self._read(MANIFEST))
-        self._verify()
+        try:
+            with _unreadable_is_corrupt(path):
+                if self._tar is not None:
+                    for member in self._tar.getmembers():
+                        if member.isfile():
+                            self._members[member.name.rsplit("/", 1)[-1]] = member
+                self.manifest = Manifest.parse(self._read(MANIFEST))
+                self._verify()
+        except BaseException:
+            self.close()
+            raise
 
     def _verify(self) -> None:
         problems: list[str] = []
@@ -311,7 +322,10 @@ class Archive:
         self, table: sa.Table, absent: frozenset[str] = frozenset()
     ) -> Iterator[dict[str, Any]]:
         """Decoded rows of one table, in archive order (without the `absent` columns)."""
-        with self._open(self.manifest.tables[str(table.name)].name) as stream:
+        with (
+            _unreadable_is_corrupt(self.path),
+            self._open(self.manifest.tables[str(table.name)].name) as stream,
+        ):
             for line in stream:
                 yield decode_row(table, line, absent)
 
@@ -335,6 +349,17 @@ class Archive:
         if stream is None:
             raise ArchiveError(f"archive {self.path} has no {name}")
         return stream
+
+
+@contextlib.contextmanager
+def _unreadable_is_corrupt(path: Path) -> Iterator[None]:
+    """A tar or gzip stream that ends early or is damaged: an ArchiveError, never a trace."""
+    try:
+        yield
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as error:
+        raise ArchiveError(
+            f"archive {path} is truncated or corrupt; nothing was changed ({error})"
+        ) from None
 
 
 def _open_tar(path: Path) -> tarfile.TarFile:
