@@ -134,13 +134,12 @@ class Results:
         today = business_date(self.now())
         start = self.deps.calendar.sessions_before(today, sessions)
         snapshots = await self.deps.store.latest_snapshots(report_type, start, today)
-        return [
-            {
-                "date": s.scheduled_date.isoformat(),
-                "accuracy": orjson.loads(s.content).get("accuracy"),
-            }
-            for s in snapshots
-        ]
+        points = []
+        for s in snapshots:
+            body = orjson.loads(s.content)  # an older system's report may be any JSON value
+            accuracy = body.get("accuracy") if isinstance(body, dict) else None
+            points.append({"date": s.scheduled_date.isoformat(), "accuracy": accuracy})
+        return points
 
     # -- run history --------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.results import records
 from marketbrief.store.base import HistoryQuery
+from marketbrief.web import shapes
 from marketbrief.web.api import REPORT_STATUS, services
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -106,7 +107,11 @@ def _grid(schedule: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _trend(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """End-of-day accuracy per session, as SVG points computed here (no JavaScript)."""
+    """End-of-day accuracy per session, as SVG points computed here (no JavaScript).
+
+    An accuracy that is not a fraction (an older system's `"75%"`) is a gap, never a point.
+    """
+    points = [{**p, "accuracy": shapes.fraction(p["accuracy"])} for p in points]
     width, height, pad = 600, 160, 20
     rated = [p for p in points if p["accuracy"] is not None]
     step = (width - 2 * pad) / max(len(points) - 1, 1)
@@ -145,19 +150,10 @@ async def report_page(request: Request) -> Response:
         "title": f"{kind.value} {response.requested_date.isoformat()}",
         "meta": meta,
         "data": data,
-        "rows": _symbol_rows(data),
+        "view": shapes.report_view(data),
         "json_url": f"/api/v1/reports/{kind.value}?date={response.requested_date.isoformat()}",
     }
     return render("report.html", context, status)
-
-
-def _symbol_rows(data: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not data:
-        return []
-    symbols = data.get("symbols") or data.get("predictions") or []
-    if isinstance(symbols, dict):
-        return [{"symbol": name, **record} for name, record in symbols.items()]
-    return [row for row in symbols if isinstance(row, dict)]
 
 
 async def job_page(request: Request) -> Response:
