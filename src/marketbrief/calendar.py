@@ -121,7 +121,8 @@ class MarketCalendar:
         self.slots = slots if slots is not None else Slots()
         self._t = _table(COVERAGE_START, _coverage_end())
 
-    def _check(self, day: date) -> None:
+    def check(self, day: date) -> None:
+        """Raise InvalidInput naming `day` when it is outside the calendar's coverage."""
         if not self._t.first <= day <= self._t.last:
             raise InvalidInput(
                 f"{day.isoformat()} is outside the calendar's coverage "
@@ -130,12 +131,12 @@ class MarketCalendar:
 
     def is_session(self, day: date) -> bool:
         """Whether NYSE trades on `day`."""
-        self._check(day)
+        self.check(day)
         return day in self._t.times
 
     def is_early_close(self, day: date) -> bool:
         """Whether `day` is a session that closes early (e.g. the day after Thanksgiving)."""
-        self._check(day)
+        self.check(day)
         return day in self._t.early
 
     def session_open(self, day: date) -> datetime:
@@ -153,13 +154,13 @@ class MarketCalendar:
 
     def previous_session(self, day: date) -> date:
         """Return the last session strictly before `day`."""
-        self._check(day)
+        self.check(day)
         i = bisect.bisect_left(self._t.sessions, day)
         return self._at(i - 1, day)
 
     def next_session(self, day: date) -> date:
         """Return the first session strictly after `day`."""
-        self._check(day)
+        self.check(day)
         return self._at(bisect.bisect_right(self._t.sessions, day), day)
 
     def session_on_or_before(self, day: date) -> date:
@@ -170,7 +171,7 @@ class MarketCalendar:
         """Return the session `count` sessions before session_on_or_before(`day`)."""
         if count < 0:
             raise InvalidInput(f"count must be zero or positive, got {count}")
-        self._check(day)
+        self.check(day)
         i = bisect.bisect_right(self._t.sessions, day) - 1
         return self._at(i - count, day)
 
@@ -181,8 +182,8 @@ class MarketCalendar:
 
     def sessions_between(self, start: date, end: date) -> list[date]:
         """Return the sessions from `start` to `end`, both inclusive, in order."""
-        self._check(start)
-        self._check(end)
+        self.check(start)
+        self.check(end)
         lo = bisect.bisect_left(self._t.sessions, start)
         hi = bisect.bisect_right(self._t.sessions, end)
         return list(self._t.sessions[lo:hi])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.api_fixtures import KEY, Api
@@ -89,3 +90,33 @@ async def test_a_client_that_hangs_up_mid_body_is_not_a_server_error(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     metrics = (await api.get("/metrics")).text
     assert 'status="500"' not in metrics
+
+
+async def test_a_page_answers_its_errors_as_a_page_and_the_api_as_json(api: Api) -> None:
+    page = await api.get("/reports/weekly?date=1990-01-07")
+    assert page.status_code == 400
+    assert page.headers["content-type"].startswith("text/html")
+    assert "1990-01-07 is outside the calendar" in page.text
+    json = await api.get("/api/v1/reports/weekly?date=1990-01-07")
+    assert json.status_code == 400
+    assert "1990-01-07 is outside the calendar" in json.json()["error"]["message"]
+    later = await api.get("/api/v1/reports/weekly?date=2999-01-04")
+    assert later.status_code == 400  # a date past the calendar is named, not "missing"
+    assert "2999-01-04" in later.json()["error"]["message"]
+
+
+async def test_a_bug_behind_a_page_is_a_500_page_with_the_security_headers(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api.services.results, "get_report", broken)
+    transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
+    with caplog.at_level(logging.ERROR):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            page = await client.get("/reports/pre-market")
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "content-security-policy" in page.headers
+    assert "a bug" not in page.text  # the trace is logged, never shown

@@ -44,6 +44,8 @@ class Reader:
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The report of `report_type` for `day` (default: its current business date)."""
         now = self.d.clock()
+        if day is not None:
+            self.d.calendar.check(day)  # the date asked is the one named when it is not covered
         day = day or self.d.calendar.default_report_date(report_type, now)
         response = await self._answer(report_type, day, now)
         self.d.counters.served(response.state.value)

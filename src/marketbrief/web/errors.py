@@ -20,6 +20,7 @@ from marketbrief.errors import (
 )
 from marketbrief.web.middleware import SECURITY_HEADERS
 from marketbrief.web.security import PayloadTooLarge, RateLimited, Unauthorized, WritesDisabled
+from marketbrief.web.templating import render
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
@@ -47,6 +48,27 @@ def error_response(
     return Response(body, status, headers=headers, media_type="application/json")
 
 
+# The dashboard's routes: their errors are pages, in the same table, never JSON.
+PAGE_PREFIXES = ("/reports/", "/jobs/", "/status", "/docs")
+TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 503: "Unavailable"}
+
+
+def wants_page(request: Request) -> bool:
+    """Whether the request was for a dashboard page rather than the API."""
+    path = request.url.path
+    return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
+def answer(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The error as a page for a page's request, else in the one JSON shape."""
+    if wants_page(request):
+        title = TITLES.get(status, "Something went wrong")
+        return render("error.html", {"title": title, "message": message}, status, headers)
+    return error_response(status, code, message, headers)
+
+
 def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(request: Request, error: Exception) -> Response:
         headers: dict[str, str] = {}
@@ -56,7 +78,7 @@ def _handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable
             headers["Retry-After"] = str(max(1, round(error.retry_after)))
         if status >= 500 and status != 503:
             log.error("request %s failed: %s", request.url.path, error)
-        return error_response(status, code, str(error), headers)
+        return answer(request, status, code, str(error), headers)
 
     return handle
 
@@ -65,7 +87,7 @@ async def http_exception(request: Request, error: Exception) -> Response:
     """Starlette's own 404/405 in the same shape."""
     assert isinstance(error, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-    return error_response(error.status_code, code, str(error.detail), dict(error.headers or {}))
+    return answer(request, error.status_code, code, str(error.detail), dict(error.headers or {}))
 
 
 async def unexpected(request: Request, error: Exception) -> Response:
@@ -73,7 +95,7 @@ async def unexpected(request: Request, error: Exception) -> Response:
     log.exception("unexpected error on %s", request.url.path, exc_info=error)
     # Answered by Starlette's outermost layer, outside SecurityHeaders: add them here.
     message = "an unexpected error occurred; it was logged"
-    return error_response(500, "internal_error", message, dict(SECURITY_HEADERS))
+    return answer(request, 500, "internal_error", message, dict(SECURITY_HEADERS))
 
 
 def exception_handlers() -> dict[

@@ -2,48 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
-from marketbrief.calendar import NEW_YORK, parse_date
+from marketbrief.calendar import parse_date
 from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.results import records
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web import shapes
 from marketbrief.web.api import REPORT_STATUS, services
+from marketbrief.web.templating import render
 
-TEMPLATES = Path(__file__).parent / "templates"
 TREND_SESSIONS = 30
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def new_york(value: str | None) -> str:
-    """An ISO instant as New York wall time, e.g. `2026-11-24 08:30 ET`."""
-    if not value:
-        return "—"
-    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return instant.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
-
-
-_env.filters["ny"] = new_york
-_env.filters["pretty"] = lambda v: orjson.dumps(v, option=orjson.OPT_INDENT_2).decode()
-
-
-def render(name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    """Render one template (autoescaped: every field is text)."""
-    return HTMLResponse(_env.get_template(name).render(**context), status_code=status)
 
 
 async def index(request: Request) -> Response:
