@@ -103,9 +103,9 @@ def test_an_llm_timeout_never_becomes_a_default_confidence(
     loopback.serve(
         "/v1/chat/completions",
         _chat({"direction": "up", "confidence": 0.9, "score": 0.9}),
-        delay=3.0,
+        delay=60.0,  # stalls until the test ends
     )
-    outcome = run_with_llm(loopback.url("/v1"), MARKETBRIEF_PROVIDER_TIMEOUT_SECONDS="0.3")
+    outcome = run_with_llm(loopback.url("/v1"), MARKETBRIEF_PROVIDER_TIMEOUT_SECONDS="2")
     aapl = outcome["predictions"]["AAPL"]
     assert aapl.error is not None
     assert "fallback" in aapl.error
