@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from marketbrief.cli.main import main
+from marketbrief.models import ReportType, TriggerSource
 from marketbrief.store.sql import SQLStore
+from tests.support.factories import completion_for
 from tests.support.session_files import SESSION, session_news, session_prices
 
 
@@ -170,3 +173,21 @@ def test_backfill_runs_each_slot_and_reruns_only_slots_without_a_report(
     dates = [j["scheduled_date"] for j in history["jobs"]]
     assert dates == [SESSION, "2026-11-23", SESSION, "2026-11-23"]
     assert {j["trigger_source"] for j in history["jobs"]} == {"backfill"}
+
+
+def test_a_run_that_loses_the_compare_and_set_says_so(
+    cli: Callable[..., Result], sqlite_url: str
+) -> None:
+    """A report published by a run whose host clock ran ahead keeps its place, and we are told."""
+    store = SQLStore(sqlite_url)
+    ahead = datetime.now(UTC) + timedelta(hours=6)
+    claim = store.claim_run(
+        ReportType.PRE_MARKET, date.fromisoformat(SESSION), TriggerSource.MANUAL, started_at=ahead
+    )
+    assert store.finish_run(completion_for(claim.run)).published
+    store.close()
+    result = cli("run", "pre-market", "--date", SESSION)
+    assert result.exit_code == 0, result.output
+    assert "not the report readers get" in result.output
+    outcome = _json(cli("run", "pre-market", "--date", SESSION, "--json"))
+    assert (outcome["persisted"], outcome["published"]) == (True, False)

@@ -24,7 +24,7 @@ from marketbrief.cli.common import (
 )
 from marketbrief.cli.progress import progress_bar
 from marketbrief.errors import InvalidInput, SchemaError
-from marketbrief.models import ReportType, RunStatus, TriggerSource
+from marketbrief.models import PUBLISHABLE, ReportType, RunStatus, TriggerSource
 from marketbrief.runs.outcome import RunOutcome
 from marketbrief.services import Services
 from marketbrief.store.base import HistoryQuery
@@ -59,9 +59,14 @@ def run(ctx: click.Context, report_type: str, day: str | None, as_json: bool) ->
             f"failed {outcome.failed}"
             + ("; written to the outbox (store unavailable)" if outcome.outboxed else "")
         )
+        if outcome.status in PUBLISHABLE and outcome.persisted and not outcome.published:
+            click.echo(
+                "  stored, but not the report readers get: a run that started later already "
+                "published this date's report"
+            )
         for error in outcome.errors:
             click.echo(f"  error: {orjson.dumps(error).decode()}")
-    sys.exit(0 if outcome.status in (RunStatus.SUCCESS, RunStatus.PARTIAL) else 1)
+    sys.exit(0 if outcome.status in PUBLISHABLE else 1)
 
 
 @click.command()
