@@ -25,6 +25,7 @@ from marketbrief.results.envelope import ReportResponse, ReportState, Source
 from marketbrief.results.singleflight import SingleFlight
 
 LOCK_TTL_SECONDS = 5.0
+REVISION = "store-revision"  # the single-flight key of the revision check
 LOCK_WAIT_SECONDS = 2.0
 _MAX_VALIDATED = 50_000
 _PARTIAL_TYPES = (ReportType.INTRADAY, ReportType.END_OF_DAY)
@@ -39,6 +40,7 @@ class Reader:
         self._flights: SingleFlight[CachedReport | None] = SingleFlight()
         self._revision: int | None = None
         self._revision_checked: float | None = None
+        self._checks: SingleFlight[None] = SingleFlight()
         self._validated: dict[str, tuple[int, int]] = {}
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
@@ -115,9 +117,15 @@ class Reader:
             return
         now = time.monotonic()
         checked = self._revision_checked
-        if checked is not None and now - checked < self.d.policy.revision_check_seconds:
-            return
-        self._revision_checked = now
+        due = checked is None or now - checked >= self.d.policy.revision_check_seconds
+        # Callers that arrive while a check is in flight wait for it too, so concurrent readers
+        # leave it together and their misses still share one store read.
+        if due or self._checks.in_flight(REVISION):
+            if due:
+                self._revision_checked = now
+            await self._checks.run(REVISION, self._read_revision)
+
+    async def _read_revision(self) -> None:
         with contextlib.suppress(StoreUnavailable):
             self._revision = await self.d.store.revision()
 

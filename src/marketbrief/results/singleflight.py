@@ -28,6 +28,10 @@ class SingleFlight(Generic[T]):
             task.add_done_callback(lambda done: self._landed(key, done))
         return await asyncio.shield(task)
 
+    def in_flight(self, key: str) -> bool:
+        """Whether a load for `key` is running now."""
+        return key in self._flights
+
     def _landed(self, key: str, task: asyncio.Task[T]) -> None:
         if self._flights.get(key) is task:
             del self._flights[key]
