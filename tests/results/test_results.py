@@ -19,6 +19,7 @@ from marketbrief.config import Settings
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.results import Results
 from marketbrief.results.envelope import ReportState, Source
+from tests.support.api_helpers import META_FIELDS
 from tests.support.clock import DAY, LATE, Clock
 from tests.support.factories import completion_for, payload, standalone_completion
 
@@ -49,19 +50,7 @@ async def test_a_published_report_is_read_back_from_the_cache_as_the_exact_bytes
     assert meta["business_date"] == meta["requested_date"] == DAY.isoformat()
     assert meta["run_id"] == completion.run_id
     assert meta["snapshot_id"] == outcome.snapshot_id
-    assert set(meta) >= {
-        "report_type",
-        "requested_date",
-        "business_date",
-        "state",
-        "has_content",
-        "source",
-        "age_seconds",
-        "generated_at",
-        "run_id",
-        "snapshot_id",
-        "warnings",
-    }
+    assert set(meta) >= META_FIELDS
 
 
 async def test_an_evicted_report_is_rehydrated_from_the_store(results: Results) -> None:

@@ -127,9 +127,6 @@ class RunWrites:
     _writes: WriteStatements
     dialect: str
 
-    def _insert(self, table: sa.Table) -> Any:
-        return insert_with_conflicts(self.dialect, table)
-
     def claim_run(
         self,
         report_type: ReportType,
@@ -159,7 +156,7 @@ class RunWrites:
             "lease_until": lease_until,
         }
         with self._engines.write() as connection:
-            insert = self._insert(job_executions).values(values)
+            insert = insert_with_conflicts(self.dialect, job_executions).values(values)
             if trigger_source.claims_slot:
                 insert = insert.on_conflict_do_nothing(
                     index_elements=["scheduled_date", "job_type"], index_where=SLOT_WHERE
