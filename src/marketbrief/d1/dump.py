@@ -90,7 +90,9 @@ class Dump:
                 f"{self.path} is not UTF-8 text ({error}); nothing was imported"
             ) from None
         except _TooLong as error:
-            raise self._refused(error.line, f"a statement longer than {limit // MIB} MiB") from None
+            raise self._refused(
+                error.line, f"a statement longer than {limit:,} characters"
+            ) from None
 
     def _run(self, line: int, text: str) -> None:
         if not self._guard.begin(len(text)):

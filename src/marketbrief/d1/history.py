@@ -21,6 +21,7 @@ from marketbrief.d1 import values as legacy
 from marketbrief.d1.rows import OldRow
 from marketbrief.d1.session import IMPORT, RUN_ID_MAX, ImportSession, note
 from marketbrief.models import RunStatus, StageStatus, version_of
+from marketbrief.ops.columns import shown
 from marketbrief.store.rows import elapsed_ms
 from marketbrief.store.schema import job_stages, scheduled_job_results
 
@@ -102,7 +103,7 @@ def runs_from_results(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     table = "job_run_results"
     for raw in rows:
         imp.advance()
-        row = OldRow(table, f"run_id {raw.get('run_id')!r}", raw)
+        row = OldRow(table, f"run_id {shown(raw.get('run_id'))}", raw)
         run_id = row.text("run_id", RUN_ID_MAX)
         if run_id is None:
             imp.report.skip(table, row.key, "no run_id")
@@ -134,7 +135,7 @@ def runs_from_executions(imp: ImportSession, rows: list[dict[str, Any]]) -> None
     table = "job_executions"
     for raw in rows:
         imp.advance()
-        row = OldRow(table, f"id {raw.get('id')!r}", raw)
+        row = OldRow(table, f"id {shown(raw.get('id'))}", raw)
         old_id = row.whole("id", minimum=None)
         if old_id is None:
             imp.report.skip(table, row.key, "no id")
@@ -144,7 +145,9 @@ def runs_from_executions(imp: ImportSession, rows: list[dict[str, Any]]) -> None
         try:
             started = executed - timedelta(milliseconds=ms) if executed and ms is not None else None
         except OverflowError:
-            raise row.refuse("execution_time_ms", f"{ms} ms puts the start before year 1") from None
+            raise row.refuse(
+                "execution_time_ms", f"{shown(ms)} ms puts the start before year 1"
+            ) from None
         started = started or executed or row.instant("created_at")
         try:
             day = row.day("scheduled_date") or (business_date(started) if started else None)
@@ -184,7 +187,9 @@ def stages(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     groups: dict[tuple[str, str], list[_Logged]] = defaultdict(list)
     for order, raw in enumerate(rows):
         imp.advance()
-        row = OldRow(table, f"id {raw.get('id')!r} ({raw.get('run_id')} {raw.get('stage')})", raw)
+        row = OldRow(
+            table, f"id {shown(raw.get('id'))} ({raw.get('run_id')} {raw.get('stage')})", raw
+        )
         run_id = row.text("run_id", RUN_ID_MAX)
         stage, status = legacy.stage(row.get("stage")), legacy.stage_status(row.get("status"))
         started = row.instant("started_at") or row.instant("created_at")
@@ -269,7 +274,7 @@ def snapshots(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
         imp.advance()
         row = OldRow(
             table,
-            f"id {raw.get('id')!r} ({raw.get('scheduled_date')} {raw.get('report_type')})",
+            f"id {shown(raw.get('id'))} ({raw.get('scheduled_date')} {raw.get('report_type')})",
             raw,
         )
         values = _snapshot_values(imp, row)

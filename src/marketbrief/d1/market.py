@@ -18,6 +18,7 @@ from marketbrief.d1 import values as legacy
 from marketbrief.d1.rows import OldRow
 from marketbrief.d1.session import IMPORT, ImportSession, note
 from marketbrief.models import Direction, PredictionStatus, ReportType, RunStatus, Stage
+from marketbrief.ops.columns import shown
 from marketbrief.store.rows import elapsed_ms
 from marketbrief.store.schema import (
     daily_analysis,
@@ -44,7 +45,9 @@ def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     for raw in rows:
         imp.advance()
         row = OldRow(
-            table, f"id {raw.get('id')!r} ({raw.get('prediction_date')} {raw.get('symbol')})", raw
+            table,
+            f"id {shown(raw.get('id'))} ({raw.get('prediction_date')} {raw.get('symbol')})",
+            raw,
         )
         values = _prediction_values(imp, row)
         if values is None:
@@ -174,7 +177,7 @@ def analyses(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     present = set(imp.c.execute(sa.select(d.analysis_date)).scalars())
     for raw in rows:
         imp.advance()
-        row = OldRow(table, f"id {raw.get('id')!r} ({raw.get('analysis_date')})", raw)
+        row = OldRow(table, f"id {shown(raw.get('id'))} ({raw.get('analysis_date')})", raw)
         day = row.day("analysis_date")
         if day is None:
             imp.report.skip(table, row.key, "no analysis_date")
@@ -208,7 +211,7 @@ def closes(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     for raw in rows:
         imp.advance()
         row = OldRow(
-            table, f"id {raw.get('id')!r} ({raw.get('close_date')} {raw.get('symbol')})", raw
+            table, f"id {shown(raw.get('id'))} ({raw.get('close_date')} {raw.get('symbol')})", raw
         )
         day, symbol = row.day("close_date"), row.text("symbol", 16)
         close = row.number("close_price")

@@ -26,6 +26,7 @@ from marketbrief.models import (
     Stage,
     StageStatus,
 )
+from marketbrief.ops.columns import shown
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EPOCH_MS_ABOVE = 100_000_000_000  # larger numbers are epoch milliseconds, not seconds
@@ -164,9 +165,9 @@ def instant(value: Any) -> datetime | None:
         # The old system wrote naive timestamps in UTC (SQLite's CURRENT_TIMESTAMP).
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
-        raise ValueError(f"{_short(value)} is not a time (ISO 8601, years 1 to 9999)") from None
+        raise ValueError(f"{shown(value)} is not a time (ISO 8601, years 1 to 9999)") from None
     except OverflowError:
-        raise ValueError(f"{_short(value)} falls outside the years 1 to 9999 in UTC") from None
+        raise ValueError(f"{shown(value)} falls outside the years 1 to 9999 in UTC") from None
 
 
 def day(value: Any) -> date | None:
@@ -179,7 +180,7 @@ def day(value: Any) -> date | None:
             return date.fromisoformat(text[:10])
         except ValueError:
             pass
-    raise ValueError(f"{_short(value)} is not a date (YYYY-MM-DD, years 1 to 9999)")
+    raise ValueError(f"{shown(value)} is not a date (YYYY-MM-DD, years 1 to 9999)")
 
 
 def number(value: Any) -> float | None:
@@ -187,13 +188,13 @@ def number(value: Any) -> float | None:
     if _absent(value):
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{_short(value)} is not a number")
+        raise ValueError(f"{shown(value)} is not a number")
     try:
         result = float(value)
     except (ValueError, OverflowError):
-        raise ValueError(f"{_short(value)} is not a number") from None
+        raise ValueError(f"{shown(value)} is not a number") from None
     if not math.isfinite(result):
-        raise ValueError(f"{_short(value)} is not a finite number")
+        raise ValueError(f"{shown(value)} is not a finite number")
     return result
 
 
@@ -217,17 +218,11 @@ def text(value: Any, limit: int | None = None) -> str | None:
     if _absent(value):
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{_short(value)} is not text")
+        raise ValueError(f"{shown(value)} is not text")
     result = value.strip()
     if limit is not None and len(result) > limit:
-        raise ValueError(f"{_short(result)} is longer than {limit} characters")
+        raise ValueError(f"{shown(result)} is longer than {limit} characters")
     return result
-
-
-def _short(value: Any) -> str:
-    """A value for a message: its repr, cut to a readable length."""
-    shown = repr(value)
-    return shown if len(shown) <= 60 else f"{shown[:57]}..."
 
 
 def json_value(value: Any) -> tuple[Any, bool]:

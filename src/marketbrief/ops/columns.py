@@ -63,25 +63,28 @@ def check_value(table: sa.Table, column: sa.Column[Any], value: Any) -> None:
     name, kind = column.name, column.type
     if isinstance(kind, UTCDateTime):
         if not isinstance(value, datetime) or value.tzinfo is None:
-            raise ValueError(f"{name} must be an aware instant, not {_short(value)}")
+            raise ValueError(f"{name} must be an aware instant, not {shown(value)}")
         if not INSTANTS[0] <= value <= INSTANTS[1]:
-            raise ValueError(f"{name} {value.isoformat()} is not within the years 1 to 9999")
+            raise ValueError(
+                f"{name} {value.isoformat()} is outside 0001-01-02 to 9999-12-30 (UTC), the "
+                "instants every time zone can show"
+            )
     elif isinstance(kind, sa.Date):
         if isinstance(value, datetime) or not isinstance(value, date):
-            raise ValueError(f"{name} must be a date, not {_short(value)}")
+            raise ValueError(f"{name} must be a date, not {shown(value)}")
     elif isinstance(kind, sa.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be a whole number, not {_short(value)}")
+            raise ValueError(f"{name} must be a whole number, not {shown(value)}")
         if not INT64[0] <= value <= INT64[1]:
-            raise ValueError(f"{name} {_short(value)} does not fit in 64 bits")
+            raise ValueError(f"{name} {shown(value)} does not fit in 64 bits")
     elif isinstance(kind, sa.Float):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{name} must be a number, not {_short(value)}")
+            raise ValueError(f"{name} must be a number, not {shown(value)}")
         if not math.isfinite(float(value)):
             raise ValueError(f"{name} must be a finite number, not {value!r}")
     elif isinstance(kind, sa.String):
         if not isinstance(value, str):
-            raise ValueError(f"{name} must be text, not {_short(value)}")
+            raise ValueError(f"{name} must be text, not {shown(value)}")
         if kind.length is not None and len(value) > kind.length:
             raise ValueError(f"{name} is longer than {kind.length} characters")
         _utf8(name, value)
@@ -92,7 +95,7 @@ def check_value(table: sa.Table, column: sa.Column[Any], value: Any) -> None:
         raise ValueError(f"{name} {value!r} is not one of {[c.value for c in choices]}")
     shape = SHAPES.get(where)
     if shape is not None and not isinstance(value, shape):
-        raise ValueError(f"{name} must be a JSON {shape.__name__}, not {_short(value)}")
+        raise ValueError(f"{name} must be a JSON {shape.__name__}, not {shown(value)}")
     if where in JSON_TEXT:
         try:
             orjson.loads(value)
@@ -127,7 +130,7 @@ def _non_finite(value: Any) -> bool:
     return False
 
 
-def _short(value: Any) -> str:
-    """A value for a message: its repr, cut to a readable length."""
+def shown(value: Any) -> str:
+    """A value as a message shows it: its repr, cut to a readable length."""
     shown = repr(value)
     return shown if len(shown) <= 60 else f"{shown[:57]}..."
