@@ -107,6 +107,10 @@ def test_everything_an_export_holds_loads_and_skipped_triggers_never_fire(
             'INSERT INTO "job_run_results" ("run_id") VALUES(zeroblob(1000000));',
             "refused the function zeroblob()",
         ),
+        (
+            TABLE.rstrip("\n") + " SELECT a.run_id FROM job_run_results a, job_run_results b;",
+            "refused reading table job_run_results",
+        ),
         ("PRAGMA max_page_count = 2147483646;", "refused PRAGMA max_page_count"),
         ("UPDATE \"job_run_results\" SET status = 'failed';", "refused UPDATE job_run_results"),
         ('DROP TABLE "job_run_results";', "refused DROP"),

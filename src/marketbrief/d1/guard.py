@@ -164,6 +164,7 @@ class Guard:
                 sqlite3.SQLITE_OK if internal or arg1 == self._creating else f"reading table {arg1}"
             )
         if action == sqlite3.SQLITE_SELECT:
+            self._creating = None  # a CREATE TABLE's own reads come before any query
             if self._selects < 1:
                 return "a query (SELECT, a subquery or WITH RECURSIVE; an INSERT holds only VALUES)"
             self._selects -= 1
