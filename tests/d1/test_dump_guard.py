@@ -29,10 +29,14 @@ ROW = (
 )
 
 # Everything a wrangler export of a database with statistics, an index, a trigger and a view
-# holds, in its order (plus a hand-written transaction and multi-row INSERT).
+# holds, in its order (plus a hand-written transaction, multi-row INSERT and a child row before
+# its parent's table, under a PRAGMA that would switch foreign keys on).
 EXPORT = (
     "PRAGMA defer_foreign_keys=TRUE;\n"
+    "PRAGMA foreign_keys=ON;\n"
     "BEGIN TRANSACTION;\n"
+    'CREATE TABLE "child" ("id" INTEGER, "note" INTEGER REFERENCES "notes" ("id"));\n'
+    'INSERT INTO "child" VALUES(1,99);\n'
     + TABLE
     + ROW
     + 'CREATE TABLE "notes" ("id" INTEGER PRIMARY KEY AUTOINCREMENT, "body" TEXT '
@@ -71,7 +75,14 @@ def test_everything_an_export_holds_loads_and_skipped_triggers_never_fire(
     path.write_text(EXPORT, encoding="utf-8")
     dump = Dump(path)
     try:
-        assert dump.tables() == ["job_run_results", "notes", "sqlite_sequence", "sqlite_stat1"]
+        assert dump.tables() == [
+            "child",
+            "job_run_results",
+            "notes",
+            "sqlite_sequence",
+            "sqlite_stat1",
+        ]
+        assert dump.rows("child") == [{"id": 1, "note": 99}]  # foreign keys stay off
         assert [(r["id"], r["body"], r["size"]) for r in dump.rows("notes")] == [
             (1, "[1,\n2]", 6),
             (2, "[2]", 3),

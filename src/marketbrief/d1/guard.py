@@ -8,10 +8,11 @@ triggers and views. `Guard` is the authorizer that lets exactly that through:
 
 - `CREATE TABLE` (with whatever its CHECK constraints and generated columns call), `INSERT`
   with at most one SELECT, its VALUES list, and in a value only `replace`, `char` and `unistr`;
-  the two PRAGMAs that switch foreign keys; `DELETE FROM sqlite_sequence`;
+  `DELETE FROM sqlite_sequence`;
 - skipped without a word: named indexes, triggers and views (the importer reads whole tables,
-  so it needs no index, and a trigger skipped can never fire), and BEGIN / COMMIT (the loader
-  runs each statement on its own; the database is private memory);
+  so it needs no index, and a trigger skipped can never fire), BEGIN / COMMIT (the loader runs
+  each statement on its own; the database is private memory) and the two PRAGMAs that switch
+  foreign keys (they stay off: an export may insert into a table before its parent);
 - refused, naming what: reading a table of the dump (INSERT ... SELECT, joins, subqueries), a
   recursive query, any other function, PRAGMA, DELETE, UPDATE, DROP, ALTER, ATTACH or DETACH.
 
@@ -175,7 +176,8 @@ class Guard:
                 return sqlite3.SQLITE_OK
             return f"the function {name}()"
         if action == sqlite3.SQLITE_PRAGMA:
-            return sqlite3.SQLITE_OK if str(arg1).lower() in PRAGMAS else f"PRAGMA {arg1}"
+            # Foreign keys stay off whatever the dump asks: it may insert children first.
+            return sqlite3.SQLITE_IGNORE if str(arg1).lower() in PRAGMAS else f"PRAGMA {arg1}"
         if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_DELETE and arg1 == "sqlite_sequence":
