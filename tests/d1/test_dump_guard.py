@@ -180,4 +180,4 @@ def test_a_statement_longer_than_the_bound_is_refused_before_it_runs(tmp_path: P
         TABLE + 'INSERT INTO "job_run_results" ("run_id") VALUES(\'' + "x\n" * 600 + "');\n"
     )
     with pytest.raises(InvalidInput, match=r"line 2: refused a statement longer than"):
-        Dump(path, Limits(statement_bytes=1000))
+        Dump(path, Limits(statement_chars=1000))

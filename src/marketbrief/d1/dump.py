@@ -78,7 +78,7 @@ class Dump:
         self._guard.reading(self._db)
 
     def _load(self) -> None:
-        limit = self._guard.limits.statement_bytes
+        limit = self._guard.limits.statement_chars
         try:
             with self.path.open(encoding="utf-8", newline="") as lines:
                 for line, text in _statements(lines, limit):

@@ -31,8 +31,8 @@ from typing import Any
 
 MIB = 1024 * 1024
 
-# Authorizer action codes by name, for the messages (sqlite3 exports the numbers only).
-_REFUSED = (
+# The authorizer actions refused by name, for the messages (sqlite3 exports only numbers).
+_ACTIONS = (
     "CREATE_TEMP_INDEX",
     "CREATE_TEMP_TABLE",
     "CREATE_TEMP_TRIGGER",
@@ -56,7 +56,7 @@ _REFUSED = (
     "DROP_VTABLE",
     "SAVEPOINT",
 )
-_NAMES = {getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ") for name in _REFUSED}
+_NAMES = {getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ") for name in _ACTIONS}
 VALUE_FUNCTIONS = frozenset({"replace", "char", "unistr"})
 PRAGMAS = frozenset({"defer_foreign_keys", "foreign_keys"})
 _SKIPPED = (sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_TRANSACTION)
@@ -67,7 +67,7 @@ class Limits:
     """How far loading one dump may go (`for_size` scales them to the dump)."""
 
     value_bytes: int = 4 * MIB
-    statement_bytes: int = 16 * MIB
+    statement_chars: int = 16 * MIB
     database_bytes: int = 64 * MIB
     steps: int = 1_000_000
     steps_per_byte: int = 100
@@ -99,7 +99,7 @@ class Guard:
         self._deadline = time.monotonic() + limits.seconds
         db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.value_bytes)
         # A statement's text may be longer in UTF-8 bytes than in characters.
-        db.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 4 * limits.statement_bytes)
+        db.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 4 * limits.statement_chars)
         # Two terms: a recursive query is then refused as one, by name; longer compounds
         # (UNION of many values) are refused by SQLite.
         db.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, 2)
