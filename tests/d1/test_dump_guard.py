@@ -181,3 +181,10 @@ def test_a_statement_longer_than_the_bound_is_refused_before_it_runs(tmp_path: P
     )
     with pytest.raises(InvalidInput, match=r"line 2: refused a statement longer than"):
         Dump(path, Limits(statement_chars=1000))
+
+
+def test_an_endless_line_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    path = tmp_path / "dump.sql"
+    path.write_text(TABLE + "-- " + "x" * 5000)  # one line with no end, as /dev/zero would be
+    with pytest.raises(InvalidInput, match=r"line 2: refused a statement longer than 1,000"):
+        Dump(path, Limits(statement_chars=1000))

@@ -80,7 +80,9 @@ class Dump:
     def _load(self) -> None:
         limit = self._guard.limits.statement_chars
         try:
-            with self.path.open(encoding="utf-8", newline="") as lines:
+            with self.path.open(encoding="utf-8", newline="") as handle:
+                # A line is never read past the bound, however long it is (or endless).
+                lines = iter(lambda: handle.readline(limit + 1), "")
                 for line, text in _statements(lines, limit):
                     self._run(line, text)
         except OSError as error:
