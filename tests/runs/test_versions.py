@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from marketbrief.calendar import utc_now
 from marketbrief.config import Settings
 from marketbrief.models import (
@@ -28,15 +30,16 @@ from marketbrief.models import (
 from marketbrief.pipeline.feeds import PipelinePrices
 from marketbrief.pipeline.ports import Analysis
 from marketbrief.results import Results
-from marketbrief.results.records import run_detail
 from marketbrief.runs.versions import VersionFloor
 from marketbrief.services import Services
 from marketbrief.store import SQLStore
+from marketbrief.web.app import create_app
 from tests.support.factories import SESSION, completion_for, predictions, standalone_completion
 
 PRE = ReportType.PRE_MARKET
 WAIT_SECONDS = 60.0  # an upper bound for events on a loaded machine, never a pace
 BEHIND = timedelta(hours=6)
+API_KEY = "versions-test-key-0123456789"
 
 
 class Analyst:
@@ -64,6 +67,7 @@ def _host(
         database_url=url,
         outbox_dir=tmp_path / name / "outbox",
         cache_url="memory://?max_bytes=1048576",
+        api_key=API_KEY,
     )
     return Services.open(
         settings, clock=clock, analyst=analyst, prices=PipelinePrices([], timeout=5.0)
@@ -108,7 +112,8 @@ async def test_a_rerun_started_later_on_a_host_whose_clock_is_behind_is_publishe
 async def test_a_run_that_started_first_and_finished_last_says_it_lost_the_compare_and_set(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Whatever the clocks, the run the store saw start last keeps the report; the other says so."""
+    """Whatever the clocks, the run the store saw start last keeps the report; the other says so,
+    in its outcome and in the run status the API answers."""
     _migrate(database_url)
     slow = Analyst(gated=True)
     behind = _host(database_url, tmp_path, "behind", _behind, slow)
@@ -121,21 +126,50 @@ async def test_a_run_that_started_first_and_finished_last_says_it_lost_the_compa
         slow.gate.set()
         first = await asyncio.wait_for(started_first, WAIT_SECONDS)
         assert (first.status, first.persisted, first.published) == (RunStatus.SUCCESS, True, False)
-        assert first.outcome is not None
-        assert first.outcome.superseded_by == later.run_id
+        assert first.superseded_by == later.run_id
         assert first.as_dict()["superseded_by"] == later.run_id
-        # The run's status, as GET /api/v1/jobs/{id} answers it, says so too.
-        detail = await behind.results.run(first.run_id)
-        assert detail is not None
-        status = run_detail(detail)["job"]
+    finally:
+        slow.gate.set()
+        await ahead.stop()
+        await behind.stop()
+
+
+async def test_the_api_run_status_of_a_triggered_run_that_lost_says_so(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """POST /jobs/trigger on a host whose clock is ahead; a later run elsewhere publishes first."""
+    _migrate(sqlite_url)
+    slow = Analyst(gated=True)
+    api_host = _host(sqlite_url, tmp_path, "api", lambda: utc_now() + BEHIND, slow)
+    other = _host(sqlite_url, tmp_path, "other", _behind, Analyst())
+    app = create_app(services=api_host, scheduler=False)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"X-API-Key": API_KEY}
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
+            answer = await client.post(
+                "/api/v1/jobs/trigger",
+                json={"type": PRE.value, "date": SESSION.isoformat()},
+                headers=headers,
+            )
+            assert answer.status_code == 202, answer.text
+            run_id = answer.json()["run_id"]
+            await asyncio.wait_for(slow.entered.wait(), WAIT_SECONDS)
+            later = await other.runner.run(PRE, SESSION, TriggerSource.MANUAL)
+            assert later.published
+            slow.gate.set()
+            await asyncio.wait_for(api_host.runner.drain(), WAIT_SECONDS)
+            status = (await client.get(f"/api/v1/jobs/{run_id}")).json()["job"]
         assert status["status"] == "success"
         assert any("not published" in w and later.run_id in w for w in status["warnings"]), status[
             "warnings"
         ]
     finally:
         slow.gate.set()
-        await ahead.stop()
-        await behind.stop()
+        await other.stop()
 
 
 def test_an_outboxed_run_ranks_above_what_its_process_knew_and_below_later_claims(

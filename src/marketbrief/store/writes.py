@@ -300,7 +300,9 @@ class RunWrites:
             superseded_by=holder,
         )
 
-    def _superseded(self, connection: sa.Connection, c: Completion, warnings: list[Any]) -> str:
+    def _superseded(
+        self, connection: sa.Connection, c: Completion, warnings: list[Any]
+    ) -> str | None:
         """Say on the run's row that its report lost the compare-and-set, and to which run."""
         holder, version = connection.execute(
             sa.select(report_latest.c.run_id, report_latest.c.version).where(
@@ -308,14 +310,15 @@ class RunWrites:
                 report_latest.c.scheduled_date == c.scheduled_date,
             )
         ).one()
+        held_by = f"run {holder}" if holder is not None else "an imported report"
         note = (
-            f"stored, but not published: run {holder} (version {version}) holds this date's "
+            f"stored, but not published: {held_by} (version {version}) holds this date's "
             f"report, and the store ordered it after this run (version {c.version})"
         )
         connection.execute(
             self._writes.update_run, {"rid": c.run_id, "warnings": [*warnings, note]}
         )
-        return str(holder)
+        return str(holder) if holder is not None else None
 
     def _already_finished(self, connection: sa.Connection, c: Completion) -> Outcome:
         snapshot_id = connection.execute(
