@@ -20,10 +20,10 @@ from typing import Any
 
 from harness import ROOT
 
-from resilience import audit, badinput, crash, outage, reads, report
+from resilience import audit, badinput, clocks, crash, outage, race, reads, report
 from resilience.scenario import ScenarioResult
 
-SCENARIOS = ("crash", "reads", "outage", "badinput", "audit")
+SCENARIOS = ("crash", "reads", "outage", "clocks", "race", "badinput", "audit")
 
 
 def _plan(
@@ -36,6 +36,10 @@ def _plan(
         ),
         "reads": lambda: reads.run(work / "reads", quick=quick),
         "outage": lambda: outage.run(work / "outage", down_seconds=5.0 if quick else 30.0),
+        "clocks": lambda: clocks.run(
+            work / "clocks", turns=40 if quick else 200, pairs=10 if quick else 50
+        ),
+        "race": lambda: race.run(work / "race", runs=40 if quick else 200),
         "badinput": lambda: badinput.run(
             work / "badinput", fuzz_seconds=args.fuzz_seconds if args.fuzz_seconds else 0
         ),

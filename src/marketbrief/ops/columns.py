@@ -29,6 +29,14 @@ from marketbrief.models import (
 from marketbrief.store.schema import UTCDateTime
 
 INT64 = (-(2**63), 2**63 - 1)
+# Report versions: the store issues versions above every restored one, so a version must leave
+# room for the versions issued after it (a crafted 2**63 - 1 would stop every later claim).
+VERSIONS = {
+    ("job_executions", "version"),
+    ("scheduled_job_results", "version"),
+    ("report_latest", "version"),
+}
+MAX_VERSION = 2**62
 CHOICES: dict[tuple[str, str], type[enum.Enum]] = {
     ("job_executions", "job_type"): ReportType,
     ("job_executions", "status"): RunStatus,
@@ -77,6 +85,8 @@ def check_value(table: sa.Table, column: sa.Column[Any], value: Any) -> None:
             raise ValueError(f"{name} must be a whole number, not {shown(value)}")
         if not INT64[0] <= value <= INT64[1]:
             raise ValueError(f"{name} {shown(value)} does not fit in 64 bits")
+        if where in VERSIONS and not 0 <= value <= MAX_VERSION:
+            raise ValueError(f"{name} {value} is not a report version (0 to 2**62)")
     elif isinstance(kind, sa.Float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{name} must be a number, not {shown(value)}")

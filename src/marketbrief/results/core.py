@@ -228,6 +228,21 @@ class Results:
             warmed.append(Warmed(kind.value, when, snapshot.id, snapshot.run_id))
         return warmed
 
+    async def cached_version(self, report_type: ReportType, day: date) -> int | None:
+        """The version of the report the cache holds for (type, date); None if none or no cache.
+
+        Every cached version was issued by the store (or is an outboxed run's, above one the
+        store issued), so a run that starts now started after it.
+        """
+        cache = self.deps.cache
+        if cache is None:
+            return None
+        try:
+            entry = await cache.get(keys.report_key(report_type.value, day))
+        except CacheError:
+            return None
+        return entry.version if entry is not None else None
+
     async def spool(self, completion: Completion) -> None:
         """Keep a completion in the outbox only (fsync'd); OutboxError when it cannot."""
         await anyio.to_thread.run_sync(self.deps.outbox.append, completion)
