@@ -31,7 +31,6 @@ SCENARIOS = (
     "audit",
     "fulldisk",
     "readonly",
-    "readonly-start",
 )
 
 
