@@ -20,16 +20,27 @@ from typing import Any
 
 from harness import ROOT
 
-from resilience import audit, badinput, clocks, crash, outage, race, reads, report
+from resilience import audit, badinput, clocks, crash, disks, outage, race, reads, report
 from resilience.scenario import ScenarioResult
 
-SCENARIOS = ("crash", "reads", "outage", "clocks", "race", "badinput", "audit")
+SCENARIOS = (
+    "crash",
+    "reads",
+    "outage",
+    "clocks",
+    "race",
+    "badinput",
+    "audit",
+    "fulldisk",
+    "readonly",
+)
 
 
 def _plan(
     args: argparse.Namespace, work: Path
 ) -> dict[str, Callable[[], Coroutine[Any, Any, ScenarioResult]]]:
     quick = args.quick
+    fault = 5.0 if quick else 20.0  # seconds a disk stays full or read-only
     return {
         "crash": lambda: crash.run(
             work / "crash", triggers=200 if quick else 1000, real_sweeper=not quick
@@ -44,6 +55,8 @@ def _plan(
             work / "badinput", fuzz_seconds=args.fuzz_seconds if args.fuzz_seconds else 0
         ),
         "audit": lambda: audit.run(work / "audit", pip_audit=not args.no_pip_audit),
+        "fulldisk": lambda: disks.full_disk(work / "fulldisk", fault_seconds=fault),
+        "readonly": lambda: disks.read_only(work / "readonly", fault_seconds=fault),
     }
 
 
