@@ -73,7 +73,7 @@ FINDINGS = """## What the suite found
    `/status` are 503 with the reason while writes fail, and SQLite's filesystem errors
    (READONLY, IOERR, CANTOPEN, FULL) invalidate the connection and its pool (SQLAlchemy
    `handle_error`, `is_disconnect`). Pinned by `tests/results/test_faults_filesystems.py` and by
-   the checks of scenarios 6 and 7.
+   the checks of the fulldisk and readonly scenarios.
 """
 
 
