@@ -60,7 +60,7 @@ def server(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[int, Path]]:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_lower_open_files,  # noqa: PLW1509 (only setrlimit, before exec)
+            preexec_fn=_lower_open_files,  # only setrlimit, before exec
         )
     try:
         _wait_for_200(port, process, log_path)

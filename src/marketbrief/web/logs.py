@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+
 class Throttle(logging.Filter):
     """Each (logger, message template) at most once per `interval` seconds, with a count."""
 

@@ -90,5 +90,5 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         busy = self.cycle is not None and not self.cycle.response_complete
         if busy or self.pipeline or self.transport.is_closing():
             return
-        logger.info("closed a connection that sent no whole request head in %.1f s", self.head_timeout)
+        logger.info("closed a connection that sent no request head in %.1f s", self.head_timeout)
         self.transport.close()
