@@ -156,7 +156,9 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
         body_file = work / "body.json"
         body_file.write_bytes(body)
         by_key["ceiling"] = start(servers.ceiling(body_file, logs))
+        by_key["ceiling_fastest"] = start(servers.fastest_ceiling(body_file, logs))
         by_key["ceiling"].wait_ready()
+        by_key["ceiling_fastest"].wait_ready()
         by_key["history_sqlite"] = by_key["cached"]
         if "pg_cached" in by_key:
             by_key["history_pg"] = by_key["pg_cached"]

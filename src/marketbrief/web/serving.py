@@ -39,8 +39,8 @@ def connection_budget(configured: int, open_files: int) -> int:
     return max(1, min(configured, open_files - FD_RESERVE))
 
 
-def serve(host: str, port: int, workers: int, http: HttpServing) -> None:
-    """Run uvicorn until SIGTERM or SIGINT (graceful shutdown, then exit)."""
+def serve(host: str, port: int, workers: int, http: HttpServing, *, app: str = APP) -> None:
+    """Run the `app` factory on uvicorn until SIGTERM or SIGINT (graceful shutdown, then exit)."""
     open_files = open_files_limit()
     max_connections = connection_budget(http.max_connections, open_files)
     protocol = partial(
@@ -49,7 +49,7 @@ def serve(host: str, port: int, workers: int, http: HttpServing) -> None:
         max_connections=max_connections,
     )
     uvicorn.run(
-        APP,
+        app,
         factory=True,
         host=host,
         port=port,
