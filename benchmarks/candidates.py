@@ -119,7 +119,7 @@ def start_all(target: str, env: dict[str, str], logs: Path) -> dict[str, HttpSer
 def measure(seconds: float, reps: int, work: Path, app: str) -> dict[str, list[float]]:
     """Requests per second of `app` on each candidate, `reps` interleaved rounds."""
     logs = work / "logs"
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
     if app == "marketbrief":
         seeded = cached_sqlite((ROOT / ".bench-cache").resolve(), SeedPlan(20_000))
         target, env = (

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.process import HttpServer
 
-from benchmarks import browser, completions, load, profiling, servers
+from benchmarks import browser, candidates, completions, load, profiling, servers
 from benchmarks.backends import (
     REDIS_HOST,
     REDIS_PORT,
@@ -249,6 +249,11 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
     for server in list(started):
         server.stop()
     started.clear()
+
+    with phase(outcome, "server candidates (bare ceiling on each)", optional=True):
+        outcome.candidates = candidates.measure(
+            config.throughput_seconds, min(config.reps, 3), work / "candidates", "ceiling"
+        )
 
     with phase(outcome, "run completions (in-process finish_run loop)", optional=True):
         targets = {"sqlite": f"sqlite:///{work / 'completions.db'}"}
