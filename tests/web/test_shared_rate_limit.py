@@ -172,7 +172,8 @@ async def test_with_redis_unreachable_each_process_keeps_its_own_limit() -> None
         rate=0.001,
         burst=2,
     )
-    limit = TriggerLimit(TokenBucket(0.001, 2.0), shared)
+    noticed: list[int] = []
+    limit = TriggerLimit(TokenBucket(0.001, 2.0), shared, on_fallback=lambda: noticed.append(1))
     outcomes = []
     try:
         for _ in range(4):
@@ -185,3 +186,4 @@ async def test_with_redis_unreachable_each_process_keeps_its_own_limit() -> None
         await limit.close()
     assert outcomes == ["passed", "passed", "limited", "limited"]
     assert limit.fallbacks == 4
+    assert len(noticed) == 4  # the app counts these in marketbrief_trigger_limit_fallbacks

@@ -42,7 +42,9 @@ def create_app(
         opened = services or Services.open(settings)
         holder["services"] = opened
         app.state.services = opened
-        trigger_limit = TriggerLimit.from_settings(settings)
+        trigger_limit = TriggerLimit.from_settings(
+            settings, on_fallback=metrics.trigger_limit_fallbacks.inc
+        )
         app.state.trigger_limit = trigger_limit
         opened.start(scheduler=settings.scheduler_enabled if scheduler is None else scheduler)
         try:

@@ -66,19 +66,28 @@ class SharedBucket(Protocol):
 class TriggerLimit:
     """Spend a token per trigger from the deployment's bucket, or raise RateLimited."""
 
-    def __init__(self, local: TokenBucket, shared: SharedBucket | None = None) -> None:
+    def __init__(
+        self,
+        local: TokenBucket,
+        shared: SharedBucket | None = None,
+        *,
+        on_fallback: Callable[[], object] | None = None,
+    ) -> None:
         self.local = local
         self.shared = shared
         self.fallbacks = 0
+        self._on_fallback = on_fallback
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TriggerLimit:
+    def from_settings(
+        cls, settings: Settings, *, on_fallback: Callable[[], object] | None = None
+    ) -> TriggerLimit:
         """Shared through Redis when the cache is Redis, in-process otherwise."""
         rate, burst = settings.trigger_rate_per_second, float(settings.trigger_burst)
         local = TokenBucket(rate, burst)
         scheme = urlsplit(settings.cache_url).scheme
         if not settings.cache_enabled or scheme not in ("redis", "rediss"):
-            return cls(local)
+            return cls(local, on_fallback=on_fallback)
         from marketbrief.cache.buckets import RedisTokenBucket
 
         shared = RedisTokenBucket(
@@ -88,7 +97,7 @@ class TriggerLimit:
             rate=rate,
             burst=burst,
         )
-        return cls(local, shared)
+        return cls(local, shared, on_fallback=on_fallback)
 
     async def take(self) -> None:
         """One trigger's token; RateLimited with the seconds to wait when there is none."""
@@ -103,6 +112,8 @@ class TriggerLimit:
             return await self.shared.take()
         except CacheError as error:
             self.fallbacks += 1
+            if self._on_fallback is not None:
+                self._on_fallback()
             log.warning("trigger rate limit is per process while Redis fails: %s", error)
             return self.local.take()
 
