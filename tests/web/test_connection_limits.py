@@ -140,6 +140,26 @@ def test_idle_and_trickling_connections_are_closed_and_the_server_stays_reachabl
     assert len(text.encode()) < 8 * 1024
 
 
+def test_a_request_head_trickled_byte_by_byte_is_cut_off_by_the_deadline(
+    server: tuple[int, Path],
+) -> None:
+    # Slowloris: every byte arrives in time for an idle timer, the head never completes.
+    port, _log = server
+    head = b"GET /healthz HTTP/1.1\r\nHost: test\r\n" + b"X-Padding: " + b"a" * 10_000
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        began = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < len(head):
+                sock.sendall(head[sent : sent + 1])
+                sent += 1
+                assert time.monotonic() - began < WAIT, "the server never cut the head off"
+                time.sleep(0.1)
+        answer = _closed_by_server(sock)
+    assert sent < len(head)
+    assert answer == b""
+
+
 def test_a_keep_alive_connection_that_goes_quiet_is_closed(server: tuple[int, Path]) -> None:
     port, _log = server
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
