@@ -3,6 +3,8 @@
 A backend (`SQLStore`, behind the blocking `StoreBackend` port) answers in the calling thread.
 `Store` moves each call to a worker thread and records whether the store answered, so health is
 tracked in exactly one place and callers simply write `await store.latest_snapshot(t, day)`.
+Writes are tracked apart from reads: a store whose filesystem went read-only answers every read,
+and only a write that succeeds again says that it takes writes again.
 """
 
 from __future__ import annotations
@@ -37,25 +39,38 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class StoreHealth:
-    """Whether the store answered the last time this process asked."""
+    """Whether the store answered the last time this process asked, and whether it took writes."""
 
     down_since: datetime | None = None
     last_error: str | None = None
+    writes_down_since: datetime | None = None
+    last_write_error: str | None = None
 
     @property
     def is_down(self) -> bool:
         """True after a failed store call, until the next successful one."""
         return self.down_since is not None
 
-    def failed(self, error: Exception, now: datetime) -> None:
+    @property
+    def writes_down(self) -> bool:
+        """True after a failed write, until the next successful write (reads do not count)."""
+        return self.writes_down_since is not None
+
+    def failed(self, error: Exception, now: datetime, *, write: bool = False) -> None:
         """Record a failed store call."""
         if self.down_since is None:
             self.down_since = now
         self.last_error = str(error)
+        if write:
+            if self.writes_down_since is None:
+                self.writes_down_since = now
+            self.last_write_error = str(error)
 
-    def answered(self) -> None:
+    def answered(self, *, write: bool = False) -> None:
         """Record a successful store call."""
         self.down_since = None
+        if write:
+            self.writes_down_since = None
 
 
 class Store:
@@ -71,13 +86,15 @@ class Store:
         """`sqlite` or `postgresql`."""
         return self.backend.dialect
 
-    async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _call(
+        self, method: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any
+    ) -> T:
         try:
             result = await anyio.to_thread.run_sync(partial(method, *args, **kwargs))
         except StoreUnavailable as error:
-            self.health.failed(error, self.clock())
+            self.health.failed(error, self.clock(), write=write)
             raise
-        self.health.answered()
+        self.health.answered(write=write)
         return result
 
     # -- runs: claim, stages, completion, sweep -------------------------------------------------
@@ -99,11 +116,12 @@ class Store:
             trigger_source,
             started_at=started_at,
             lease_until=lease_until,
+            write=True,
         )
 
     async def renew_lease(self, run_id: str, until: datetime) -> bool:
         """Extend a running run's lease; False when the run is no longer running."""
-        return await self._call(self.backend.renew_lease, run_id, until)
+        return await self._call(self.backend.renew_lease, run_id, until, write=True)
 
     async def record_stage(
         self,
@@ -124,19 +142,20 @@ class Store:
             started_at=started_at,
             ended_at=ended_at,
             details=details,
+            write=True,
         )
 
     async def finish_run(self, completion: Completion) -> Outcome:
         """Write a completion in one transaction (idempotent)."""
-        return await self._call(self.backend.finish_run, completion)
+        return await self._call(self.backend.finish_run, completion, write=True)
 
     async def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:
         """Mark runs still running from before the cutoff as failed."""
-        return await self._call(self.backend.fail_stuck_runs, started_before, now)
+        return await self._call(self.backend.fail_stuck_runs, started_before, now, write=True)
 
     async def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int:
         """Keep daily closes (idempotent per symbol and date)."""
-        return await self._call(self.backend.save_closes, closes)
+        return await self._call(self.backend.save_closes, closes, write=True)
 
     # -- reports ---------------------------------------------------------------------------------
 
@@ -215,6 +234,10 @@ class Store:
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
         await self._call(self.backend.ping)
+
+    async def ping_writes(self) -> None:
+        """Raise StoreUnavailable unless the store takes a write."""
+        await self._call(self.backend.ping_writes, write=True)
 
     async def close(self) -> None:
         """Release every connection."""
