@@ -38,6 +38,17 @@ class Slots:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpServing:
+    """How `serve` bounds its connections and what it logs."""
+
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
+    access_log: bool = False
+    log_throttle_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting marketbrief reads; build it once with `Settings.from_env()`."""
 
@@ -74,6 +85,7 @@ class Settings:
     scheduler_enabled: bool = True
     trigger_rate_per_second: float = 1.0
     trigger_burst: int = 10
+    http: HttpServing = field(default_factory=HttpServing)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +155,23 @@ class Settings:
             trigger_burst=reader.get("TRIGGER_BURST", _positive_int, defaults.trigger_burst),
             provider_timeout_seconds=reader.get(
                 "PROVIDER_TIMEOUT_SECONDS", _positive_float, defaults.provider_timeout_seconds
+            ),
+            http=HttpServing(
+                header_timeout_seconds=reader.get(
+                    "HTTP_HEADER_TIMEOUT_SECONDS",
+                    _positive_float,
+                    defaults.http.header_timeout_seconds,
+                ),
+                keep_alive_seconds=reader.get(
+                    "HTTP_KEEP_ALIVE_SECONDS", _positive_int, defaults.http.keep_alive_seconds
+                ),
+                max_connections=reader.get(
+                    "HTTP_MAX_CONNECTIONS", _positive_int, defaults.http.max_connections
+                ),
+                access_log=reader.get("ACCESS_LOG", _switch, defaults.http.access_log),
+                log_throttle_seconds=reader.get(
+                    "LOG_THROTTLE_SECONDS", _positive_float, defaults.http.log_throttle_seconds
+                ),
             ),
         )
 

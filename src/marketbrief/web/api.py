@@ -172,7 +172,7 @@ async def trigger_job(request: Request) -> Response:
     """Start a run in the background; 202 with where to watch it."""
     _authorize(request)
     svc = services(request)
-    request.app.state.trigger_limit.take()
+    await request.app.state.trigger_limit.take()
     body = await _json_body(request)
     kind = body.get("type")
     if not isinstance(kind, str):
