@@ -8,6 +8,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0002": {"store_revision": ("runs_revision",)},
     "0003": {"job_executions": ("lease_until", "swept_at")},
     "0004": {"job_executions": ("version",)},
+    # 0005 added the incidents table, which archives never hold (ops/archive.TABLES).
+    "0005": {},
 }
 
 

@@ -62,6 +62,40 @@ class HistoryPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One thing the service noticed about itself: open until resolved, told at most once per
+    repeat interval. `claimed` says whether this process's call opened, repeated or resolved it
+    (and so must send the message); every other process gets claimed=False."""
+
+    id: int
+    kind: str
+    subject: str
+    summary: str
+    report_type: str | None
+    business_date: date | None
+    link: str | None
+    since: datetime
+    opened_at: datetime
+    last_notified_at: datetime
+    notify_count: int
+    resolved_at: datetime | None = None
+    claimed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentReport:
+    """What an alert says: which condition, about what, since when, and where to look."""
+
+    kind: str
+    subject: str
+    summary: str
+    since: datetime
+    report_type: str | None = None
+    business_date: date | None = None
+    link: str | None = None
+
+
 def run_key(ref: str | int) -> int | str | None:
     """An integer id (ASCII digits), a run_id, or None for a reference no row can match."""
     if isinstance(ref, str) and len(ref) > MAX_RUN_REF:
@@ -165,6 +199,14 @@ class StoreBackend(Protocol):
     def latest_keys(
         self, report_type: ReportType | None = None, day: date | None = None
     ) -> list[tuple[ReportType, date]]: ...
+
+    def open_incident(self, report: IncidentReport, now: datetime) -> Incident: ...
+
+    def claim_repeat(self, incident_id: int, due_before: datetime, now: datetime) -> bool: ...
+
+    def resolve_incident(self, kind: str, subject: str, now: datetime) -> Incident | None: ...
+
+    def incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Incident]: ...
 
     def ping(self) -> None: ...
 

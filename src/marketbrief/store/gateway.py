@@ -32,7 +32,13 @@ from marketbrief.models import (
     StageStatus,
     TriggerSource,
 )
-from marketbrief.store.base import HistoryPage, HistoryQuery, StoreBackend
+from marketbrief.store.base import (
+    HistoryPage,
+    HistoryQuery,
+    Incident,
+    IncidentReport,
+    StoreBackend,
+)
 
 T = TypeVar("T")
 
@@ -242,3 +248,21 @@ class Store:
     async def close(self) -> None:
         """Release every connection."""
         await anyio.to_thread.run_sync(self.backend.close)
+
+    # -- incidents (the alerts' claims: the store decides which process tells people) -----------
+
+    async def open_incident(self, report: IncidentReport, now: datetime) -> Incident:
+        """Open the incident unless one is open for its (kind, subject); claimed if this did."""
+        return await self._call(self.backend.open_incident, report, now, write=True)
+
+    async def claim_repeat(self, incident_id: int, due_before: datetime, now: datetime) -> bool:
+        """Take the next repeat of an open incident last told before `due_before`."""
+        return await self._call(self.backend.claim_repeat, incident_id, due_before, now, write=True)
+
+    async def resolve_incident(self, kind: str, subject: str, now: datetime) -> Incident | None:
+        """Close the open incident; returned only to the one process that closed it."""
+        return await self._call(self.backend.resolve_incident, kind, subject, now, write=True)
+
+    async def incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Incident]:
+        """The newest incidents first."""
+        return await self._call(self.backend.incidents, open_only=open_only, limit=limit)

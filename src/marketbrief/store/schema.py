@@ -247,4 +247,38 @@ market_closes = sa.Table(
     sa.UniqueConstraint("symbol", "close_date"),
 )
 
+# What the service noticed about itself and told people: one row per incident. At most one
+# incident per (kind, subject) is open at a time, across every process: the partial unique
+# index decides which process opens it (and so which one sends the alert).
+INCIDENT_KINDS = ("run_failed", "slot_missed", "outbox_stuck", "report_stale", "corruption")
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.String(160), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("report_type", sa.String(16)),
+    sa.Column("business_date", sa.Date),
+    sa.Column("link", sa.Text),
+    # Since when the condition holds (not when it was noticed).
+    sa.Column("since", UTCDateTime, nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    # Compare-and-set by the process that sends a repeat, so one repeat goes out per interval.
+    sa.Column("last_notified_at", UTCDateTime, nullable=False),
+    sa.Column("notify_count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.CheckConstraint(
+        "kind IN (" + ", ".join(f"'{k}'" for k in INCIDENT_KINDS) + ")", name="kind_valid"
+    ),
+    sa.Index(
+        "uq_incidents_open",
+        "kind",
+        "subject",
+        unique=True,
+        sqlite_where=sa.text("resolved_at IS NULL"),
+        postgresql_where=sa.text("resolved_at IS NULL"),
+    ),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)

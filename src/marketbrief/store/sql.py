@@ -23,6 +23,7 @@ from marketbrief.store.engine import (
     mapped_errors,
 )
 from marketbrief.store.history import HistoryQueries, predictions_of
+from marketbrief.store.incidents import IncidentWrites
 from marketbrief.store.market import MarketData
 from marketbrief.store.migrate import Verification, upgrade, verify
 from marketbrief.store.schema import (
@@ -50,7 +51,7 @@ _LATEST_SNAPSHOT = _via_latest(report_latest.c.scheduled_date == sa.bindparam("d
 _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("day", type_=sa.Date))
 
 
-class SQLStore(RunWrites, HistoryQueries, MarketData):
+class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
     def __init__(self, url: str) -> None:
