@@ -49,6 +49,18 @@ class HttpServing:
 
 
 @dataclass(frozen=True, slots=True)
+class Alerting:
+    """Who is told when the service watches itself and finds something wrong, and when."""
+
+    notify: tuple[str, ...] = ()
+    repeat_minutes: int = 60
+    public_url: str | None = None
+    watch_seconds: float = 60.0
+    outbox_minutes: int = 15
+    stale_minutes: int = 60
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting marketbrief reads; build it once with `Settings.from_env()`."""
 
@@ -86,6 +98,12 @@ class Settings:
     trigger_rate_per_second: float = 1.0
     trigger_burst: int = 10
     http: HttpServing = field(default_factory=HttpServing)
+    alerting: Alerting = field(default_factory=Alerting)
+
+    @property
+    def public_url(self) -> str:
+        """Where people open the dashboard: MARKETBRIEF_PUBLIC_URL, else this server's address."""
+        return self.alerting.public_url or f"http://{self.host}:{self.port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -173,6 +191,22 @@ class Settings:
                     "LOG_THROTTLE_SECONDS", _positive_float, defaults.http.log_throttle_seconds
                 ),
             ),
+            alerting=Alerting(
+                notify=reader.get("NOTIFY", _channel_urls, (), secret=True),
+                repeat_minutes=reader.get(
+                    "NOTIFY_REPEAT_MINUTES", _positive_int, defaults.alerting.repeat_minutes
+                ),
+                public_url=reader.get("PUBLIC_URL", _public_url, None),
+                watch_seconds=reader.get(
+                    "WATCH_SECONDS", _positive_float, defaults.alerting.watch_seconds
+                ),
+                outbox_minutes=reader.get(
+                    "ALERT_OUTBOX_MINUTES", _positive_int, defaults.alerting.outbox_minutes
+                ),
+                stale_minutes=reader.get(
+                    "ALERT_STALE_MINUTES", _positive_int, defaults.alerting.stale_minutes
+                ),
+            ),
         )
 
 
@@ -182,14 +216,16 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
 
-    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+    def get(self, name: str, parse: Callable[[str], T], default: T, *, secret: bool = False) -> T:
         raw = self._env.get(PREFIX + name)
         if raw is None or raw.strip() == "":
             return default
         try:
             return parse(raw.strip())
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{PREFIX}{name}={raw!r} is invalid: {exc}") from None
+            # A value that may hold credentials (channel URLs) is never echoed.
+            shown = PREFIX + name if secret else f"{PREFIX}{name}={raw!r}"
+            raise ConfigError(f"{shown} is invalid: {exc}") from None
 
 
 def _nonempty(value: str) -> str:
@@ -296,3 +332,23 @@ def _port(value: str) -> int:
     if not 0 < number < 65536:
         raise ValueError("must be a TCP port (1-65535)")
     return number
+
+
+def _channel_urls(value: str) -> tuple[str, ...]:
+    urls = tuple(dict.fromkeys(u.strip() for u in value.split(",") if u.strip()))
+    if not urls:
+        raise ValueError("must name at least one channel URL")
+    import apprise  # only when channels are configured: the library takes a while to load
+
+    for number, url in enumerate(urls, 1):
+        if apprise.Apprise.instantiate(url) is None:
+            scheme = urlsplit(url).scheme or "(none)"
+            raise ValueError(
+                f"channel {number} (scheme {scheme}) is not a notification URL Apprise can "
+                "send to, e.g. json://HOST:PORT/PATH, mailto://HOST:PORT?from=A&to=B"
+            )
+    return urls
+
+
+def _public_url(value: str) -> str:
+    return _http_url(value).rstrip("/")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from marketbrief.alerts import Alerts
 from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.config import Settings
 from marketbrief.errors import StoreError
@@ -30,6 +31,7 @@ class Services:
     results: Results
     runner: Runner
     scheduler: Scheduler
+    alerts: Alerts
     started_at: datetime = field(default_factory=utc_now)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -62,7 +64,9 @@ class Services:
             run_timeout=timedelta(minutes=settings.run_timeout_minutes),
             clock=clock,
         )
-        return cls(settings, results, runner, scheduler)
+        alerts = Alerts.open(settings, results)
+        runner.on_finished = alerts.run_finished
+        return cls(settings, results, runner, scheduler, alerts)
 
     @property
     def calendar(self) -> MarketCalendar:
@@ -74,9 +78,10 @@ class Services:
         return self.results.now()
 
     def start(self, *, scheduler: bool) -> None:
-        """Start the outbox replayer and, if asked, the scheduler."""
+        """Start the outbox replayer, the watch and its sender, and, if asked, the scheduler."""
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.results.run_replayer(self._stop)))
+        self._tasks.append(asyncio.create_task(self.alerts.run(self._stop)))
         if scheduler:
             self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop)))
 
@@ -91,4 +96,5 @@ class Services:
         if self.results.outbox_depth():
             with contextlib.suppress(StoreError):
                 await self.results.replay_outbox()
+        await self.alerts.close()
         await self.results.close()

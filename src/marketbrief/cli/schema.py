@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
 
 from marketbrief.calendar import parse_instant, utc_now
-from marketbrief.cli.common import emit_json, exits_cleanly, store_backend, with_results
+from marketbrief.cli.common import (
+    emit_json,
+    exits_cleanly,
+    store_backend,
+    with_results,
+    with_services,
+)
+from marketbrief.errors import StoreError
+from marketbrief.services import Services
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -42,6 +53,7 @@ def verify(ctx: click.Context, days: int | None, now_text: str | None, as_json: 
         now = parse_instant(now_text) if now_text else utc_now()
         found = with_results(ctx, lambda results: results.completeness(now, days))
     healthy = result.ok and (found is None or found.ok)
+    alerted = _alert(ctx, result.problems)
     if as_json:
         payload = result.as_dict()
         if found is not None:
@@ -65,8 +77,23 @@ def verify(ctx: click.Context, days: int | None, now_text: str | None, as_json: 
                 f"(slot {gap.scheduled_at.isoformat()})"
                 + (f" run {gap.run_id}" if gap.run_id else "")
             )
+    if alerted is not None:
+        log.warning("verify: the corruption alert was not recorded: %s", alerted)
     if not healthy:
         sys.exit(1)
+
+
+def _alert(ctx: click.Context, problems: list[str]) -> str | None:
+    """Open (or resolve) the corruption incident; the reason when the store could not take it."""
+
+    async def work(services: Services) -> str | None:
+        try:
+            await services.alerts.verified(problems)
+        except StoreError as error:  # a store too damaged to hold the incident still says so
+            return str(error)
+        return None
+
+    return with_services(ctx, work)
 
 
 COMMANDS: list[click.Command] = [migrate, verify]

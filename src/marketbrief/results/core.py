@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -250,6 +250,13 @@ class Results:
     def outbox_depth(self) -> int:
         """How many completions wait in the outbox."""
         return self.deps.outbox.depth()
+
+    def outbox_since(self) -> datetime | None:
+        """When the oldest completion waiting in the outbox was spooled (None when empty)."""
+        for path in self.deps.outbox.pending():
+            with contextlib.suppress(FileNotFoundError):  # replayed since the listing
+                return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        return None
 
     async def replay_outbox(self) -> ReplayReport:
         """Move spooled completions into the store, then republish them as persisted."""

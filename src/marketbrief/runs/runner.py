@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -65,6 +66,8 @@ class Runner:
         self.prices = prices
         self.policy = policy
         self.versions = VersionFloor()
+        # Told of every run this process finished (the alerts' hook); must not block.
+        self.on_finished: Callable[[RunOutcome], None] | None = None
         self._background: set[asyncio.Task[RunOutcome]] = set()
 
     def resolve_day(self, kind: ReportType, day: date | None) -> date:
@@ -234,9 +237,12 @@ class Runner:
             daily_analysis=_daily_analysis(run.report_type, result),
         )
         outcome = await self.results.publish(completion)
-        return RunOutcome(
+        finished = RunOutcome(
             run.run_id, run.report_type, run.scheduled_date, True, completion, outcome
         )
+        if self.on_finished is not None:
+            self.on_finished(finished)
+        return finished
 
 
 def _claim_record(run: Run) -> Completion:

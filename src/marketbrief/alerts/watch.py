@@ -1,0 +1,245 @@
+"""`Alerts`: the service watching itself, and the one door to its incidents.
+
+Every serving process runs the same watch (`run`): each pass reads the schedule grid, the
+outbox and the reports being served, and turns what it finds into incidents. The store
+decides which process tells people (`Store.open_incident`, `claim_repeat`,
+`resolve_incident`), so N processes noticing one missed slot send one alert, and nothing
+depends on the scheduler that failed to fire. Messages go to the background `Sender`, so a
+channel that is down never slows a run or a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from marketbrief.alerts import checks, messages
+from marketbrief.alerts.channels import Channel, channels_from
+from marketbrief.alerts.checks import Findings, Links
+from marketbrief.alerts.sender import Sender
+from marketbrief.calendar import iso_instant
+from marketbrief.config import Settings
+from marketbrief.errors import StoreError
+from marketbrief.models import ReportType, RunStatus
+from marketbrief.results import Results
+from marketbrief.runs.outcome import RunOutcome
+from marketbrief.store.base import Incident, IncidentReport
+
+log = logging.getLogger(__name__)
+
+DEADMAN_LOOKBACK = timedelta(hours=24)
+"""Missed slots older than this are shown in the grid and by `verify --days`, not alerted."""
+FLUSH_SECONDS = 10.0
+BAD_STATES = frozenset({"stale", "unavailable"})
+SLOT_KINDS = (checks.RUN_FAILED, checks.SLOT_MISSED)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """When to tell, how often to remind, and where the dashboard is."""
+
+    public_url: str
+    repeat: timedelta = timedelta(minutes=60)
+    watch_every: timedelta = timedelta(seconds=60)
+    outbox_after: timedelta = timedelta(minutes=15)
+    stale_after: timedelta = timedelta(minutes=60)
+    grace: timedelta = timedelta(minutes=30)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertPolicy:
+        """The policy the settings spell."""
+        a = settings.alerting
+        return cls(
+            public_url=settings.public_url,
+            repeat=timedelta(minutes=a.repeat_minutes),
+            watch_every=timedelta(seconds=a.watch_seconds),
+            outbox_after=timedelta(minutes=a.outbox_minutes),
+            stale_after=timedelta(minutes=a.stale_minutes),
+            grace=timedelta(minutes=settings.pending_grace_minutes),
+        )
+
+
+class Alerts:
+    """Opens, repeats and resolves incidents, and hands their messages to the sender."""
+
+    def __init__(
+        self,
+        results: Results,
+        channels: list[Channel],
+        policy: AlertPolicy,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.results = results
+        self.store = results.store
+        self.policy = policy
+        self.links = Links(policy.public_url)
+        self.sender = Sender(channels)
+        self.clock = clock or results.now
+        self._bad_since: dict[ReportType, tuple[date, str, datetime]] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def open(cls, settings: Settings, results: Results) -> Alerts:
+        """Alerts over the configured channels (none configured: incidents are only listed)."""
+        channels = channels_from(settings.alerting.notify)
+        return cls(results, channels, AlertPolicy.from_settings(settings))
+
+    @property
+    def channels(self) -> list[Channel]:
+        """The configured channels, in order."""
+        return [lane.channel for lane in self.sender.lanes]
+
+    # -- incidents --------------------------------------------------------------------------
+
+    async def notice(self, report: IncidentReport) -> Incident:
+        """Open the incident, or remind of it once its repeat is due; send if this process won."""
+        now = self.clock()
+        incident = await self.store.open_incident(report, now)
+        if incident.claimed:
+            log.warning("alert: %s %s: %s", report.kind, report.subject, report.summary)
+            self.sender.submit(messages.opened(incident))
+            return incident
+        due_before = now - self.policy.repeat
+        if incident.last_notified_at <= due_before and await self.store.claim_repeat(
+            incident.id, due_before, now
+        ):
+            self.sender.submit(messages.repeated(incident, incident.notify_count + 1))
+        return incident
+
+    async def clear(self, kind: str, subject: str) -> Incident | None:
+        """Resolve the open incident, if any; the one process that closes it says so."""
+        now = self.clock()
+        closed = await self.store.resolve_incident(kind, subject, now)
+        if closed is not None:
+            log.warning("resolved: %s %s", kind, subject)
+            self.sender.submit(messages.resolved(closed, now))
+        return closed
+
+    async def incidents(self, *, open_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest incidents, JSON-ready (for /status and GET /api/v1/alerts)."""
+        return [_record(i) for i in await self.store.incidents(open_only=open_only, limit=limit)]
+
+    # -- what is noticed --------------------------------------------------------------------
+
+    def run_finished(self, outcome: RunOutcome) -> None:
+        """The runner's hook: alert on a failed run, resolve on a good one (in the background)."""
+        if outcome.completion is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._after_run(outcome))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _after_run(self, outcome: RunOutcome) -> None:
+        kind, day = outcome.report_type.value, outcome.scheduled_date.isoformat()
+        subject = checks.slot_subject(kind, day)
+        try:
+            if outcome.status is RunStatus.FAILED:
+                assert outcome.completion is not None
+                await self.notice(
+                    checks.failed_run(
+                        kind,
+                        day,
+                        outcome.run_id,
+                        outcome.completion.executed_at,
+                        self.links,
+                        list(outcome.errors),
+                    )
+                )
+            else:
+                for incident_kind in SLOT_KINDS:
+                    await self.clear(incident_kind, subject)
+        except StoreError as error:
+            log.warning("alert for run %s not recorded: %s", outcome.run_id, error)
+
+    async def check(self) -> None:
+        """One watch pass: every condition, opened, repeated or resolved."""
+        now = self.clock()
+        findings = [
+            await self._slots(now),
+            checks.outbox(self.results.outbox_since(), now, self.policy.outbox_after, self.links),
+            *[await self._served(kind, now) for kind in ReportType],
+        ]
+        for found in findings:
+            await self._apply(found)
+
+    async def verified(self, problems: list[str]) -> None:
+        """What `verify` found: corruption opens (or reminds of) an incident; none resolves it."""
+        if problems:
+            await self.notice(checks.corruption(problems, self.clock(), self.links))
+        else:
+            await self.clear(checks.CORRUPTION, "store")
+
+    async def _slots(self, now: datetime) -> Findings:
+        grid = await self.results.schedule(days=2)
+        return checks.slots(grid["slots"], now, self.policy.grace, DEADMAN_LOOKBACK, self.links)
+
+    async def _served(self, kind: ReportType, now: datetime) -> Findings:
+        answer = await self.results.get_report(kind)
+        state, day = answer.state.value, answer.requested_date.isoformat()
+        if state not in BAD_STATES:
+            self._bad_since.pop(kind, None)
+            found = Findings()
+            found.fine.add((checks.REPORT_STALE, kind.value))
+            return found
+        held = self._bad_since.get(kind)
+        if held is None or held[0].isoformat() != day:
+            held = self._bad_since[kind] = (date.fromisoformat(day), state, now)
+        return checks.stale(
+            kind.value, day, state, held[2], now, self.policy.stale_after, self.links
+        )
+
+    async def _apply(self, found: Findings) -> None:
+        for report in found.holding:
+            await self.notice(report)
+        if found.fine:
+            open_now = {(i.kind, i.subject) for i in await self.store.incidents(open_only=True)}
+            for kind, subject in sorted(found.fine & open_now):
+                await self.clear(kind, subject)
+
+    # -- the background tasks ---------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: deliver messages, and watch every `watch_every`."""
+        sending = asyncio.create_task(self.sender.run(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self.check()
+                except StoreError as error:
+                    log.warning("watch pass skipped: %s", error)
+                except Exception:  # a watch that dies silently is the failure it exists for
+                    log.exception("watch pass failed; will retry")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.policy.watch_every.total_seconds())
+        finally:
+            await sending
+
+    async def close(self) -> None:
+        """Finish the runs' pending alerts, then try what is waiting once (bounded)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.sender.flush(FLUSH_SECONDS)
+
+
+def _record(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "kind": incident.kind,
+        "subject": incident.subject,
+        "summary": incident.summary,
+        "report_type": incident.report_type,
+        "business_date": incident.business_date.isoformat() if incident.business_date else None,
+        "since": iso_instant(incident.since),
+        "opened_at": iso_instant(incident.opened_at),
+        "last_notified_at": iso_instant(incident.last_notified_at),
+        "notifications": incident.notify_count,
+        "resolved_at": iso_instant(incident.resolved_at),
+        "state": "open" if incident.resolved_at is None else "resolved",
+        "link": incident.link,
+    }
