@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from marketbrief.alerts import checks, messages
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 DEADMAN_LOOKBACK = timedelta(hours=24)
 """Missed slots older than this are shown in the grid and by `verify --days`, not alerted."""
 FLUSH_SECONDS = 10.0
-BAD_STATES = frozenset({"stale", "unavailable"})
 SLOT_KINDS = (checks.RUN_FAILED, checks.SLOT_MISSED)
 
 
@@ -81,7 +80,6 @@ class Alerts:
         self.links = Links(policy.public_url)
         self.sender = Sender(channels)
         self.clock = clock or results.now
-        self._bad_since: dict[ReportType, tuple[date, str, datetime]] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -94,6 +92,20 @@ class Alerts:
     def channels(self) -> list[Channel]:
         """The configured channels, in order."""
         return [lane.channel for lane in self.sender.lanes]
+
+    def channel_records(self) -> list[dict[str, Any]]:
+        """Each channel (secrets masked) and what its sender did in this process."""
+        return [
+            {
+                "channel": lane.channel.number,
+                "url": lane.channel.shown,
+                "sent": lane.counts.sent,
+                "failures": lane.counts.failures,
+                "dropped": lane.counts.dropped,
+                "waiting": lane.queue.qsize(),
+            }
+            for lane in self.sender.lanes
+        ]
 
     # -- incidents --------------------------------------------------------------------------
 
@@ -163,7 +175,7 @@ class Alerts:
         findings = [
             await self._slots(now),
             checks.outbox(self.results.outbox_since(), now, self.policy.outbox_after, self.links),
-            *[await self._served(kind, now) for kind in ReportType],
+            self._served(now),
         ]
         for found in findings:
             await self._apply(found)
@@ -179,20 +191,22 @@ class Alerts:
         grid = await self.results.schedule(days=2)
         return checks.slots(grid["slots"], now, self.policy.grace, DEADMAN_LOOKBACK, self.links)
 
-    async def _served(self, kind: ReportType, now: datetime) -> Findings:
-        answer = await self.results.get_report(kind)
-        state, day = answer.state.value, answer.requested_date.isoformat()
-        if state not in BAD_STATES:
-            self._bad_since.pop(kind, None)
-            found = Findings()
-            found.fine.add((checks.REPORT_STALE, kind.value))
-            return found
-        held = self._bad_since.get(kind)
-        if held is None or held[0].isoformat() != day:
-            held = self._bad_since[kind] = (date.fromisoformat(day), state, now)
-        return checks.stale(
-            kind.value, day, state, held[2], now, self.policy.stale_after, self.links
-        )
+    def _served(self, now: datetime) -> Findings:
+        found = Findings()
+        bad = {b.report_type: b for b in self.results.served.bad()}
+        for kind in ReportType:
+            held = bad.get(kind)
+            if held is None:
+                found.fine.add((checks.REPORT_STALE, kind.value))
+                continue
+            day = held.day.isoformat()
+            limit = self.policy.stale_after
+            found.holding.extend(
+                checks.stale(
+                    kind.value, day, held.state, held.since, now, limit, self.links
+                ).holding
+            )
+        return found
 
     async def _apply(self, found: Findings) -> None:
         for report in found.holding:
@@ -209,14 +223,17 @@ class Alerts:
         sending = asyncio.create_task(self.sender.run(stop))
         try:
             while not stop.is_set():
+                # One interval first: a process that just started has served nothing yet.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.policy.watch_every.total_seconds())
+                if stop.is_set():
+                    break
                 try:
                     await self.check()
                 except StoreError as error:
                     log.warning("watch pass skipped: %s", error)
                 except Exception:  # a watch that dies silently is the failure it exists for
                     log.exception("watch pass failed; will retry")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.policy.watch_every.total_seconds())
         finally:
             await sending
 

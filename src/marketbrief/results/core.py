@@ -32,6 +32,7 @@ from marketbrief.results.outbox import Outbox, ReplayReport
 from marketbrief.results.policy import Policy
 from marketbrief.results.publisher import Publisher
 from marketbrief.results.reader import Reader
+from marketbrief.results.serving import ServedStates
 from marketbrief.results.slots import Completeness, assess, build_schedule, window
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
@@ -66,6 +67,7 @@ class Results:
         self.deps = deps
         self._publisher = Publisher(deps)
         self._reader = Reader(deps)
+        self.served = ServedStates()
 
     @classmethod
     def open(
@@ -123,7 +125,11 @@ class Results:
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The read path: always an honest answer, never an exception for a store outage."""
-        return await self._reader.get_report(report_type, day)
+        answer = await self._reader.get_report(report_type, day)
+        now = self.deps.clock()
+        if answer.requested_date == self.deps.calendar.default_report_date(report_type, now):
+            self.served.served(report_type, answer.requested_date, answer.state.value, now)
+        return answer
 
     async def has_report(self, report_type: ReportType, day: date) -> bool:
         """Whether the store serves a report for (type, date)."""

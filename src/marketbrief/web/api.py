@@ -207,6 +207,27 @@ async def schedule(request: Request) -> Response:
     return JSON(await services(request).results.schedule(days))
 
 
+ALERT_STATES = ("open", "all")
+
+
+async def alerts(request: Request) -> Response:
+    """The incidents the service noticed about itself, newest first, and its channels."""
+    state = request.query_params.get("state") or "all"
+    if state not in ALERT_STATES:
+        raise InvalidInput(f"state must be one of {', '.join(ALERT_STATES)}")
+    limit = _query_int(request, "limit", 50, 1, 500)
+    svc = services(request)
+    found = await svc.alerts.incidents(open_only=state == "open", limit=limit)
+    return JSON(
+        {
+            "count": len(found),
+            "open": sum(1 for i in found if i["state"] == "open"),
+            "alerts": found,
+            "channels": svc.alerts.channel_records(),
+        }
+    )
+
+
 async def healthz(request: Request) -> Response:
     """The process is alive."""
     return JSONResponse({"status": "ok"})

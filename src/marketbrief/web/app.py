@@ -69,6 +69,7 @@ def create_app(
         Route("/api/v1/jobs/{ref}", api.job_detail, methods=["GET"]),
         Route("/api/v1/cache/rehydrate", api.rehydrate_cache, methods=["POST"]),
         Route("/api/v1/schedule", api.schedule, methods=["GET"]),
+        Route("/api/v1/alerts", api.alerts, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -117,6 +117,7 @@ class _CoreCollector(Collector):
             value=0 if results.health.writes_down else 1,
         )
         yield from self._runs(svc)
+        yield from _notifications(svc)
 
     def _runs(self, svc: Services) -> Iterator[Metric]:
         latest = self._latest
@@ -140,3 +141,36 @@ class _CoreCollector(Collector):
             if slot is not None:
                 lateness.add_metric([kind.value], (run.started_at - slot).total_seconds())
         yield lateness
+
+
+def _notifications(svc: Services) -> Iterator[Metric]:
+    """Each channel's deliveries; the `channel` label is its position in MARKETBRIEF_NOTIFY,
+    a set fixed at start-up (never the URL, which may hold secrets)."""
+    families = {
+        "sent": CounterMetricFamily(
+            "marketbrief_notify_sent", "Alert messages delivered, by channel.", labels=["channel"]
+        ),
+        "failures": CounterMetricFamily(
+            "marketbrief_notify_failures",
+            "Alert deliveries that failed (each retry counts), by channel.",
+            labels=["channel"],
+        ),
+        "dropped": CounterMetricFamily(
+            "marketbrief_notify_dropped",
+            "Alert messages given up after every retry, by channel.",
+            labels=["channel"],
+        ),
+    }
+    waiting = GaugeMetricFamily(
+        "marketbrief_notify_waiting",
+        "Alert messages not yet delivered, by channel.",
+        labels=["channel"],
+    )
+    for lane in svc.alerts.sender.lanes:
+        label = [lane.channel.label]
+        families["sent"].add_metric(label, lane.counts.sent)
+        families["failures"].add_metric(label, lane.counts.failures)
+        families["dropped"].add_metric(label, lane.counts.dropped)
+        waiting.add_metric(label, lane.queue.qsize())
+    yield from families.values()
+    yield waiting

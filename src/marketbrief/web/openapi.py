@@ -28,6 +28,20 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): ERROR for code in codes}
 
 
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
+_ALERT_PARAMETERS = [
+    {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "all"]}},
+    {"name": "limit", "in": "query", "schema": _LIMIT},
+]
+_LIST = {"type": "array", "items": {"type": "object"}}
+_COUNT = {"type": "integer"}
+_ALERTS = {
+    "type": "object",
+    "required": ["count", "open", "alerts", "channels"],
+    "properties": {"count": _COUNT, "open": _COUNT, "alerts": _LIST, "channels": _LIST},
+}
+
+
 def openapi_document() -> dict[str, Any]:
     """The whole document (OpenAPI 3.1)."""
     key: list[dict[str, list[str]]] = [{"apiKey": []}]
@@ -217,6 +231,16 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json({"type": "object"}, "The schedule"),
+                        **_errors(400, 503),
+                    },
+                }
+            },
+            "/api/v1/alerts": {
+                "get": {
+                    "summary": "Incidents the service noticed about itself, and its channels",
+                    "parameters": _ALERT_PARAMETERS,
+                    "responses": {
+                        "200": _json(_ALERTS, "Incidents, newest first"),
                         **_errors(400, 503),
                     },
                 }

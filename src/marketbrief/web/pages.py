@@ -159,6 +159,10 @@ async def status_page(request: Request) -> Response:
         except StoreError:
             run = None
         last_runs[kind.value] = records.job(run) if run else None
+    try:
+        alerts: list[dict[str, Any]] | None = await svc.alerts.incidents(limit=20)
+    except StoreError:
+        alerts = None
     context = {
         "title": "status",
         "readiness": readiness,
@@ -173,6 +177,8 @@ async def status_page(request: Request) -> Response:
         },
         "serves": counters.serves,
         "last_runs": last_runs,
+        "alerts": alerts,
+        "channels": svc.alerts.channel_records(),
         "uptime": str(timedelta(seconds=int((svc.now() - svc.started_at).total_seconds()))),
     }
     return render("status.html", context, 200 if readiness["ready"] else 503)
