@@ -6,6 +6,7 @@
 - results_fixtures: Results on either mode (embedded_settings, scaled_settings, settings,
   make_results), for the results concurrency tests
 - loopback: a loopback HTTP server with canned answers (loopback)
+- receivers: notification receivers on loopback, a webhook and an SMTP server (webhook, smtp)
 
 A test module's own fixture of the same name (tests/results/test_results.py's `settings`,
 tests/cache/test_cache.py's `clock`, ...) takes precedence in that module.
@@ -19,4 +20,5 @@ pytest_plugins = [
     "tests.support.api_fixtures",
     "tests.support.results_fixtures",
     "tests.support.loopback",
+    "tests.support.receivers",
 ]
