@@ -8,6 +8,7 @@ A pytest plugin, registered by tests/conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
 import socket
@@ -43,6 +44,10 @@ class Inbox:
                 raise AssertionError(f"{len(self.items)} of {count} messages arrived")
             return list(self.items)
 
+    async def until(self, count: int, timeout: float = WAIT_SECONDS) -> list[Any]:
+        """`wait_for` from async code, leaving the event loop free to send."""
+        return await asyncio.to_thread(self.wait_for, count, timeout)
+
 
 @dataclass
 class Webhook(Inbox):
@@ -51,7 +56,7 @@ class Webhook(Inbox):
     port: int = 0
     fail: bool = False
     hold: threading.Event | None = None
-    attempts: int = 0
+    tries: Inbox = field(default_factory=Inbox)  # every POST, delivered or not
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str = "/hook") -> str:
@@ -68,8 +73,8 @@ def _handler(state: Webhook) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with state.lock:
-                state.attempts += 1
                 failing, hold = state.fail, state.hold
+            state.tries.add(body)
             if hold is not None:
                 hold.wait(WAIT_SECONDS)
             if failing:

@@ -67,7 +67,7 @@ def failed_run(
     reason = ""
     if errors:
         first = errors[0]
-        text = first.get("message") if isinstance(first, dict) else first
+        text = (first.get("error") or first.get("message")) if isinstance(first, dict) else first
         reason = f": {str(text)[:200]}"
     return IncidentReport(
         kind=RUN_FAILED,

@@ -237,10 +237,14 @@ class Alerts:
         finally:
             await sending
 
+    async def settle(self) -> None:
+        """Wait until the alerts of the runs finished so far are recorded (and queued)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
     async def close(self) -> None:
         """Finish the runs' pending alerts, then try what is waiting once (bounded)."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.settle()
         await self.sender.flush(FLUSH_SECONDS)
 
 
