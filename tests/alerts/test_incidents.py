@@ -15,25 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from marketbrief.config import Alerting, Settings
+from marketbrief.config import Settings
 from marketbrief.models import RunStatus, TriggerSource
 from marketbrief.pipeline.feeds import analyst_from
 from marketbrief.services import Services
 from tests.support.api_fixtures import Api
 from tests.support.api_helpers import EOD, INTRADAY, PRE
 from tests.support.clock import DAY, Clock
-from tests.support.receivers import Webhook
-
-PUBLIC = "http://marketbrief.test"
-
-
-def alerting(webhook: Webhook, **changes: object) -> Alerting:
-    return dataclasses.replace(Alerting(notify=(webhook.url(),), public_url=PUBLIC), **changes)
+from tests.support.receivers import PUBLIC, Webhook, alerting
 
 
 @pytest.fixture
 async def alerted(make_api: Callable[..., Awaitable[Api]], webhook: Webhook) -> Api:
-    return await make_api(alerting=alerting(webhook))
+    return await make_api(alerting=alerting(webhook.url()))
 
 
 async def test_a_failed_run_alerts_once_and_a_later_success_resolves_it_once(
@@ -88,7 +82,7 @@ async def stacks(
     api_settings: Settings, clock: Clock, webhook: Webhook
 ) -> AsyncIterator[list[Services]]:
     """Three serving processes' services on one store, each with its own sender."""
-    settings = dataclasses.replace(api_settings, alerting=alerting(webhook))
+    settings = dataclasses.replace(api_settings, alerting=alerting(webhook.url()))
     async with AsyncExitStack() as exit_stack:
         opened = []
         for _ in range(3):

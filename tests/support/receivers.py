@@ -9,6 +9,7 @@ A pytest plugin, registered by tests/conftest.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import json
 import socket
@@ -22,7 +23,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from marketbrief.config import Alerting
+
 WAIT_SECONDS = 30.0
+PUBLIC = "http://marketbrief.test"
 
 
 @dataclass
@@ -130,6 +134,11 @@ class Mailbox(Inbox):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.add(email.message_from_bytes(envelope.content))
         return "250 OK"
+
+
+def alerting(*channels: str, **changes: Any) -> Alerting:
+    """Alert settings sending to these channel URLs, with the test dashboard address."""
+    return dataclasses.replace(Alerting(notify=channels, public_url=PUBLIC), **changes)
 
 
 def text_of(message: Message) -> str:
