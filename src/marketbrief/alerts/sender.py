@@ -77,9 +77,14 @@ class Sender:
         """Try each waiting message once per channel, for at most `timeout` seconds in all."""
 
         async def drain(lane: Lane) -> None:
+            # A message held in a worker's backoff keeps join() waiting: the timeout bounds it.
             while not lane.queue.empty():
                 message = lane.queue.get_nowait()
-                await self._attempt(lane, message)
+                try:
+                    await self._attempt(lane, message)
+                finally:
+                    lane.queue.task_done()
+            await lane.queue.join()  # and the message a worker is sending meanwhile
 
         tasks = [asyncio.create_task(drain(lane)) for lane in self.lanes]
         if tasks:
@@ -92,23 +97,30 @@ class Sender:
             message = await _next(lane.queue, stop)
             if message is None:
                 return
-            delay = self.backoff.first_seconds
-            for attempt in range(1, self.backoff.attempts + 1):
-                if await self._attempt(lane, message):
-                    break
-                if attempt == self.backoff.attempts:
-                    lane.counts.dropped += 1
-                    log.error(
-                        "channel %s: alert %r dropped after %d attempts",
-                        lane.channel.shown,
-                        message.title,
-                        attempt,
-                    )
-                    break
-                if await _stopped_within(stop, delay):
-                    lane.queue.put_nowait(message)  # left for the flush at shutdown
-                    return
-                delay = min(delay * 2, self.backoff.max_seconds)
+            try:
+                await self._deliver(lane, message, stop)
+            finally:
+                lane.queue.task_done()
+
+    async def _deliver(self, lane: Lane, message: Message, stop: asyncio.Event) -> None:
+        """Try one message until it is delivered, given up, or the sender stops."""
+        delay = self.backoff.first_seconds
+        for attempt in range(1, self.backoff.attempts + 1):
+            if await self._attempt(lane, message):
+                return
+            if attempt == self.backoff.attempts:
+                lane.counts.dropped += 1
+                log.error(
+                    "channel %s: alert %r dropped after %d attempts",
+                    lane.channel.shown,
+                    message.title,
+                    attempt,
+                )
+                return
+            if await _stopped_within(stop, delay):
+                lane.queue.put_nowait(message)  # left for the flush at shutdown
+                return
+            delay = min(delay * 2, self.backoff.max_seconds)
 
     async def _attempt(self, lane: Lane, message: Message) -> bool:
         if await lane.channel.send_async(message):
