@@ -3,6 +3,7 @@ report served stale too long; each once, and resolved once it is over."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -65,6 +66,9 @@ def test_verify_finding_corruption_alerts_once_and_a_clean_verify_resolves_it(
     listed = runner.invoke(main, ["alerts", "--json"], env=env)
     assert listed.exit_code == 0, listed.output
     assert '"state": "resolved"' in listed.output
+    still_open = runner.invoke(main, ["alerts", "--open", "--json"], env=env)
+    assert still_open.exit_code == 0, still_open.output
+    assert json.loads(still_open.output) == []
 
 
 async def test_the_outbox_holding_a_write_too_long_alerts_and_resolves_once_replayed(
