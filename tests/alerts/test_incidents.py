@@ -73,6 +73,10 @@ async def test_a_failed_run_alerts_once_and_a_later_success_resolves_it_once(
         1,
     )
     assert listed["channels"][0]["sent"] == 2
+    assert (await alerted.get("/api/v1/alerts", params={"state": "open"})).json()["count"] == 0
+    refused = await alerted.get("/api/v1/alerts", params={"state": "closed"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_input"
     status = await alerted.get("/status")
     assert f"the pre-market run {failed.run_id} for {DAY} ended failed" in status.text
 

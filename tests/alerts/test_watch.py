@@ -23,7 +23,11 @@ from tests.support.receivers import PUBLIC, Webhook, alerting
 
 @pytest.fixture
 async def alerted(make_api: Callable[..., Awaitable[Api]], webhook: Webhook) -> Api:
-    return await make_api(alerting=alerting(webhook.url(), stale_minutes=30, outbox_minutes=10))
+    # The background replayer waits an hour: the tests replay the outbox themselves.
+    return await make_api(
+        alerting=alerting(webhook.url(), stale_minutes=30, outbox_minutes=10),
+        outbox_replay_seconds=3600.0,
+    )
 
 
 def _about(webhook: Webhook, word: str) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DEADMAN_LOOKBACK = timedelta(hours=24)
 """Missed slots older than this are shown in the grid and by `verify --days`, not alerted."""
 FLUSH_SECONDS = 10.0
+OPEN_LIMIT = 1000  # open incidents read per watch pass to resolve (one per slot and condition)
 SLOT_KINDS = (checks.RUN_FAILED, checks.SLOT_MISSED)
 
 
@@ -153,6 +154,11 @@ class Alerts:
         try:
             if outcome.status is RunStatus.FAILED:
                 assert outcome.completion is not None
+                if await self.results.has_report(outcome.report_type, outcome.scheduled_date):
+                    # A re-run failed, yet an earlier run's report is served: the grid says
+                    # ok, and an alert would only flap to "resolved" at the next watch.
+                    log.warning("run %s failed; the slot's report stands", outcome.run_id)
+                    return
                 await self.notice(
                     checks.failed_run(
                         kind,
@@ -212,7 +218,8 @@ class Alerts:
         for report in found.holding:
             await self.notice(report)
         if found.fine:
-            open_now = {(i.kind, i.subject) for i in await self.store.incidents(open_only=True)}
+            listed = await self.store.incidents(open_only=True, limit=OPEN_LIMIT)
+            open_now = {(i.kind, i.subject) for i in listed}
             for kind, subject in sorted(found.fine & open_now):
                 await self.clear(kind, subject)
 
