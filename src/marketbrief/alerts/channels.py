@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
-import apprise
+
+if TYPE_CHECKING:
+    import apprise
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +36,15 @@ class Channel:
     def __init__(self, url: str, number: int) -> None:
         self.number = number
         self.scheme = urlsplit(url).scheme
+        # Imported only when a channel is configured: the library takes a while to load.
+        import apprise
+
         plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
             raise ValueError(f"channel {number} ({self.scheme}://) is not a notification URL")
         # Apprise leaves url() unannotated; it returns the URL with secrets masked.
         self.shown = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
-        self._apprise = apprise.Apprise()
+        self._apprise: apprise.Apprise = apprise.Apprise()
         self._apprise.add(plugin)
 
     @property

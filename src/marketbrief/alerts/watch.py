@@ -187,7 +187,7 @@ class Alerts:
             await self._apply(found)
 
     async def verified(self, problems: list[str]) -> None:
-        """What `verify` found: corruption opens (or reminds of) an incident; none resolves it."""
+        """What `verify` found: problems open (or remind of) an incident; a clean one closes it."""
         if problems:
             await self.notice(checks.corruption(problems, self.clock(), self.links))
         else:
