@@ -3,6 +3,7 @@ nothing; failures are counted in /metrics under the channel's position."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import threading
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from marketbrief.alerts.channels import Channel, Message
+from marketbrief.alerts.sender import Backoff, Sender
 from marketbrief.models import RunStatus
 from marketbrief.pipeline.feeds import analyst_from
-from tests.support.api_fixtures import Api
+from tests.support.api_fixtures import Api, closed_port
 from tests.support.api_helpers import PRE
 from tests.support.clock import DAY
 from tests.support.receivers import Webhook, alerting
@@ -81,3 +84,21 @@ async def test_a_channel_that_hangs_slows_neither_runs_nor_requests(
     assert report.json()["meta"]["state"] == "fresh"
     assert status.status_code == 200
     held.set()
+
+
+async def test_a_channel_that_never_answers_is_given_up_after_its_attempts_and_counted(
+    webhook: Webhook,
+) -> None:
+    down = Channel(f"json://127.0.0.1:{closed_port()}/hook", 1)
+    up = Channel(webhook.url(), 2)
+    sender = Sender([down, up], backoff=Backoff(first_seconds=0.01, max_seconds=0.02, attempts=3))
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    sender.submit(Message("[marketbrief] one", "body"))
+    await asyncio.gather(*(lane.queue.join() for lane in sender.lanes))
+    stop.set()
+    await running
+    refused, delivered = (lane.counts for lane in sender.lanes)
+    assert (refused.sent, refused.failures, refused.dropped) == (0, 3, 1)
+    assert (delivered.sent, delivered.failures, delivered.dropped) == (1, 0, 0)
+    assert webhook.titles() == ["[marketbrief] one"]  # the down channel held up no other

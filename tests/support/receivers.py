@@ -85,10 +85,10 @@ def _handler(state: Webhook) -> type[BaseHTTPRequestHandler]:
                 self.send_response(500)
                 self.end_headers()
                 return
+            state.add(json.loads(body))  # before answering: a sender that saw 200 finds it here
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            state.add(json.loads(body))
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
