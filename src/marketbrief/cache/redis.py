@@ -2,7 +2,9 @@
 
 Each entry is a hash {"v": version, "d": bytes} at prefix + key. Writes go through one Lua script
 so the version compare and the write are atomic. Every redis exception is mapped at this edge by
-`_mapped`: unreachable -> CacheUnavailable, anything else -> CacheError.
+`_mapped`: no answer in time -> CacheTimeout, unreachable -> CacheUnavailable, anything else ->
+CacheError. A Redis that stops answering (SIGSTOP, a stalled host) opens the breaker: for its
+cool-down every call fails at once and readers go to the store, then one probe at a time.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from marketbrief.breaker import DEFAULT_COOLDOWN_SECONDS, Breaker
 from marketbrief.cache.base import CacheEntry, CacheStats, check_ttl
-from marketbrief.errors import CacheError, CacheUnavailable, ConfigError
+from marketbrief.calendar import utc_now
+from marketbrief.errors import CacheError, CacheTimeout, CacheUnavailable, ConfigError
 
-CONNECT_TIMEOUT = 1.0
-OPERATION_TIMEOUT = 2.0
+DEFAULT_TIMEOUT_SECONDS = 1.0
 _CLEAR_BATCH = 500
 _VERSION = re.compile(rb"-?(0|[1-9][0-9]*)")
 
@@ -83,7 +86,9 @@ def _mapped(operation: str) -> Iterator[None]:
     """Turn redis (and socket) exceptions raised inside the block into our own."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+    except (redis.exceptions.TimeoutError, TimeoutError) as exc:
+        raise CacheTimeout(f"redis {operation} got no answer: {exc or 'timed out'}") from exc
+    except (redis.exceptions.ConnectionError, OSError) as exc:
         # BusyLoadingError is a ConnectionError: a restarting server is unavailable, not broken.
         raise CacheUnavailable(f"redis {operation} failed: {exc}") from exc
     except redis.exceptions.RedisError as exc:
@@ -115,7 +120,14 @@ class RedisCache:
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = "marketbrief:") -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "marketbrief:",
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        breaker_cooldown: float = DEFAULT_COOLDOWN_SECONDS,
+    ) -> None:
         if not prefix:
             # An empty prefix would make clear() remove every key in the database.
             raise ConfigError("the Redis cache prefix must not be empty")
@@ -123,11 +135,13 @@ class RedisCache:
         try:
             self._client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
                 url,
-                socket_connect_timeout=CONNECT_TIMEOUT,
-                socket_timeout=OPERATION_TIMEOUT,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
                 # One immediate retry heals a connection Redis dropped (restart, idle kill);
-                # more would keep callers waiting on a server that is really gone.
-                retry=Retry(NoBackoff(), 1),
+                # more would keep callers waiting on a server that is really gone, and a
+                # timeout is never retried: a server that did not answer is asked again only
+                # by the breaker's probe.
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
                 decode_responses=False,
             )
         except ValueError as exc:
@@ -136,11 +150,35 @@ class RedisCache:
         self._purge_script = self._client.register_script(_PURGE_MALFORMED_SCRIPT)
         self._unlock_script = self._client.register_script(_UNLOCK_SCRIPT)
         self._hits = self._misses = self._sets = self._refused = 0
+        self.health = Breaker(cooldown=breaker_cooldown)
+
+    @contextmanager
+    def _guarded(self, operation: str) -> Iterator[None]:
+        """One call through the breaker, its redis errors mapped (see `_mapped`)."""
+        health = self.health
+        if not health.admit():
+            raise CacheUnavailable(f"redis {operation} refused: " + health.refusal("redis"))
+        try:
+            with _mapped(operation):
+                yield
+        except CacheTimeout as error:
+            health.timed_out(error, utc_now())
+            raise
+        except CacheUnavailable as error:
+            health.failed(error, utc_now())
+            raise
+        except CacheError:
+            health.answered()  # an error reply is an answer
+            raise
+        except BaseException:
+            health.abandoned()
+            raise
+        health.answered()
 
     async def get(self, key: str) -> CacheEntry | None:
         """Return the entry at `key`, or None; a malformed entry is deleted and is a miss."""
         full_key = self.prefix + key
-        with _mapped("get"):
+        with self._guarded("get"):
             try:
                 fields: list[Any] = await self._client.hmget(full_key, ["v", "d"])
             except redis.exceptions.ResponseError as exc:
@@ -161,7 +199,7 @@ class RedisCache:
     async def set(self, key: str, value: bytes, *, version: int, ttl: float) -> bool:
         """Store `value` unless a newer version is there; True when stored, False when refused."""
         ttl_ms = _milliseconds(ttl)
-        with _mapped("set"):
+        with self._guarded("set"):
             stored = await self._set_script(
                 keys=[self.prefix + key], args=[str(int(version)), bytes(value), ttl_ms]
             )
@@ -173,14 +211,14 @@ class RedisCache:
 
     async def delete(self, key: str) -> None:
         """Remove `key` if present."""
-        with _mapped("delete"):
+        with self._guarded("delete"):
             await self._client.unlink(self.prefix + key)
 
     async def clear(self) -> int:
         """Remove every key under this cache's prefix, and only those; return how many."""
         removed = 0
         batch: list[bytes] = []
-        with _mapped("clear"):
+        with self._guarded("clear"):
             # SCAN + UNLINK in batches: never FLUSHDB, the database may be shared.
             async for found in self._client.scan_iter(
                 match=_glob_escape(self.prefix) + "*", count=_CLEAR_BATCH
@@ -209,20 +247,20 @@ class RedisCache:
 
     async def ping(self) -> None:
         """Return when Redis answers; raise CacheUnavailable when it does not."""
-        with _mapped("ping"):
+        with self._guarded("ping"):
             await self._client.ping()
 
     async def try_lock(self, name: str, ttl: float) -> str | None:
         """Take the lock `name` for `ttl` seconds: a token if acquired, None if held."""
         ttl_ms = _milliseconds(ttl)
         token = secrets.token_hex(16)
-        with _mapped("try_lock"):
+        with self._guarded("try_lock"):
             acquired = await self._client.set(self.prefix + name, token, nx=True, px=ttl_ms)
         return token if acquired else None
 
     async def unlock(self, name: str, token: str) -> None:
         """Release the lock `name` only if it is still held with `token`."""
-        with _mapped("unlock"):
+        with self._guarded("unlock"):
             await self._unlock_script(keys=[self.prefix + name], args=[token])
 
     async def close(self) -> None:

@@ -3,6 +3,11 @@
 A backend (`SQLStore`, behind the blocking `StoreBackend` port) answers in the calling thread.
 `Store` moves each call to a worker thread and records whether the store answered, so health is
 tracked in exactly one place and callers simply write `await store.latest_snapshot(t, day)`.
+
+Health is a circuit breaker: once a call timed out, calls fail at once for a cool-down and then
+one probe at a time tests recovery. A read also has a deadline of its own: past it the caller
+gets StoreTimeout while the worker thread finishes (or times out) on its own, so no reader
+waits on a stalled store longer than the deadline, whatever the driver is doing.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 
+from marketbrief.breaker import DEFAULT_COOLDOWN_SECONDS, Breaker
 from marketbrief.calendar import utc_now
-from marketbrief.errors import StoreUnavailable
+from marketbrief.errors import StoreError, StoreTimeout, StoreUnavailable
 from marketbrief.models import (
     Claim,
     Completion,
@@ -33,38 +40,29 @@ from marketbrief.models import (
 from marketbrief.store.base import HistoryPage, HistoryQuery, StoreBackend
 
 T = TypeVar("T")
+DEFAULT_READ_TIMEOUT_SECONDS = 1.5
 
 
 @dataclass(slots=True)
-class StoreHealth:
-    """Whether the store answered the last time this process asked."""
-
-    down_since: datetime | None = None
-    last_error: str | None = None
-
-    @property
-    def is_down(self) -> bool:
-        """True after a failed store call, until the next successful one."""
-        return self.down_since is not None
-
-    def failed(self, error: Exception, now: datetime) -> None:
-        """Record a failed store call."""
-        if self.down_since is None:
-            self.down_since = now
-        self.last_error = str(error)
-
-    def answered(self) -> None:
-        """Record a successful store call."""
-        self.down_since = None
+class StoreHealth(Breaker):
+    """Whether the store answered the last time this process asked, and whether to ask now."""
 
 
 class Store:
     """The async face of a blocking store backend; every method may raise StoreError."""
 
-    def __init__(self, backend: StoreBackend, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        backend: StoreBackend,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+        breaker_cooldown: float = DEFAULT_COOLDOWN_SECONDS,
+    ) -> None:
         self.backend = backend
         self.clock = clock
-        self.health = StoreHealth()
+        self.read_timeout = read_timeout
+        self.health = StoreHealth(cooldown=breaker_cooldown)
 
     @property
     def dialect(self) -> str:
@@ -72,12 +70,39 @@ class Store:
         return self.backend.dialect
 
     async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A write: bounded by the engine's own timeouts (a write is never abandoned)."""
+        return await self._guarded(None, partial(method, *args, **kwargs))
+
+    async def _read(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A read: abandoned to its thread past the read deadline."""
+        return await self._guarded(self.read_timeout, partial(method, *args, **kwargs))
+
+    async def _guarded(self, deadline: float | None, call: Callable[[], T]) -> T:
+        health = self.health
+        if not health.admit():
+            raise StoreUnavailable(health.refusal("the store"))
         try:
-            result = await anyio.to_thread.run_sync(partial(method, *args, **kwargs))
-        except StoreUnavailable as error:
-            self.health.failed(error, self.clock())
+            if deadline is None:
+                result = await anyio.to_thread.run_sync(call)
+            else:
+                try:
+                    with anyio.fail_after(deadline):
+                        result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                except TimeoutError:
+                    raise StoreTimeout(f"the store did not answer within {deadline} s") from None
+        except StoreTimeout as error:
+            health.timed_out(error, self.clock())
             raise
-        self.health.answered()
+        except StoreUnavailable as error:
+            health.failed(error, self.clock())
+            raise
+        except StoreError:
+            health.answered()  # a conflict or a schema error is an answer
+            raise
+        except BaseException:
+            health.abandoned()
+            raise
+        health.answered()
         return result
 
     # -- runs: claim, stages, completion, sweep -------------------------------------------------
@@ -142,79 +167,79 @@ class Store:
 
     async def latest_snapshot(self, report_type: ReportType, day: date) -> Snapshot | None:
         """The snapshot readers get for (type, date)."""
-        return await self._call(self.backend.latest_snapshot, report_type, day)
+        return await self._read(self.backend.latest_snapshot, report_type, day)
 
     async def snapshot_before(self, report_type: ReportType, day: date) -> Snapshot | None:
         """The latest snapshot of that type for the newest date before `day`."""
-        return await self._call(self.backend.snapshot_before, report_type, day)
+        return await self._read(self.backend.snapshot_before, report_type, day)
 
     async def latest_snapshots(
         self, report_type: ReportType, date_from: date, date_to: date
     ) -> list[Snapshot]:
         """The latest snapshot of each date in a range, oldest first."""
-        return await self._call(self.backend.latest_snapshots, report_type, date_from, date_to)
+        return await self._read(self.backend.latest_snapshots, report_type, date_from, date_to)
 
     async def latest_version(self, report_type: ReportType, day: date) -> int | None:
         """The version `report_latest` holds for (type, date)."""
-        return await self._call(self.backend.latest_version, report_type, day)
+        return await self._read(self.backend.latest_version, report_type, day)
 
     async def latest_keys(
         self, report_type: ReportType | None = None, day: date | None = None
     ) -> list[tuple[ReportType, date]]:
         """Every (type, date) with a latest report, optionally filtered."""
-        return await self._call(self.backend.latest_keys, report_type, day)
+        return await self._read(self.backend.latest_keys, report_type, day)
 
     async def revision(self) -> int:
         """A counter that grows whenever a latest pointer moves."""
-        return await self._call(self.backend.revision)
+        return await self._read(self.backend.revision)
 
     # -- runs: reads -----------------------------------------------------------------------------
 
     async def latest_run_for(self, report_type: ReportType, day: date) -> Run | None:
         """The newest run of that type for that date."""
-        return await self._call(self.backend.latest_run_for, report_type, day)
+        return await self._read(self.backend.latest_run_for, report_type, day)
 
     async def predictions_for(
         self, day: date, report_types: tuple[ReportType, ...]
     ) -> tuple[Run, list[Prediction]] | None:
         """The newest run of those types on `day` that stored predictions, with them."""
-        return await self._call(self.backend.predictions_for, day, report_types)
+        return await self._read(self.backend.predictions_for, day, report_types)
 
     async def good_run(
         self, report_type: ReportType, day: date
     ) -> tuple[Run, list[Prediction]] | None:
         """The newest success/partial run of that type on `day`, with its predictions."""
-        return await self._call(self.backend.good_run, report_type, day)
+        return await self._read(self.backend.good_run, report_type, day)
 
     async def history(self, query: HistoryQuery) -> HistoryPage:
         """One page of run history."""
-        return await self._call(self.backend.history, query)
+        return await self._read(self.backend.history, query)
 
     async def latest_run(self, report_type: ReportType | None = None) -> Run | None:
         """The most recently started run, optionally of one type."""
-        return await self._call(self.backend.latest_run, report_type)
+        return await self._read(self.backend.latest_run, report_type)
 
     async def runs_between(self, date_from: date, date_to: date) -> list[Run]:
         """Every run for business dates in a range, oldest first."""
-        return await self._call(self.backend.runs_between, date_from, date_to)
+        return await self._read(self.backend.runs_between, date_from, date_to)
 
     async def run_counts(self) -> dict[tuple[str, str], int]:
         """How many runs there are by (type, status)."""
-        return await self._call(self.backend.run_counts)
+        return await self._read(self.backend.run_counts)
 
     async def get_run(self, ref: str | int) -> RunDetail | None:
         """One run in full, by integer id or run_id."""
-        return await self._call(self.backend.get_run, ref)
+        return await self._read(self.backend.get_run, ref)
 
     async def runs_revision(self) -> int:
         """A counter that grows with every write to run history."""
-        return await self._call(self.backend.runs_revision)
+        return await self._read(self.backend.runs_revision)
 
     # -- the connection --------------------------------------------------------------------------
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
-        await self._call(self.backend.ping)
+        await self._read(self.backend.ping)
 
     async def close(self) -> None:
         """Release every connection."""
