@@ -12,6 +12,7 @@ waits on a stalled store longer than the deadline, whatever the driver is doing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +42,36 @@ from marketbrief.store.base import HistoryPage, HistoryQuery, StoreBackend
 
 T = TypeVar("T")
 DEFAULT_READ_TIMEOUT_SECONDS = 1.5
+# How long close() lets abandoned reads finish (their own round-trip timeout ends them).
+CLOSE_GRACE_SECONDS = 5.0
+
+
+class _Running:
+    """Counts worker-thread calls that may outlive their caller, so close() can wait for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def tracked(self, call: Callable[[], T]) -> Callable[[], T]:
+        """`call`, counted while it runs."""
+
+        def run() -> T:
+            with self._idle:
+                self._count += 1
+            try:
+                return call()
+            finally:
+                with self._idle:
+                    self._count -= 1
+                    self._idle.notify_all()
+
+        return run
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no tracked call runs (or `timeout` passes); True when idle."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 @dataclass(slots=True)
@@ -63,6 +94,7 @@ class Store:
         self.clock = clock
         self.read_timeout = read_timeout
         self.health = StoreHealth(cooldown=breaker_cooldown)
+        self._reads = _Running()
 
     @property
     def dialect(self) -> str:
@@ -87,7 +119,9 @@ class Store:
             else:
                 try:
                     with anyio.fail_after(deadline):
-                        result = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                        result = await anyio.to_thread.run_sync(
+                            self._reads.tracked(call), abandon_on_cancel=True
+                        )
                 except TimeoutError:
                     raise StoreTimeout(f"the store did not answer within {deadline} s") from None
         except StoreTimeout as error:
@@ -242,5 +276,6 @@ class Store:
         await self._read(self.backend.ping)
 
     async def close(self) -> None:
-        """Release every connection."""
+        """Release every connection, once reads abandoned past their deadline have ended."""
+        await anyio.to_thread.run_sync(self._reads.wait_idle, CLOSE_GRACE_SECONDS)
         await anyio.to_thread.run_sync(self.backend.close)
