@@ -20,10 +20,10 @@ from typing import Any
 
 from harness import ROOT
 
-from resilience import audit, badinput, crash, outage, reads, report
+from resilience import audit, badinput, crash, outage, reads, report, stall
 from resilience.scenario import ScenarioResult
 
-SCENARIOS = ("crash", "reads", "outage", "badinput", "audit")
+SCENARIOS = ("crash", "reads", "outage", "stall-postgres", "stall-redis", "badinput", "audit")
 
 
 def _plan(
@@ -36,6 +36,18 @@ def _plan(
         ),
         "reads": lambda: reads.run(work / "reads", quick=quick),
         "outage": lambda: outage.run(work / "outage", down_seconds=5.0 if quick else 30.0),
+        "stall-postgres": lambda: stall.run(
+            work / "stall-postgres",
+            fault="postgres",
+            reads=50 if quick else 200,
+            spread=10 if quick else 30,
+        ),
+        "stall-redis": lambda: stall.run(
+            work / "stall-redis",
+            fault="redis",
+            reads=50 if quick else 200,
+            spread=10 if quick else 30,
+        ),
         "badinput": lambda: badinput.run(
             work / "badinput", fuzz_seconds=args.fuzz_seconds if args.fuzz_seconds else 0
         ),

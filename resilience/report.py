@@ -24,7 +24,8 @@ How to reproduce:
 | --- | --- |
 | the full suite (writes this file) | `make resilience` (= `.venv/bin/python -m resilience`) |
 | small counts, a few minutes | `.venv/bin/python -m resilience --quick --out /tmp/resilience.md` |
-| one scenario: crash, reads, outage, badinput or audit | `python -m resilience --only crash` |
+| one scenario (crash, reads, outage, stall-postgres, stall-redis, badinput, audit) | \
+`python -m resilience --only crash` |
 | in CI (quick scenarios, pytest) | `.venv/bin/pytest -m slow tests/proof/test_resilience.py` |
 | keep the servers' logs | add `--keep` (the work folder is printed) |
 """
