@@ -72,3 +72,16 @@ def test_a_cancelled_probe_lets_the_next_caller_probe() -> None:
     breaker.abandoned()
     assert breaker.is_open
     assert breaker.admit()
+
+
+def test_with_background_probes_only_the_prober_may_ask_while_it_is_open() -> None:
+    breaker, ticks = _breaker()
+    breaker.background_probes = True
+    assert breaker.admit()  # closed: everyone asks
+    breaker.timed_out(TimeoutError("no answer"), LATE)
+    ticks.now += 5.0
+    assert not breaker.admit()  # a request is never the probe
+    assert breaker.admit(prober=True)
+    assert not breaker.admit(prober=True)  # still one probe at a time
+    breaker.answered()
+    assert breaker.admit()

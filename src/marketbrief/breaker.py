@@ -5,7 +5,8 @@ nothing (a blackholed database, a stopped Redis) costs every caller its whole ti
 breaker opens when a call *timed out*: for the cool-down every call fails at once, then one
 call at a time goes through as the probe; the probe answering closes the breaker, the probe
 failing opens it for another cool-down. Errors that come back at once are recorded (the
-backend is down) without opening it.
+backend is down) without opening it. A process with a background task that probes (a server)
+sets `background_probes`, so no request ever has to be the probe and wait for it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Breaker:
     cooldown: float = DEFAULT_COOLDOWN_SECONDS
     down_since: datetime | None = None
     last_error: str | None = None
+    background_probes: bool = False
     monotonic: Callable[[], float] = field(default=time.monotonic, repr=False)
     _open_until: float | None = field(default=None, repr=False)
     _probing: bool = field(default=False, repr=False)
@@ -45,10 +47,13 @@ class Breaker:
             return 0.0
         return max(0.0, self._open_until - self.monotonic())
 
-    def admit(self) -> bool:
-        """Whether a call may go to the backend now; after the cool-down, one probe at a time."""
+    def admit(self, *, prober: bool = False) -> bool:
+        """Whether a call may go to the backend now; after the cool-down, one probe at a time
+        (only a `prober`'s call when probes are left to the background)."""
         if self._open_until is None:
             return True
+        if self.background_probes and not prober:
+            return False
         if self._probing or self.monotonic() < self._open_until:
             return False
         self._probing = True

@@ -19,6 +19,7 @@ from marketbrief.results.singleflight import SingleFlight
 from marketbrief.store.gateway import Store
 
 _KEY = "store-revision"
+PROBE_SECONDS = 0.5  # how often the loop asks whether a probe may go (the breaker decides)
 
 
 class RevisionWatch:
@@ -49,14 +50,25 @@ class RevisionWatch:
         await self._flights.run(_KEY, self._read)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: read the revision every interval (a server's background task)."""
+        """Until `stop` is set: read the revision every interval (a server's background task).
+
+        While it runs it is also the store's only prober: once the store's breaker opened,
+        requests are refused at once, and this loop alone tests whether the store is back.
+        """
         period = self.interval or 1.0
-        while not stop.is_set():
-            if self._due():
-                with contextlib.suppress(StoreError):  # a reader meets it and says so
-                    await self.refresh()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), period)
+        health = self.store.health
+        health.background_probes = True
+        try:
+            while not stop.is_set():
+                if health.is_open:
+                    await self.store.probe()
+                if not health.is_open and self._due():
+                    with contextlib.suppress(StoreError):  # a reader meets it and says so
+                        await self.refresh()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(period, PROBE_SECONDS))
+        finally:
+            health.background_probes = False
 
     async def close(self) -> None:
         """Cancel refreshes started by readers."""

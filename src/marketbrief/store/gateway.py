@@ -109,9 +109,11 @@ class Store:
         """A read: abandoned to its thread past the read deadline."""
         return await self._guarded(self.read_timeout, partial(method, *args, **kwargs))
 
-    async def _guarded(self, deadline: float | None, call: Callable[[], T]) -> T:
+    async def _guarded(
+        self, deadline: float | None, call: Callable[[], T], *, prober: bool = False
+    ) -> T:
         health = self.health
-        if not health.admit():
+        if not health.admit(prober=prober):
             raise StoreUnavailable(health.refusal("the store"))
         try:
             if deadline is None:
@@ -274,6 +276,15 @@ class Store:
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
         await self._read(self.backend.ping)
+
+    async def probe(self) -> bool:
+        """Whether the store answers, asked by a background prober even while the breaker
+        keeps requests away (after the cool-down, one probe at a time)."""
+        try:
+            await self._guarded(self.read_timeout, self.backend.ping, prober=True)
+        except StoreUnavailable:
+            return False
+        return True
 
     async def close(self) -> None:
         """Release every connection, once reads abandoned past their deadline have ended."""
