@@ -60,7 +60,15 @@ FINDINGS = """## What the suite found
    with one worker. Its warning that the trigger operation "mostly rejected generated data"
    is expected: a valid trigger needs a session date for its report type, which the schema
    (a date string) cannot express. pip-audit could not reach vulnerability data from this
-   machine (section 5).
+   machine (section 7).
+4. **Fixed (outside tester's findings 12 and 13).** A PostgreSQL that accepts connections and
+   then says nothing hung the dashboard, `/status`, `/readyz`, history and uncached reads for
+   the whole outage, and cached reads on the inline store-revision check; a Redis stopped with
+   SIGSTOP made every report read take 8-12 s. Now every PostgreSQL wait is bounded
+   (`store/postgres.py`), the store gateway and the Redis cache share a circuit breaker
+   (`breaker.py`: opened by a timeout, then one probe at a time, in a server by the background
+   task only), and the revision is kept off the request path (`results/revision.py`). Measured
+   by the stall-postgres and stall-redis scenarios (sections 4 and 5).
 """
 
 

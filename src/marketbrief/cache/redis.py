@@ -3,12 +3,15 @@
 Each entry is a hash {"v": version, "d": bytes} at prefix + key. Writes go through one Lua script
 so the version compare and the write are atomic. Every redis exception is mapped at this edge by
 `_mapped`: no answer in time -> CacheTimeout, unreachable -> CacheUnavailable, anything else ->
-CacheError. A Redis that stops answering (SIGSTOP, a stalled host) opens the breaker: for its
-cool-down every call fails at once and readers go to the store, then one probe at a time.
+CacheError. A Redis that stops answering (SIGSTOP, a stalled host) opens the breaker: every
+call fails at once and readers go to the store, while a task of the cache's own pings Redis
+after each cool-down, so no reader ever waits on a probe.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import re
 import secrets
@@ -27,6 +30,7 @@ from marketbrief.calendar import utc_now
 from marketbrief.errors import CacheError, CacheTimeout, CacheUnavailable, ConfigError
 
 DEFAULT_TIMEOUT_SECONDS = 1.0
+_PROBE_POLL_SECONDS = 0.05
 _CLEAR_BATCH = 500
 _VERSION = re.compile(rb"-?(0|[1-9][0-9]*)")
 
@@ -150,19 +154,21 @@ class RedisCache:
         self._purge_script = self._client.register_script(_PURGE_MALFORMED_SCRIPT)
         self._unlock_script = self._client.register_script(_UNLOCK_SCRIPT)
         self._hits = self._misses = self._sets = self._refused = 0
-        self.health = Breaker(cooldown=breaker_cooldown)
+        self.health = Breaker(cooldown=breaker_cooldown, background_probes=True)
+        self._prober: asyncio.Task[None] | None = None
 
     @contextmanager
-    def _guarded(self, operation: str) -> Iterator[None]:
+    def _guarded(self, operation: str, *, prober: bool = False) -> Iterator[None]:
         """One call through the breaker, its redis errors mapped (see `_mapped`)."""
         health = self.health
-        if not health.admit():
+        if not health.admit(prober=prober):
             raise CacheUnavailable(f"redis {operation} refused: " + health.refusal("redis"))
         try:
             with _mapped(operation):
                 yield
         except CacheTimeout as error:
             health.timed_out(error, utc_now())
+            self._start_prober()
             raise
         except CacheUnavailable as error:
             health.failed(error, utc_now())
@@ -174,6 +180,17 @@ class RedisCache:
             health.abandoned()
             raise
         health.answered()
+
+    def _start_prober(self) -> None:
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
+
+    async def _probe_until_back(self) -> None:
+        """After each cool-down, one PING, until Redis answers and the breaker closes."""
+        while self.health.is_open:
+            await asyncio.sleep(max(self.health.retry_in(), _PROBE_POLL_SECONDS))
+            with contextlib.suppress(CacheError), self._guarded("ping", prober=True):
+                await self._client.ping()
 
     async def get(self, key: str) -> CacheEntry | None:
         """Return the entry at `key`, or None; a malformed entry is deleted and is a miss."""
@@ -264,6 +281,10 @@ class RedisCache:
             await self._unlock_script(keys=[self.prefix + name], args=[token])
 
     async def close(self) -> None:
-        """Close the client and its connection pool."""
+        """Stop probing, close the client and its connection pool."""
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         with _mapped("close"):
             await self._client.aclose()
