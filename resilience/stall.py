@@ -254,6 +254,10 @@ async def run(work: Path, *, fault: str, reads: int, spread: float) -> ScenarioR
             else "The redis-server is stopped with SIGSTOP (SIGCONT to end the fault)."
         )
         + " Documented 503s: run history while the store does not answer (`store_unavailable`,"
-        " Retry-After). Latency is measured by the client, end to end."
+        " Retry-After). Latency is measured by the client, end to end. The max is the fault's"
+        " onset: the requests in flight when it begins wait once for the read deadline"
+        " (MARKETBRIEF_STORE_READ_TIMEOUT_SECONDS, 1.5 s) or the cache timeout"
+        " (MARKETBRIEF_CACHE_TIMEOUT_SECONDS, 1 s); that timeout opens the breaker, and from"
+        " then on the background probes, not the requests, find out when it is back."
     )
     return result
