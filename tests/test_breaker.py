@@ -85,3 +85,18 @@ def test_with_background_probes_only_the_prober_may_ask_while_it_is_open() -> No
     assert not breaker.admit(prober=True)  # still one probe at a time
     breaker.answered()
     assert breaker.admit()
+
+
+def test_refuses_says_what_a_request_would_meet_without_taking_the_probe() -> None:
+    breaker, ticks = _breaker()
+    assert not breaker.refuses()
+    breaker.timed_out(TimeoutError("no answer"), LATE)
+    assert breaker.refuses()
+    ticks.now += 5.0
+    assert not breaker.refuses()  # a request may probe now
+    assert not breaker.refuses()  # and asking did not take the turn
+    assert breaker.admit()
+    assert breaker.refuses()  # the probe is out
+    breaker.abandoned()
+    breaker.background_probes = True
+    assert breaker.refuses()  # requests never probe when the background does

@@ -47,6 +47,12 @@ class Breaker:
             return 0.0
         return max(0.0, self._open_until - self.monotonic())
 
+    def refuses(self) -> bool:
+        """Whether a request's call would be refused now (without taking the probe's turn)."""
+        if self._open_until is None:
+            return False
+        return self.background_probes or self._probing or self.monotonic() < self._open_until
+
     def admit(self, *, prober: bool = False) -> bool:
         """Whether a call may go to the backend now; after the cool-down, one probe at a time
         (only a `prober`'s call when probes are left to the background)."""

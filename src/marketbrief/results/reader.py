@@ -62,6 +62,9 @@ class Reader:
                 )
         if not self.d.policy.store_reads:
             return _unavailable(report_type, day, [*warnings, "store_reads_off"])
+        if self.d.health.refuses():
+            # The store is known not to answer: no cache lock, no wait for another process.
+            return _unavailable(report_type, day, [*warnings, "store_unavailable"])
         try:
             found = await self._flights.run(key, lambda: self._load(key, report_type, day))
             if found is not None:
