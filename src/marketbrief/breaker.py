@@ -71,12 +71,12 @@ class Breaker:
             self.down_since = now
         self.last_error = str(error)
         if self._probing:  # a probe that fails at once still says the backend is not back
-            self._trip()
+            self.trip()
 
     def timed_out(self, error: Exception, now: datetime) -> None:
         """Record a call the backend did not answer in time: fail fast for the cool-down."""
         self.failed(error, now)
-        self._trip()
+        self.trip()
 
     def answered(self) -> None:
         """Record a successful call: the backend is up and the breaker closes."""
@@ -88,7 +88,8 @@ class Breaker:
         """A call ended without a verdict (cancelled): let the next caller probe instead."""
         self._probing = False
 
-    def _trip(self) -> None:
+    def trip(self) -> None:
+        """Open the breaker for a cool-down (calls fail at once until then)."""
         self._open_until = self.monotonic() + self.cooldown
         self._probing = False
 

@@ -60,9 +60,10 @@ def run(ctx: click.Context, report_type: str, day: str | None, as_json: bool) ->
             + ("; written to the outbox (store unavailable)" if outcome.outboxed else "")
         )
         if outcome.status in PUBLISHABLE and outcome.persisted and not outcome.published:
+            holder = f" ({outcome.superseded_by})" if outcome.superseded_by else ""
             click.echo(
-                "  stored, but not the report readers get: a run that started later already "
-                "published this date's report"
+                f"  stored, but not the report readers get: a run that started later{holder} "
+                "already published this date's report"
             )
         for error in outcome.errors:
             click.echo(f"  error: {orjson.dumps(error).decode()}")

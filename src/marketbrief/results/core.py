@@ -252,6 +252,21 @@ class Results:
             warmed.append(Warmed(kind.value, when, snapshot.id, snapshot.run_id))
         return warmed
 
+    async def cached_version(self, report_type: ReportType, day: date) -> int | None:
+        """The version of the report the cache holds for (type, date); None if none or no cache.
+
+        Every cached version was issued by the store (or is an outboxed run's, above one the
+        store issued), so a run that starts now started after it.
+        """
+        cache = self.deps.cache
+        if cache is None:
+            return None
+        try:
+            entry = await cache.get(keys.report_key(report_type.value, day))
+        except CacheError:
+            return None
+        return entry.version if entry is not None else None
+
     async def spool(self, completion: Completion) -> None:
         """Keep a completion in the outbox only (fsync'd); OutboxError when it cannot."""
         await anyio.to_thread.run_sync(self.deps.outbox.append, completion)
@@ -272,7 +287,7 @@ class Results:
         return report
 
     async def run_replayer(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: replay the outbox and re-check a store believed down."""
+        """Until `stop` is set: replay the outbox; re-check a store believed down or unwritable."""
         d = self.deps
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
@@ -280,6 +295,9 @@ class Results:
             try:
                 if d.outbox.depth():
                     await self.replay_outbox()
+                elif d.store.health.writes_down and d.policy.store_writes:
+                    # Nothing to replay, yet only a write can tell that writes work again.
+                    await d.store.ping_writes()
                 elif d.store.health.is_down:
                     await d.store.ping()
             except StoreUnavailable:
@@ -294,7 +312,7 @@ class Results:
     # -- health -------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, Any]:
-        """Store, cache and outbox health; ready means the store answers."""
+        """Store, cache and outbox health; ready means the store answers and takes writes."""
         d = self.deps
         store: dict[str, Any] = {"ok": True, "dialect": d.store.dialect}
         try:
@@ -303,6 +321,17 @@ class Results:
             store = {"ok": False, "dialect": d.store.dialect, "error": str(error)}
             down_since = d.store.health.down_since
             store["down_since"] = iso_instant(down_since)
+        # A read answering says nothing about writes (a read-only filesystem answers them all):
+        # the last write decides, and the replayer keeps writing until one succeeds.
+        health = d.store.health
+        store["writes"] = {"ok": not health.writes_down}
+        if health.writes_down:
+            store["ok"] = False
+            store["writes"].update(
+                down_since=iso_instant(health.writes_down_since),
+                error=health.last_write_error,
+            )
+            store.setdefault("error", f"store writes failing: {health.last_write_error}")
         cache: dict[str, Any] = {"enabled": d.cache is not None}
         if d.cache is not None:
             cache["backend"] = d.cache.name

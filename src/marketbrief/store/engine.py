@@ -2,12 +2,16 @@
 
 SQLite gets WAL, synchronous=FULL and a busy timeout on every connection; writes go through a
 separate single-connection engine whose transactions begin with BEGIN IMMEDIATE, so a writer
-takes the lock up front instead of failing half-way with SQLITE_BUSY.
+takes the lock up front instead of failing half-way with SQLITE_BUSY. A SQLite connection that
+met its filesystem failing (read-only, I/O error, full) is thrown away with its pool, the way
+SQLAlchemy discards a dropped server connection: SQLite keeps a connection opened while the
+file was read-only read-only for its whole life, so only a new one can write once it is back.
 PostgreSQL's engine, with a bound on every wait, is built in `store/postgres.py`.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -52,6 +56,13 @@ _UNAVAILABLE_HINTS = (
     "lock timeout",
     "canceling statement",
     "connection failed",
+)
+
+
+# Primary SQLite result codes that come from the file and its filesystem, not from the SQL:
+# a connection that saw one may never write again (READONLY) or be in an unknown state (IOERR).
+_SQLITE_FILESYSTEM_CODES = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL}
 )
 
 
@@ -126,7 +137,24 @@ def _sqlite_engine(url: str, *, begin: str, pool_size: int) -> sa.Engine:
     def _on_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql(begin)
 
+    @event.listens_for(engine, "handle_error")
+    def _renew_after_filesystem_errors(context: sa.engine.ExceptionContext) -> None:
+        # Treated as a disconnect: the connection is invalidated and the pool recycles every
+        # other connection it holds, so the next checkout opens the file afresh.
+        if _filesystem_error(context.original_exception):
+            context.is_disconnect = True
+
     return engine
+
+
+def _filesystem_error(error: BaseException) -> bool:
+    """Whether a SQLite error came from the database file's filesystem (read-only, I/O, full)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.Error)
+        and code is not None
+        and code & 0xFF in _SQLITE_FILESYSTEM_CODES
+    )
 
 
 class _NoLock(AbstractContextManager[None]):

@@ -8,6 +8,9 @@ Health is a circuit breaker: once a call timed out, calls fail at once for a coo
 one probe at a time tests recovery. A read also has a deadline of its own: past it the caller
 gets StoreTimeout while the worker thread finishes (or times out) on its own, so no reader
 waits on a stalled store longer than the deadline, whatever the driver is doing.
+
+Writes are tracked apart from reads: a store whose filesystem went read-only answers every read,
+and only a write that succeeds again says that it takes writes again.
 """
 
 from __future__ import annotations
@@ -76,7 +79,35 @@ class _Running:
 
 @dataclass(slots=True)
 class StoreHealth(Breaker):
-    """Whether the store answered the last time this process asked, and whether to ask now."""
+    """Whether the store answered the last time this process asked, whether it took writes,
+    and whether to ask now (the breaker)."""
+
+    writes_down_since: datetime | None = None
+    last_write_error: str | None = None
+
+    @property
+    def writes_down(self) -> bool:
+        """True after a failed write, until the next successful write (reads do not count)."""
+        return self.writes_down_since is not None
+
+    def failed(self, error: Exception, now: datetime, *, write: bool = False) -> None:
+        """Record a store call that failed with an error."""
+        Breaker.failed(self, error, now)
+        if write:
+            if self.writes_down_since is None:
+                self.writes_down_since = now
+            self.last_write_error = str(error)
+
+    def timed_out(self, error: Exception, now: datetime, *, write: bool = False) -> None:
+        """Record a store call that got no answer in time: the breaker opens."""
+        self.failed(error, now, write=write)
+        self.trip()
+
+    def answered(self, *, write: bool = False) -> None:
+        """Record a successful store call."""
+        Breaker.answered(self)
+        if write:
+            self.writes_down_since = None
 
 
 class Store:
@@ -101,16 +132,23 @@ class Store:
         """`sqlite` or `postgresql`."""
         return self.backend.dialect
 
-    async def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A write: bounded by the engine's own timeouts (a write is never abandoned)."""
-        return await self._guarded(None, partial(method, *args, **kwargs))
+    async def _call(
+        self, method: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any
+    ) -> T:
+        """A call bounded by the engine's own timeouts (a write is never abandoned)."""
+        return await self._guarded(None, partial(method, *args, **kwargs), write=write)
 
     async def _read(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A read: abandoned to its thread past the read deadline."""
         return await self._guarded(self.read_timeout, partial(method, *args, **kwargs))
 
     async def _guarded(
-        self, deadline: float | None, call: Callable[[], T], *, prober: bool = False
+        self,
+        deadline: float | None,
+        call: Callable[[], T],
+        *,
+        prober: bool = False,
+        write: bool = False,
     ) -> T:
         health = self.health
         if not health.admit(prober=prober):
@@ -127,18 +165,18 @@ class Store:
                 except TimeoutError:
                     raise StoreTimeout(f"the store did not answer within {deadline} s") from None
         except StoreTimeout as error:
-            health.timed_out(error, self.clock())
+            health.timed_out(error, self.clock(), write=write)
             raise
         except StoreUnavailable as error:
-            health.failed(error, self.clock())
+            health.failed(error, self.clock(), write=write)
             raise
         except StoreError:
-            health.answered()  # a conflict or a schema error is an answer
+            health.answered(write=write)  # a conflict or a schema error is an answer
             raise
         except BaseException:
             health.abandoned()
             raise
-        health.answered()
+        health.answered(write=write)
         return result
 
     # -- runs: claim, stages, completion, sweep -------------------------------------------------
@@ -160,11 +198,12 @@ class Store:
             trigger_source,
             started_at=started_at,
             lease_until=lease_until,
+            write=True,
         )
 
     async def renew_lease(self, run_id: str, until: datetime) -> bool:
         """Extend a running run's lease; False when the run is no longer running."""
-        return await self._call(self.backend.renew_lease, run_id, until)
+        return await self._call(self.backend.renew_lease, run_id, until, write=True)
 
     async def record_stage(
         self,
@@ -185,19 +224,20 @@ class Store:
             started_at=started_at,
             ended_at=ended_at,
             details=details,
+            write=True,
         )
 
     async def finish_run(self, completion: Completion) -> Outcome:
         """Write a completion in one transaction (idempotent)."""
-        return await self._call(self.backend.finish_run, completion)
+        return await self._call(self.backend.finish_run, completion, write=True)
 
     async def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:
         """Mark runs still running from before the cutoff as failed."""
-        return await self._call(self.backend.fail_stuck_runs, started_before, now)
+        return await self._call(self.backend.fail_stuck_runs, started_before, now, write=True)
 
     async def save_closes(self, closes: Sequence[Mapping[str, Any]]) -> int:
         """Keep daily closes (idempotent per symbol and date)."""
-        return await self._call(self.backend.save_closes, closes)
+        return await self._call(self.backend.save_closes, closes, write=True)
 
     # -- reports ---------------------------------------------------------------------------------
 
@@ -285,6 +325,10 @@ class Store:
         except StoreUnavailable:
             return False
         return True
+
+    async def ping_writes(self) -> None:
+        """Raise StoreUnavailable unless the store takes a write."""
+        await self._call(self.backend.ping_writes, write=True)
 
     async def close(self) -> None:
         """Release every connection, once reads abandoned past their deadline have ended."""

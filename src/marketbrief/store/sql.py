@@ -77,6 +77,13 @@ class SQLStore(RunWrites, HistoryQueries, MarketData):
         with self._engines.read() as connection:
             connection.execute(sa.select(store_revision.c.revision)).first()
 
+    def ping_writes(self) -> None:
+        """Raise StoreUnavailable unless the store commits a write (one that changes nothing)."""
+        with self._engines.write() as connection:
+            # A real row write, committed through the journal, yet no counter moves: readers
+            # comparing revisions see nothing.
+            connection.execute(sa.update(store_revision).values(revision=store_revision.c.revision))
+
     def close(self) -> None:
         """Release every connection."""
         self._engines.dispose()

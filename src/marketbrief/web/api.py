@@ -213,6 +213,6 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Store, cache and outbox: 503 when the store is down."""
+    """Store, cache and outbox: 503 when the store is down or its writes are failing."""
     report = await services(request).results.readiness()
     return JSON(report, status_code=200 if report["ready"] else 503)

@@ -106,6 +106,11 @@ class _CoreCollector(Collector):
             "1 when the store answered last time.",
             value=0 if results.health.is_down else 1,
         )
+        yield GaugeMetricFamily(
+            "marketbrief_store_writes_up",
+            "1 unless the last store write failed (until a write succeeds again).",
+            value=0 if results.health.writes_down else 1,
+        )
         yield from self._runs(svc)
 
     def _runs(self, svc: Services) -> Iterator[Metric]:
