@@ -35,6 +35,7 @@ from marketbrief.results.reader import Reader
 from marketbrief.results.slots import Completeness, assess, build_schedule, window
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
+from marketbrief.store.postgres import PgTimeouts
 
 log = logging.getLogger(__name__)
 DEFAULT_REHYDRATE_DAYS = 14
@@ -59,6 +60,24 @@ class Warmed:
         }
 
 
+def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
+    """The store the settings name, with their timeouts and breaker."""
+    backend = SQLStore(
+        settings.database_url,
+        pg_timeouts=PgTimeouts(
+            connect_seconds=settings.store_connect_timeout_seconds,
+            statement_seconds=settings.store_statement_timeout_seconds,
+            pool_seconds=settings.store_pool_timeout_seconds,
+        ),
+    )
+    return Store(
+        backend,
+        clock=clock,
+        read_timeout=settings.store_read_timeout_seconds,
+        breaker_cooldown=settings.store_breaker_seconds,
+    )
+
+
 class Results:
     """One process's reports and run history: written, kept and read."""
 
@@ -77,10 +96,15 @@ class Results:
         clock: Callable[[], datetime] = utc_now,
     ) -> Results:
         """Build every backend from settings (nothing connects until first use)."""
-        cache = from_url(settings.cache_url, prefix=settings.cache_prefix)
+        cache = from_url(
+            settings.cache_url,
+            prefix=settings.cache_prefix,
+            timeout=settings.cache_timeout_seconds,
+            breaker_cooldown=settings.cache_breaker_seconds,
+        )
         return cls(
             Deps(
-                store=store or Store(SQLStore(settings.database_url), clock=clock),
+                store=store or open_gateway(settings, clock),
                 cache=cache if settings.cache_enabled else None,
                 outbox=Outbox(settings.outbox_dir),
                 calendar=calendar or MarketCalendar(settings.slots),
@@ -281,6 +305,10 @@ class Results:
             except Exception:  # a replayer that dies silently would lose nothing but stall all
                 log.exception("outbox replay failed; will retry")
 
+    async def watch_revision(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: keep the store revision readers validate against current."""
+        await self._reader.revisions.run(stop)
+
     # -- health -------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, Any]:
@@ -333,6 +361,7 @@ class Results:
 
     async def close(self) -> None:
         """Release the cache client and the store's connections."""
+        await self._reader.revisions.close()
         if self.deps.cache is not None:
             with contextlib.suppress(CacheError):
                 await self.deps.cache.close()
