@@ -34,6 +34,7 @@ from typing import Any
 from marketbrief.d1 import history as d1history
 from marketbrief.d1 import latest as d1latest
 from marketbrief.d1 import market as d1market
+from marketbrief.d1 import snapshots as d1snapshots
 from marketbrief.d1.dump import KNOWN_COLUMNS, Dump
 from marketbrief.d1.session import ImportReport, ImportSession
 from marketbrief.ops.progress import Progress, advancing
@@ -110,7 +111,7 @@ def _map_tables(imp: ImportSession, tables: dict[str, list[dict[str, Any]]]) -> 
     d1history.runs_from_results(imp, tables.get("job_run_results", []))
     d1history.runs_from_executions(imp, tables.get("job_executions", []))
     d1history.stages(imp, tables.get("job_stage_log", []))
-    d1history.snapshots(imp, tables.get("scheduled_job_results", []))
+    d1snapshots.snapshots(imp, tables.get("scheduled_job_results", []))
     d1latest.move_latest(imp, tables.get("job_date_results", []))
     d1market.predictions(imp, tables.get("symbol_predictions", []))
     d1market.analyses(imp, tables.get("daily_analysis", []))

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from marketbrief import payload
 from marketbrief.models import (
     Direction,
     PredictionStatus,
@@ -27,6 +26,7 @@ from marketbrief.models import (
     StageStatus,
     TriggerSource,
 )
+from marketbrief.reports import payload
 from marketbrief.store.schema import UTCDateTime
 
 INT64 = (-(2**63), 2**63 - 1)

@@ -16,13 +16,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-import orjson
 
 from marketbrief.cache import from_url, keys
 from marketbrief.calendar import MarketCalendar, business_date, iso_instant, utc_now
 from marketbrief.config import Settings
 from marketbrief.errors import CacheError, StoreError, StoreUnavailable
 from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
+from marketbrief.reports.payload import parsed
 from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, encode_entry
@@ -160,7 +160,7 @@ class Results:
         snapshots = await self.deps.store.latest_snapshots(report_type, start, today)
         points = []
         for s in snapshots:
-            body = orjson.loads(s.content)  # an older system's report may be any JSON value
+            body = parsed(s.content)  # an older system's report may be any JSON value
             accuracy = body.get("accuracy") if isinstance(body, dict) else None
             points.append({"date": s.scheduled_date.isoformat(), "accuracy": accuracy})
         return points

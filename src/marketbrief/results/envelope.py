@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from marketbrief.calendar import iso_instant
+from marketbrief.reports.payload import servable
 
 
 class ReportState(enum.StrEnum):
@@ -92,7 +93,8 @@ class ReportResponse:
     def render(self, now: datetime, *, with_error: bool = False) -> bytes:
         """The whole envelope as JSON bytes; the payload is spliced in untouched."""
         meta = orjson.dumps(self.meta(now))
-        data = self.data if self.has_content and self.data is not None else b"null"
+        # A payload only lenient parsers read (a lone surrogate) is served as valid JSON.
+        data = servable(self.data) if self.has_content and self.data is not None else b"null"
         # One join copies the payload once; chained `+` would copy it at every step.
         parts = [b'{"data":', data, b',"meta":', meta]
         if with_error:
