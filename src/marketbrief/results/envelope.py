@@ -91,7 +91,8 @@ class ReportResponse:
         return {"code": code, "message": f"no {self.report_type} report for {day} ({code})"}
 
     def render(self, now: datetime, *, with_error: bool = False) -> bytes:
-        """The whole envelope as JSON bytes; the payload is spliced in untouched."""
+        """The whole envelope as JSON bytes; the payload is spliced in as served (untouched,
+        unless it holds a lone surrogate: `reports.payload.servable`)."""
         meta = orjson.dumps(self.meta(now))
         # A payload only lenient parsers read (a lone surrogate) is served as valid JSON.
         data = servable(self.data) if self.has_content and self.data is not None else b"null"
