@@ -268,12 +268,10 @@ def _revisions(store: SQLStore) -> tuple[Any, ...]:
 
 
 def test_a_later_dump_converges_to_what_it_alone_gives_and_a_repeat_writes_nothing(
-    tmp_path: Path,
+    database_url: str, tmp_path: Path
 ) -> None:
-    both, alone = (
-        _store(f"sqlite:///{tmp_path / 'both.db'}"),
-        _store(f"sqlite:///{tmp_path / 'alone.db'}"),
-    )
+    # A then B on SQLite and on PostgreSQL; B alone into a fresh SQLite store.
+    both, alone = _store(database_url), _store(f"sqlite:///{tmp_path / 'alone.db'}")
     earlier, later = write(tmp_path / "a.sql", *EARLIER), write(tmp_path / "b.sql", *LATER)
     first = import_d1(both, earlier, now=NOW)
     assert first.runs_made == 1  # 2026-01-14 had predictions and no run yet
@@ -285,6 +283,9 @@ def test_a_later_dump_converges_to_what_it_alone_gives_and_a_repeat_writes_nothi
     assert second.tables["job_run_results"].updated == 1
     assert second.tables["scheduled_job_results"].updated == 2  # q's newer report, ghost's run
     assert second.tables["symbol_predictions"].updated == 1  # AAPL moved onto run p
+    # q's pointer (same snapshot row, new content), r-flight's and ghost's new reports: caches
+    # must drop what they hold.
+    assert second.latest_set == 3
     import_d1(alone, later, now=NOW)
     assert _rows(both) == _rows(alone)
 

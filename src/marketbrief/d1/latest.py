@@ -123,7 +123,7 @@ def _point(imp: ImportSession, key: tuple[date, str], chosen: KnownSnapshot) -> 
         chosen.id,
         chosen.run_id,
         chosen.version,
-    ):
+    ) and (chosen.id not in imp.refreshed):
         return False
     elif held.trigger_source != IMPORT:
         imp.report.notes.append(

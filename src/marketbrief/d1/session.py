@@ -171,6 +171,7 @@ class ImportSession:
             if r.trigger_source in SLOT_TRIGGERS:
                 self.slots[(r.scheduled_date, r.job_type)] = r.run_id
         self.touched: dict[tuple[date, str], None] = {}
+        self.refreshed: set[int] = set()  # snapshots whose row the import updated in place
 
     def insert(self, table: sa.Table, values: dict[str, Any], source: OldRow) -> None:
         """Insert one row into our `table`, every value checked first (BadRow names `source`)."""

@@ -71,6 +71,7 @@ def snapshots(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             scheduled_job_results, scheduled_job_results.c.id == found.id, values, row
         ):
             held.add(found.id, values)
+            imp.refreshed.add(found.id)
             tally.updated += 1
             imp.touched[(found.day, found.kind)] = None  # its old (date, type) may lose it
         else:
