@@ -250,8 +250,7 @@ def stages(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             entry = _Logged(logged, order, row, status, started, row.instant("ended_at"))
             groups[(run_id, stage.value)].append(entry)
     existing = {
-        (r.run_id, r.stage)
-        for r in imp.c.execute(sa.select(job_stages.c.run_id, job_stages.c.stage))
+        (r["run_id"], r["stage"]): dict(r) for r in imp.c.execute(sa.select(job_stages)).mappings()
     }
     merged = 0
     for (run_id, stage_name), entries in groups.items():
@@ -268,9 +267,10 @@ def stages(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             tally.imported += len(entries)
         elif imp.refresh(
             job_stages,
-            sa.and_(job_stages.c.run_id == run_id, job_stages.c.stage == stage_name),
+            {"run_id": run_id, "stage": stage_name},
             values,
             last,
+            held=existing[(run_id, stage_name)],
         ):
             tally.updated += len(entries)
         else:

@@ -64,17 +64,22 @@ def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     for day, found in sorted(by_day.items()):
         chosen = [kept for _symbol, kept in sorted(found.items())]
         run_id = imp.premarket_run(day) or _run_for_predictions(imp, day, chosen)
+        new = []
         for row, values in chosen:
             values.update(run_id=run_id, report_type=imp.runs[run_id].job_type)
             values["created_at"] = values["created_at"] or imp.runs[run_id].started_at
             stored = held.get((day, values["symbol"]))
             if stored is None:
-                imp.insert(symbol_predictions, values, row)
-                tally.imported += 1
-            elif imp.refresh(symbol_predictions, symbol_predictions.c.id == stored, values, row):
+                new.append((row, values))
+            elif imp.refresh(
+                symbol_predictions, {"id": stored["id"]}, values, row,
+                held=stored,
+            ):  # fmt: skip
                 tally.updated += 1
             else:
                 tally.present += 1
+        imp.insert_many(symbol_predictions, new)
+        tally.imported += len(new)
     _drop_empty_made_runs(imp)
     if rescaled:
         imp.report.notes.append(
@@ -82,14 +87,13 @@ def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def _held_predictions(imp: ImportSession) -> dict[tuple[date, str], int]:
-    """The ids of the predictions on imported runs, by (date, symbol)."""
-    p = symbol_predictions.c
-    found = imp.c.execute(sa.select(p.id, p.run_id, p.scheduled_date, p.symbol).order_by(p.id))
+def _held_predictions(imp: ImportSession) -> dict[tuple[date, str], dict[str, Any]]:
+    """The predictions on imported runs, by (date, symbol)."""
+    found = imp.c.execute(sa.select(symbol_predictions).order_by(symbol_predictions.c.id))
     return {
-        (r.scheduled_date, r.symbol): r.id
-        for r in found
-        if r.run_id in imp.runs and imp.runs[r.run_id].imported
+        (r["scheduled_date"], r["symbol"]): dict(r)
+        for r in found.mappings()
+        if r["run_id"] in imp.runs and imp.runs[r["run_id"]].imported
     }
 
 
@@ -235,10 +239,12 @@ def _run_for_predictions(
 def analyses(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """daily_analysis -> daily_analysis (one per date); the import's own rows are refreshed."""
     table = "daily_analysis"
-    d = daily_analysis.c
+    stored = {
+        r["analysis_date"]: dict(r) for r in imp.c.execute(sa.select(daily_analysis)).mappings()
+    }
     present = {
-        r.analysis_date: r.run_id is None or (r.run_id in imp.runs and imp.runs[r.run_id].imported)
-        for r in imp.c.execute(sa.select(d.analysis_date, d.run_id))
+        day: r["run_id"] is None or (r["run_id"] in imp.runs and imp.runs[r["run_id"]].imported)
+        for day, r in stored.items()
     }
     seen: set[date] = set()
     for raw in rows:
@@ -267,11 +273,12 @@ def analyses(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             and day not in seen
             and imp.refresh(
                 daily_analysis,
-                d.analysis_date == day,
+                {"analysis_date": day},
                 values,
                 row,
                 # the import's clock stands in for a time the old row lacks: keep the first
                 kept=() if created else ("created_at", "updated_at"),
+                held=stored[day],
             )
         ):
             tally.updated += 1
@@ -287,11 +294,11 @@ def closes(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     A close cached under a day with no NYSE session (a weekend, a holiday) is not that day's
     close: it is skipped with the reason, never served as one."""
     table = "market_close_data"
-    m = market_closes.c
-    present = {
-        (r.symbol, r.close_date): r.source
-        for r in imp.c.execute(sa.select(m.symbol, m.close_date, m.source))
+    stored = {
+        (r["symbol"], r["close_date"]): dict(r)
+        for r in imp.c.execute(sa.select(market_closes)).mappings()
     }
+    present = {key: r["source"] for key, r in stored.items()}
     seen: set[tuple[str, date]] = set()
     for raw in rows:
         imp.advance()
@@ -336,10 +343,11 @@ def closes(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             and key not in seen
             and imp.refresh(
                 market_closes,
-                sa.and_(m.symbol == key[0], m.close_date == day),
+                {"symbol": key[0], "close_date": day},
                 values,
                 row,
                 kept=() if created else ("created_at",),
+                held=stored[key],
             )
         ):
             tally.updated += 1

@@ -13,7 +13,7 @@ run) and the report itself (`ImportReport`, one `Tally` per old table).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -151,25 +151,16 @@ class ImportSession:
         self.now = now
         self.advance = advance
         self.calendar = MarketCalendar()
-        j = job_executions.c
-        found = connection.execute(
-            sa.select(
-                j.run_id,
-                j.job_type,
-                j.scheduled_date,
-                j.started_at,
-                j.status,
-                j.trigger_source,
-                j.current_stage,
-                j.warnings,
-            )
-        )
         self.runs: dict[str, KnownRun] = {}
+        self.run_rows: dict[str, Mapping[str, Any]] = {}  # the stored rows of imported runs
         self.slots: dict[tuple[date, str], str] = {}
-        for r in found:
-            self.runs[r.run_id] = _known(r)
-            if r.trigger_source in SLOT_TRIGGERS:
-                self.slots[(r.scheduled_date, r.job_type)] = r.run_id
+        for found in connection.execute(sa.select(job_executions)).mappings():
+            r = dict(found)
+            known = self.runs[r["run_id"]] = _known(r)
+            if known.imported:
+                self.run_rows[r["run_id"]] = r
+            if r["trigger_source"] in SLOT_TRIGGERS:
+                self.slots[(r["scheduled_date"], r["job_type"])] = r["run_id"]
         self.touched: dict[tuple[date, str], None] = {}
         self.refreshed: set[int] = set()  # snapshots whose row the import updated in place
 
@@ -194,19 +185,35 @@ class ImportSession:
         self.c.execute(statement)
         self.report.changed = True
 
+    def insert_many(self, table: sa.Table, rows: list[tuple[OldRow, dict[str, Any]]]) -> None:
+        """Insert rows into our `table` in one statement, every value checked first."""
+        if rows:
+            self.c.execute(sa.insert(table), [source.checked(table, v) for source, v in rows])
+            self.report.changed = True
+
     def refresh(
         self,
         table: sa.Table,
-        where: sa.ColumnElement[bool],
+        key: dict[str, Any],
         values: dict[str, Any],
         source: OldRow,
         *,
         kept: tuple[str, ...] = (),
+        held: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Update the one imported row `where` selects to `values` when they differ; True if so.
+        """Update the one imported row whose columns hold `key` to `values` when they differ;
+        True if so.
 
-        `kept` names columns left as stored (values the import made up, like its own clock)."""
-        held = self.c.execute(sa.select(table).where(where)).mappings().first()
+        `kept` names columns left as stored (values the import made up, like its own clock);
+        `held` is the stored row when the caller read it already. The condition is built only
+        when it is needed: building one costs more than the comparison."""
+
+        def where() -> sa.ColumnElement[bool]:
+            return sa.and_(*(table.c[name] == value for name, value in key.items()))
+
+        if held is None:
+            row = self.c.execute(sa.select(table).where(where())).mappings().first()
+            held = dict(row) if row is not None else None
         if held is None:
             raise LookupError(f"no {table.name} row to refresh")
         changes = {
@@ -216,7 +223,7 @@ class ImportSession:
         }
         if not changes:
             return False
-        self.update(table, where, changes, source)
+        self.update(table, where(), changes, source)
         return True
 
     def add_run(self, source: OldRow, values: dict[str, Any], *, count: bool = True) -> bool:
@@ -231,9 +238,14 @@ class ImportSession:
         known = self.runs.get(run_id)
         if known is not None:
             written = False
-            if known.imported and not (_in_flight(values) and not self._was_in_flight(run_id)):
+            stored = self.run_rows.get(run_id)
+            if stored is not None and not (_in_flight(values) and not _in_flight(stored)):
                 written = self.refresh(
-                    job_executions, job_executions.c.run_id == run_id, values, source
+                    job_executions,
+                    {"run_id": run_id},
+                    values,
+                    source,
+                    held=stored,
                 )
             if tally is not None:
                 if written:
@@ -242,9 +254,11 @@ class ImportSession:
                     tally.present += 1
             if written:
                 self.runs[run_id] = self._known_from(values, known.old_day)
+                self.run_rows[run_id] = values
             return written
         self.insert(job_executions, values, source)
         self.runs[run_id] = self._known_from(values, None)
+        self.run_rows[run_id] = values
         if tally is not None:
             tally.imported += 1
         return True
@@ -283,12 +297,6 @@ class ImportSession:
         ]
         return max(candidates)[2] if candidates else None
 
-    def _was_in_flight(self, run_id: str) -> bool:
-        stored = self.c.execute(
-            sa.select(job_executions.c.warnings).where(job_executions.c.run_id == run_id)
-        ).scalar_one()
-        return _in_flight({"warnings": stored})
-
     def _known_from(self, values: dict[str, Any], old_day: date | None) -> KnownRun:
         return KnownRun(
             values["job_type"],
@@ -302,18 +310,18 @@ class ImportSession:
         )
 
 
-def _in_flight(values: dict[str, Any]) -> bool:
+def _in_flight(values: Mapping[str, Any]) -> bool:
     marker = imported_marker(values.get("warnings"))
     return bool(marker and marker.get("in_flight_at_export"))
 
 
-def _known(r: Any) -> KnownRun:
+def _known(r: Mapping[str, Any]) -> KnownRun:
     return KnownRun(
-        r.job_type,
-        r.scheduled_date,
-        r.started_at,
-        r.status,
-        r.trigger_source,
-        imported_marker(r.warnings) is not None,
-        r.current_stage,
+        r["job_type"],
+        r["scheduled_date"],
+        r["started_at"],
+        r["status"],
+        r["trigger_source"],
+        imported_marker(r["warnings"]) is not None,
+        r["current_stage"],
     )

@@ -68,7 +68,12 @@ def snapshots(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             held.add(-1, values)
             tally.imported += 1
         elif found.imported and imp.refresh(
-            scheduled_job_results, scheduled_job_results.c.id == found.id, values, row
+            scheduled_job_results,
+            {"id": found.id},
+            values,
+            row,
+            # The stored text is not read back: the same SHA-256 is the same text.
+            held={**found.row, "report_content": _same_text(found.row, values)},
         ):
             held.add(found.id, values)
             imp.refreshed.add(found.id)
@@ -97,6 +102,7 @@ class _Held:
     day: date
     kind: str
     imported: bool
+    row: dict[str, Any]  # every column but report_content
 
 
 class _HeldSnapshots:
@@ -109,26 +115,26 @@ class _HeldSnapshots:
 
     @classmethod
     def load(cls, imp: ImportSession) -> _HeldSnapshots:
-        s = scheduled_job_results.c
-        found = imp.c.execute(
-            sa.select(
-                s.id, s.run_id, s.scheduled_date, s.report_type, s.content_sha256,
-                s.created_at, s.metadata, s.trigger_source,
-            )
-        )  # fmt: skip
+        columns = [c for c in scheduled_job_results.c if c.name != "report_content"]
         held = cls()
-        for r in found:
-            provenance = r.metadata.get("d1_import") if isinstance(r.metadata, dict) else None
-            entry = _Held(r.id, r.scheduled_date, r.report_type, r.trigger_source == IMPORT)
+        for found in imp.c.execute(sa.select(*columns)).mappings():
+            r, stored = found, dict(found)
+            provenance = r["metadata"].get("d1_import") if isinstance(r["metadata"], dict) else None
+            entry = _Held(
+                r["id"],
+                r["scheduled_date"],
+                r["report_type"],
+                r["trigger_source"] == IMPORT,
+                stored,
+            )
             if entry.imported and isinstance(provenance, dict):
                 old_id = provenance.get("legacy_id")
                 if old_id is not None:
                     held.by_old_id[old_id] = entry
-            if r.run_id is not None:
-                held.by_run[r.run_id] = entry
+            if r["run_id"] is not None:
+                held.by_run[r["run_id"]] = entry
             else:
-                key = (r.scheduled_date, r.report_type, r.content_sha256, r.created_at)
-                held.by_key[key] = entry
+                held.by_key[_key(stored)] = entry
         return held
 
     def find(self, values: dict[str, Any]) -> _Held | None:
@@ -141,7 +147,8 @@ class _HeldSnapshots:
         return self.by_key.get(_key(values))
 
     def add(self, id_: int, values: dict[str, Any]) -> None:
-        entry = _Held(id_, values["scheduled_date"], values["report_type"], True)
+        stored = {k: v for k, v in values.items() if k != "report_content"}
+        entry = _Held(id_, values["scheduled_date"], values["report_type"], True, stored)
         old_id = values["metadata"]["d1_import"].get("legacy_id")
         if old_id is not None:
             self.by_old_id[old_id] = entry
@@ -149,6 +156,13 @@ class _HeldSnapshots:
             self.by_run[values["run_id"]] = entry
         else:
             self.by_key[_key(values)] = entry
+
+
+def _same_text(stored: dict[str, Any], values: dict[str, Any]) -> str | None:
+    """The new text when the stored one has its SHA-256 (so equal), else None (so different)."""
+    return (
+        values["report_content"] if stored["content_sha256"] == values["content_sha256"] else None
+    )
 
 
 def _key(values: dict[str, Any]) -> tuple[Any, ...]:
