@@ -22,22 +22,19 @@ _ESCAPES = (b"\\ud", b"\\uD")  # every surrogate escape starts so
 
 
 def readable(text: str | bytes) -> bool:
-    """Whether the text is JSON that `servable` can serve (strict JSON, or lone surrogates)."""
+    """Whether every reader can take the text once `servable` has made it servable."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     try:
-        orjson.loads(text)
-        return True
+        orjson.loads(servable(data))
     except orjson.JSONDecodeError:
-        pass
-    try:
-        json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
         return False
     return True
 
 
 def servable(payload: bytes) -> bytes:
     """`payload` itself when strict parsers read it (the usual case, checked cheaply first),
-    else the same JSON with each lone surrogate as U+FFFD."""
+    else the same JSON with each lone surrogate as U+FFFD (or `payload` itself when that does
+    not make it JSON strict parsers read: it was not JSON to begin with)."""
     if not any(escape in payload for escape in _ESCAPES):
         return payload
     try:
@@ -47,9 +44,11 @@ def servable(payload: bytes) -> bytes:
         pass
     try:
         value = json.loads(payload, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        return payload  # not JSON at all: not this function's to mend
-    return json.dumps(_replaced(value), ensure_ascii=False).encode("utf-8")
+        mended = json.dumps(_replaced(value), ensure_ascii=False, allow_nan=False).encode()
+        orjson.loads(mended)
+    except (ValueError, RecursionError, UnicodeError):  # JSONDecodeError is a ValueError
+        return payload
+    return mended
 
 
 def parsed(payload: bytes) -> Any:
