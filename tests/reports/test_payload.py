@@ -30,3 +30,11 @@ def test_a_lone_surrogate_is_served_as_the_replacement_character_and_the_rest_un
 def test_what_no_reader_could_take_is_not_readable_and_served_unchanged(text: str) -> None:
     assert not readable(text)
     assert servable(text.encode()) == text.encode()
+
+
+def test_the_strictness_of_a_content_is_remembered_by_its_sha256() -> None:
+    strict, lone = b'{"q": "say \\"hi\\""}', b'{"q": "\\ud83d"}'
+    assert servable(strict, "sha-strict") is strict
+    assert servable(strict, "sha-strict") is strict  # the second answer from the memo
+    assert orjson.loads(servable(lone, "sha-lone")) == {"q": "\ufffd"}
+    assert orjson.loads(servable(lone, "sha-lone")) == {"q": "\ufffd"}  # mended each time

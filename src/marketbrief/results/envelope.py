@@ -95,7 +95,11 @@ class ReportResponse:
         unless it holds a lone surrogate: `reports.payload.servable`)."""
         meta = orjson.dumps(self.meta(now))
         # A payload only lenient parsers read (a lone surrogate) is served as valid JSON.
-        data = servable(self.data) if self.has_content and self.data is not None else b"null"
+        data = (
+            servable(self.data, self.content_sha256)
+            if self.has_content and self.data is not None
+            else b"null"
+        )
         # One join copies the payload once; chained `+` would copy it at every step.
         parts = [b'{"data":', data, b',"meta":', meta]
         if with_error:
