@@ -307,3 +307,31 @@ def test_a_later_dump_converges_to_what_it_alone_gives_and_a_repeat_writes_nothi
     assert _revisions(both) == revisions  # not even the runs revision moved
     both.close()
     alone.close()
+
+
+def test_a_prediction_a_later_dump_re_dates_leaves_nothing_at_its_old_date(
+    tmp_path: Path,
+) -> None:
+    # First exported without its creation time (so its Sunday date cannot be told wrong, and a
+    # run is made to hold it), then with it: Monday's, on Monday's run.
+    def prediction(created: str | None) -> str:
+        return row("symbol_predictions", 1, "AAPL", "2026-01-11", "0.4", 0.6, "bullish",
+                   "gpt-oss", "completed", None, "finnhub", 3, "[]", created)  # fmt: skip
+
+    monday = run("m", "2026-01-12", "pre-market", "success", "2026-01-12T13:30:00Z")
+    earlier = write(tmp_path / "a.sql", monday, prediction(None))
+    later = write(tmp_path / "b.sql", monday, prediction("2026-01-12 13:20:00"))
+    both, alone = (
+        _store(f"sqlite:///{tmp_path / 'both.db'}"),
+        _store(f"sqlite:///{tmp_path / 'alone.db'}"),
+    )
+    assert import_d1(both, earlier, now=NOW).runs_made == 1
+    import_d1(both, later, now=NOW)
+    import_d1(alone, later, now=NOW)
+    assert _rows(both) == _rows(alone)
+    assert both.get_run("2026-01-11_pre-market_d1-predictions") is None
+    found = both.predictions_for(date(2026, 1, 12), (PRE,))
+    assert found is not None
+    assert found[0].run_id == "m"
+    both.close()
+    alone.close()

@@ -38,6 +38,7 @@ def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     table = "symbol_predictions"
     held = _held_predictions(imp)
     by_day: dict[date, dict[str, tuple[OldRow, dict[str, Any]]]] = defaultdict(dict)
+    moved: set[tuple[date, str]] = set()  # (stored date, symbol) of the re-dated predictions
     rescaled = 0
     for raw in rows:
         imp.advance()
@@ -51,6 +52,9 @@ def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             continue
         rescaled += values.pop("_rescaled")
         day, symbol = values["scheduled_date"], values["symbol"]
+        if values["_stored_day"] != day:
+            moved.add((values["_stored_day"], symbol))
+        del values["_stored_day"]
         kept = by_day[day].get(symbol)
         if kept is not None:
             if _stamp(kept[1]) <= _stamp(values):
@@ -80,6 +84,16 @@ def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
                 tally.present += 1
         imp.insert_many(symbol_predictions, new)
         tally.imported += len(new)
+    # A prediction an earlier import kept under the date this dump corrects is now under the
+    # right date: the copy at the old one goes (and with it, a run made only to hold it).
+    wanted = {(day, symbol) for day, found in by_day.items() for symbol in found}
+    stale = [held[key]["id"] for key in sorted(moved - wanted) if key in held]
+    if stale:
+        imp.execute(sa.delete(symbol_predictions).where(symbol_predictions.c.id.in_(stale)))
+        imp.report.notes.append(
+            f"{table}: {len(stale)} prediction(s) imported before under a date now corrected "
+            "were moved to it"
+        )
     _drop_empty_made_runs(imp)
     if rescaled:
         imp.report.notes.append(
@@ -126,7 +140,7 @@ def _prediction_values(imp: ImportSession, row: OldRow) -> dict[str, Any] | None
     if day is None or symbol is None:
         imp.report.skip(row.table, row.key, "no prediction_date or symbol")
         return None
-    created = row.instant("created_at")
+    created, stored_day = row.instant("created_at"), day
     if created is not None:
         fixed = dates.corrected(imp.calendar, ReportType.PRE_MARKET, day, created)
         if fixed is not None:
@@ -176,6 +190,7 @@ def _prediction_values(imp: ImportSession, row: OldRow) -> dict[str, Any] | None
         "headlines": legacy.json_list(row.get("articles_content")),
         "created_at": created,
         "_rescaled": rescaled and status is PredictionStatus.SUCCESS,
+        "_stored_day": stored_day,
     }
 
 
