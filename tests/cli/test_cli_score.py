@@ -79,7 +79,7 @@ def test_an_empty_line_gets_an_empty_answer_and_the_next_line_is_still_read() ->
         "direction": None,
         "score": None,
         "confidence": None,
-        "model": "tfns-linear",
+        "model": "tfns-linear+rules",
     }
     assert blank["direction"] is None
     assert blank["text"] == "   "

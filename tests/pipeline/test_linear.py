@@ -25,6 +25,7 @@ from marketbrief.pipeline.linear import (
 )
 from marketbrief.pipeline.models import (
     DEFAULT_MODEL,
+    HYBRID,
     LINEAR,
     MODELS,
     RulesOverNeutral,
@@ -106,6 +107,9 @@ def test_probabilities_are_a_distribution_and_the_score_the_polar_lead_on_neutra
         ("Acme shares plunge after the company cut its forecast", Direction.DOWN),
         ("Acme downgraded to Sell at Morgan Stanley", Direction.DOWN),
         ("Acme to present at the Goldman Sachs technology conference", Direction.NEUTRAL),
+        ("Operating profit rose to EUR 9.4 mn from EUR 6.1 mn a year earlier", Direction.UP),
+        ("Net sales decreased to EUR 120.3 mn from EUR 131.0 mn", Direction.DOWN),
+        ("The group employs some 450 people in Finland and Sweden", Direction.NEUTRAL),
     ],
 )
 def test_the_default_reads_plain_headlines_the_way_a_trader_would(
@@ -127,6 +131,15 @@ async def test_confidence_stays_in_zero_one_and_grows_with_agreeing_headlines() 
         confidences.append(result.confidence)
     assert confidences == sorted(confidences)
     assert confidences[0] < confidences[-1]
+
+
+def test_the_rules_are_what_the_default_adds_to_the_learned_model_on_news_sentences() -> None:
+    sentence = (
+        "Net sales increased to EUR 58.3 mn in the third quarter compared with the same period "
+        "last year"
+    )
+    assert headline_model(LINEAR).direction(sentence) is Direction.NEUTRAL  # tweets taught it
+    assert headline_model(HYBRID).direction(sentence) is Direction.UP
 
 
 def test_every_model_name_builds_and_an_unknown_one_lists_the_choices() -> None:
