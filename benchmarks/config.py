@@ -12,7 +12,8 @@ HISTORY_PATH = "/api/v1/jobs/history?limit=50"
 
 # (key, label) of every closed-loop measurement, in the order each round runs them.
 THROUGHPUT = (
-    ("ceiling", "ceiling: bare ASGI app, same uvicorn, same pre-serialized body"),
+    ("ceiling", "ceiling: bare ASGI app on the shipped server, same pre-serialized body"),
+    ("ceiling_fastest", "bare ASGI app on the fastest server measured (granian), same body"),
     ("baseline", "baseline: FastAPI + SQLAlchemy ORM query + json.loads, same SQLite store"),
     ("cached", "marketbrief cached report, embedded (SQLite + memory cache)"),
     ("cache_off", "marketbrief report with MARKETBRIEF_CACHE=off (SQLite)"),

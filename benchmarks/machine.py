@@ -62,6 +62,7 @@ def machine_facts() -> dict[str, str]:
         "uvicorn": _version("uvicorn"),
         "h11": _version("h11"),
         "httptools / uvloop": f"{_version('httptools')} / {_version('uvloop')}",
+        "granian (fastest ceiling)": _version("granian"),
         "starlette": _version("starlette"),
         "fastapi": _version("fastapi"),
         "SQLAlchemy": _version("sqlalchemy"),

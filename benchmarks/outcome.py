@@ -35,6 +35,8 @@ class Outcome:
     fsync_floor_us: float = 0.0
     profiles: dict[str, ProfileSummary] = field(default_factory=dict)
     in_process: InProcess | None = None
+    # req/s of the bare ceiling on each candidate server, round by round (benchmarks/candidates).
+    candidates: dict[str, list[float]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     # CPU cores used by everything but the server under test and the load generator, per

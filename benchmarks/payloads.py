@@ -17,6 +17,7 @@ from marketbrief.models import (
     ReportType,
     RunStatus,
     TriggerSource,
+    version_of,
 )
 
 PAYLOAD_BYTES = 20 * 1024
@@ -105,7 +106,9 @@ def completion(n: int, payload: bytes, *, day: date = REPORT_DAY) -> Completion:
 
     Like tests/support/factories.standalone_completion: `finish_run` inserts the run row, the
     snapshot and six predictions and moves the latest pointer, all in one transaction. Start
-    instants grow with n, so every completion is newer than the last and really moves the pointer.
+    instants grow with n, and so do their versions (start instants in microseconds, as an outbox
+    file written before the store issued versions carries), so every completion is newer than
+    the last and really moves the pointer.
     """
     kind = ReportType(TYPE_CYCLE[n % 3])
     started = datetime.now(UTC)
@@ -118,6 +121,7 @@ def completion(n: int, payload: bytes, *, day: date = REPORT_DAY) -> Completion:
         executed_at=started + timedelta(seconds=1),
         status=RunStatus.SUCCESS,
         content=payload,
+        version=version_of(started),
         metadata={"symbols": len(SYMBOLS)},
         predictions=predictions(),
         symbols_processed=len(SYMBOLS),

@@ -13,6 +13,7 @@ from benchmarks import (
     report_misses,
     report_profile,
     report_requests,
+    report_servers,
     report_targets,
 )
 from benchmarks.outcome import Outcome
@@ -51,6 +52,7 @@ def render(outcome: Outcome) -> str:
     report_method.method(outcome, add)
     report_method.machine(outcome, add)
     report_requests.closed_loop(outcome, add)
+    report_servers.section(outcome, add)
     report_requests.fixed_rate(outcome, add)
     report_completions.section(outcome, add)
     report_dashboard.section(outcome, add)

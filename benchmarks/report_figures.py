@@ -28,6 +28,17 @@ def round_ratios(outcome: Outcome, key: str, over: str) -> list[float]:
     return [x.requests_per_second / y.requests_per_second for x, y in zip(a, b, strict=False)]
 
 
+def fastest_ratios(outcome: Outcome, key: str) -> list[float]:
+    """rps(key) over the faster of the two bare ceilings of the same round."""
+    fastest = [
+        max(pair)
+        for pair in zip(
+            rps_of(outcome, "ceiling"), rps_of(outcome, "ceiling_fastest"), strict=False
+        )
+    ] or rps_of(outcome, "ceiling")
+    return [x / y for x, y in zip(rps_of(outcome, key), fastest, strict=False)]
+
+
 def rps_of(outcome: Outcome, key: str) -> list[float]:
     """The requests/s of every closed-loop round of `key`."""
     return [r.requests_per_second for r in outcome.throughput.get(key, [])]

@@ -13,14 +13,18 @@ def method(outcome: Outcome, emit: Emit) -> None:
     emit("## How it was measured")
     emit("")
     emit(
-        "- Loopback only (127.0.0.1). Every server is a uvicorn process pinned with "
+        "- Loopback only (127.0.0.1). Every server is a process pinned with "
         "`taskset -c 0`; every load generator (wrk, the fixed-rate generator, Chromium) is "
         "pinned with `taskset -c 1`. PostgreSQL and Redis are the machine's shared servers and "
         "run unpinned, so in scaled-out mode they compete with both cores."
     )
     emit(
-        "- All servers run the same uvicorn the same way `marketbrief serve` does: one process, "
-        "uvicorn's default event loop and HTTP parser, log level info with the access log on."
+        "- All servers but one run on the server `marketbrief serve` ships with, through the "
+        "same function (`benchmarks/shipped.py`): one uvicorn process, httptools with the head "
+        "deadline and connection limit (`web/protocol.py`), uvloop, the access log off. The "
+        "second ceiling runs the same bare app on granian, the fastest server "
+        "`python -m benchmarks.candidates` measured; the targets are read against the faster "
+        "of the two ceilings of each round."
     )
     emit(
         f"- Closed loop: `wrk -t1 -c32 -d{c.throughput_seconds:g}s --latency`, after a "

@@ -40,8 +40,8 @@ def section(outcome: Outcome, emit: Emit) -> None:
             '"ASGI app" calls the application directly (Starlette, middleware, handler, cache '
             "or store; no HTTP server, no client). The share column divides by the time one "
             "request costs the server at its measured closed-loop maximum (1 / req/s): the rest "
-            "is uvicorn, h11, the asyncio transport and the access log. In-process calls run one "
-            "at a time, so a store read also pays an idle worker thread's wake-up."
+            "is the HTTP server (uvicorn, httptools, the uvloop transport). In-process calls run "
+            "one at a time, so a store read also pays an idle worker thread's wake-up."
         )
         emit("")
     if outcome.profiles:

@@ -1,8 +1,10 @@
-"""Servers under test: uvicorn subprocesses pinned to the server core (harness.HttpServer).
+"""Servers under test: subprocesses pinned to the server core (harness.HttpServer).
 
-Every server runs the same uvicorn the same way `marketbrief serve` does (one process, default
-loop and HTTP implementation, log level info with the access log on), only the application
-differs: the bare ASGI ceiling, the FastAPI baseline, or marketbrief itself.
+The bare ASGI ceiling, the FastAPI baseline and marketbrief itself all run on the server
+`marketbrief serve` ships with (benchmarks/shipped.py: uvicorn, httptools with the head
+deadline, uvloop, the access log off), so only the application differs. A second ceiling runs
+the same bare app on the fastest server measured by benchmarks/candidates.py (granian), the
+figure the targets are also read against.
 """
 
 from __future__ import annotations
@@ -36,29 +38,24 @@ def _server(
 
 
 def _uvicorn(target: str, port: int) -> list[str]:
-    """The uvicorn command line equivalent to what `marketbrief serve` runs."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        target,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "info",
-        "--timeout-graceful-shutdown",
-        "30",
-    ]
+    """The command line serving `target` exactly as `marketbrief serve` serves its app."""
+    return [sys.executable, "-m", "benchmarks.shipped", target, str(port)]
 
 
 def ceiling(body_file: Path, logs: Path) -> HttpServer:
-    """The bare ASGI application returning one pre-serialized body."""
+    """The bare ASGI application returning one pre-serialized body, on the shipped server."""
     port = free_port()
     command = _uvicorn("benchmarks.ceiling:create_app", port)
     return _server("ceiling", command, {"BENCH_BODY_FILE": str(body_file)}, port, logs)
+
+
+def fastest_ceiling(body_file: Path, logs: Path) -> HttpServer:
+    """The same bare application on the fastest server measured (granian, uvloop)."""
+    from benchmarks.candidates import CEILING, granian
+
+    port = free_port()
+    command = granian(CEILING, port)
+    return _server("ceiling_fastest", command, {"BENCH_BODY_FILE": str(body_file)}, port, logs)
 
 
 def baseline(database_url: str, logs: Path) -> HttpServer:

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.process import HttpServer
 
-from benchmarks import browser, completions, load, profiling, servers
+from benchmarks import browser, candidates, completions, load, profiling, servers
 from benchmarks.backends import (
     REDIS_HOST,
     REDIS_PORT,
@@ -156,7 +156,9 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
         body_file = work / "body.json"
         body_file.write_bytes(body)
         by_key["ceiling"] = start(servers.ceiling(body_file, logs))
+        by_key["ceiling_fastest"] = start(servers.fastest_ceiling(body_file, logs))
         by_key["ceiling"].wait_ready()
+        by_key["ceiling_fastest"].wait_ready()
         by_key["history_sqlite"] = by_key["cached"]
         if "pg_cached" in by_key:
             by_key["history_pg"] = by_key["pg_cached"]
@@ -247,6 +249,11 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
     for server in list(started):
         server.stop()
     started.clear()
+
+    with phase(outcome, "server candidates (bare ceiling on each)", optional=True):
+        outcome.candidates = candidates.measure(
+            config.throughput_seconds, min(config.reps, 3), work / "candidates", "ceiling"
+        )
 
     with phase(outcome, "run completions (in-process finish_run loop)", optional=True):
         targets = {"sqlite": f"sqlite:///{work / 'completions.db'}"}

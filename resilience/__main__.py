@@ -20,26 +20,68 @@ from typing import Any
 
 from harness import ROOT
 
-from resilience import audit, badinput, crash, outage, reads, report
+from resilience import (
+    audit,
+    badinput,
+    clocks,
+    crash,
+    disks,
+    outage,
+    race,
+    reads,
+    report,
+    stall,
+)
 from resilience.scenario import ScenarioResult
 
-SCENARIOS = ("crash", "reads", "outage", "badinput", "audit")
+SCENARIOS = (
+    "crash",
+    "reads",
+    "outage",
+    "stall-postgres",
+    "stall-redis",
+    "clocks",
+    "race",
+    "badinput",
+    "audit",
+    "fulldisk",
+    "readonly",
+)
 
 
 def _plan(
     args: argparse.Namespace, work: Path
 ) -> dict[str, Callable[[], Coroutine[Any, Any, ScenarioResult]]]:
     quick = args.quick
+    fault = 5.0 if quick else 20.0  # seconds a disk stays full or read-only
     return {
         "crash": lambda: crash.run(
             work / "crash", triggers=200 if quick else 1000, real_sweeper=not quick
         ),
         "reads": lambda: reads.run(work / "reads", quick=quick),
         "outage": lambda: outage.run(work / "outage", down_seconds=5.0 if quick else 30.0),
+        "stall-postgres": lambda: stall.run(
+            work / "stall-postgres",
+            fault="postgres",
+            reads=50 if quick else 200,
+            spread=10 if quick else 30,
+        ),
+        "stall-redis": lambda: stall.run(
+            work / "stall-redis",
+            fault="redis",
+            reads=50 if quick else 200,
+            spread=10 if quick else 30,
+        ),
+        "clocks": lambda: clocks.run(
+            work / "clocks", turns=40 if quick else 200, pairs=10 if quick else 50
+        ),
+        "race": lambda: race.run(work / "race", runs=40 if quick else 200),
         "badinput": lambda: badinput.run(
             work / "badinput", fuzz_seconds=args.fuzz_seconds if args.fuzz_seconds else 0
         ),
         "audit": lambda: audit.run(work / "audit", pip_audit=not args.no_pip_audit),
+        "fulldisk": lambda: disks.full_disk(work / "fulldisk", fault_seconds=fault),
+        "readonly": lambda: disks.read_only(work / "readonly", fault_seconds=fault),
     }
 
 

@@ -15,8 +15,10 @@ Every number below was counted by the resilience suite against real `marketbrief
 processes on 127.0.0.1, with real faults: a server killed with SIGKILL, our own redis-server
 flushed, stopped and started, our own PostgreSQL database's backends terminated and the database
 cut off behind a loopback TCP proxy, an in-process cache far smaller than the data, hostile
-input, and the static checks (bandit, pip-audit). Nothing shared is touched: the suite starts
-its own redis-server on a free port and creates (then drops) its own `mbres_<random>` database.
+input, the SQLite store's own filesystem filled up (a small tmpfs) or turned read-only (a FUSE
+filesystem that refuses every change with EROFS), and the static checks (bandit, pip-audit).
+Nothing shared is touched: the suite starts its own redis-server on a free port, creates (then
+drops) its own `mbres_<random>` database, and mounts its own tmpfs and FUSE filesystem.
 
 How to reproduce:
 
@@ -24,7 +26,8 @@ How to reproduce:
 | --- | --- |
 | the full suite (writes this file) | `make resilience` (= `.venv/bin/python -m resilience`) |
 | small counts, a few minutes | `.venv/bin/python -m resilience --quick --out /tmp/resilience.md` |
-| one scenario: crash, reads, outage, badinput or audit | `python -m resilience --only crash` |
+| one scenario (crash, reads, outage, stall-postgres, stall-redis, clocks, race, badinput, \
+audit, fulldisk, readonly) | `--only crash` |
 | in CI (quick scenarios, pytest) | `.venv/bin/pytest -m slow tests/proof/test_resilience.py` |
 | keep the servers' logs | add `--keep` (the work folder is printed) |
 """
@@ -59,7 +62,27 @@ FINDINGS = """## What the suite found
    with one worker. Its warning that the trigger operation "mostly rejected generated data"
    is expected: a valid trigger needs a session date for its report type, which the schema
    (a date string) cannot express. pip-audit could not reach vulnerability data from this
-   machine (section 5).
+   machine (the audit scenario).
+4. **Fixed, src/marketbrief/store/engine.py and store/gateway.py.** While the SQLite store's
+   disk was full or its filesystem read-only, `/readyz` kept answering 200: readiness was a
+   read, and a read that succeeded cleared the store's health. Found by the fulldisk and
+   readonly scenarios run against the code before the fix (`--quick`, 5 s faults: `/readyz`
+   answered 200 in 19 of 19 samples during each fault). A SQLite connection opened while its
+   file was read-only also stays read-only for its whole life, so a server whose connection
+   was renewed then never wrote again. The fix: write health is kept apart from read health
+   and cleared only by a successful write (the replayer probes with one), `/readyz` and
+   `/status` are 503 with the reason while writes fail, and SQLite's filesystem errors
+   (READONLY, IOERR, CANTOPEN, FULL) invalidate the connection and its pool (SQLAlchemy
+   `handle_error`, `is_disconnect`). Pinned by `tests/results/test_faults_filesystems.py` and by
+   the checks of the fulldisk and readonly scenarios.
+5. **Fixed (outside tester's findings 12 and 13).** A PostgreSQL that accepts connections and
+   then says nothing hung the dashboard, `/status`, `/readyz`, history and uncached reads for
+   the whole outage, and cached reads on the inline store-revision check; a Redis stopped with
+   SIGSTOP made every report read take 8-12 s. Now every PostgreSQL wait is bounded
+   (`store/postgres.py`), the store gateway and the Redis cache share a circuit breaker
+   (`breaker.py`: opened by a timeout, then one probe at a time, in a server by a background
+   task only), and the revision is kept off the request path (`results/revision.py`). Measured
+   by the stall-postgres and stall-redis scenarios.
 """
 
 

@@ -38,6 +38,17 @@ class Slots:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpServing:
+    """How `serve` bounds its connections and what it logs."""
+
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
+    access_log: bool = False
+    log_throttle_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting marketbrief reads; build it once with `Settings.from_env()`."""
 
@@ -54,6 +65,13 @@ class Settings:
     write_retry_seconds: float = 2.0
     outbox_replay_seconds: float = 5.0
     revision_check_seconds: float = 1.0
+    store_connect_timeout_seconds: float = 3.0
+    store_statement_timeout_seconds: float = 30.0
+    store_pool_timeout_seconds: float = 2.0
+    store_read_timeout_seconds: float = 1.5
+    store_breaker_seconds: float = 5.0
+    cache_timeout_seconds: float = 1.0
+    cache_breaker_seconds: float = 5.0
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     high_confidence: float = 0.7
     run_timeout_minutes: int = 30
@@ -74,6 +92,7 @@ class Settings:
     scheduler_enabled: bool = True
     trigger_rate_per_second: float = 1.0
     trigger_burst: int = 10
+    http: HttpServing = field(default_factory=HttpServing)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +125,31 @@ class Settings:
             ),
             revision_check_seconds=reader.get(
                 "REVISION_CHECK_SECONDS", _non_negative_float, defaults.revision_check_seconds
+            ),
+            store_connect_timeout_seconds=reader.get(
+                "STORE_CONNECT_TIMEOUT_SECONDS",
+                _positive_float,
+                defaults.store_connect_timeout_seconds,
+            ),
+            store_statement_timeout_seconds=reader.get(
+                "STORE_STATEMENT_TIMEOUT_SECONDS",
+                _positive_float,
+                defaults.store_statement_timeout_seconds,
+            ),
+            store_pool_timeout_seconds=reader.get(
+                "STORE_POOL_TIMEOUT_SECONDS", _positive_float, defaults.store_pool_timeout_seconds
+            ),
+            store_read_timeout_seconds=reader.get(
+                "STORE_READ_TIMEOUT_SECONDS", _positive_float, defaults.store_read_timeout_seconds
+            ),
+            store_breaker_seconds=reader.get(
+                "STORE_BREAKER_SECONDS", _positive_float, defaults.store_breaker_seconds
+            ),
+            cache_timeout_seconds=reader.get(
+                "CACHE_TIMEOUT_SECONDS", _positive_float, defaults.cache_timeout_seconds
+            ),
+            cache_breaker_seconds=reader.get(
+                "CACHE_BREAKER_SECONDS", _positive_float, defaults.cache_breaker_seconds
             ),
             symbols=reader.get("SYMBOLS", _symbols, defaults.symbols),
             high_confidence=reader.get("HIGH_CONFIDENCE", _fraction, defaults.high_confidence),
@@ -143,6 +187,23 @@ class Settings:
             trigger_burst=reader.get("TRIGGER_BURST", _positive_int, defaults.trigger_burst),
             provider_timeout_seconds=reader.get(
                 "PROVIDER_TIMEOUT_SECONDS", _positive_float, defaults.provider_timeout_seconds
+            ),
+            http=HttpServing(
+                header_timeout_seconds=reader.get(
+                    "HTTP_HEADER_TIMEOUT_SECONDS",
+                    _positive_float,
+                    defaults.http.header_timeout_seconds,
+                ),
+                keep_alive_seconds=reader.get(
+                    "HTTP_KEEP_ALIVE_SECONDS", _positive_int, defaults.http.keep_alive_seconds
+                ),
+                max_connections=reader.get(
+                    "HTTP_MAX_CONNECTIONS", _positive_int, defaults.http.max_connections
+                ),
+                access_log=reader.get("ACCESS_LOG", _switch, defaults.http.access_log),
+                log_throttle_seconds=reader.get(
+                    "LOG_THROTTLE_SECONDS", _positive_float, defaults.http.log_throttle_seconds
+                ),
             ),
         )
 

@@ -114,11 +114,10 @@ class Run:
     errors: list[Any]
     warnings: list[Any]
     created_at: datetime
-
-    @property
-    def version(self) -> int:
-        """The report version this run produces: follows the order in which runs started."""
-        return version_of(self.started_at)
+    # The version of the report this run produces: issued by the store when it claimed the run
+    # (so it follows the order in which runs really started, whatever the hosts' clocks say),
+    # or provisional for a run the store could not claim (see `provisional_version`).
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +253,8 @@ class Completion:
     executed_at: datetime
     status: RunStatus
     content: bytes | None
+    # The version of the report this completion publishes: its run's (`Run.version`).
+    version: int
     metadata: dict[str, Any] = field(default_factory=dict)
     predictions: tuple[Prediction, ...] = ()
     symbols_processed: int = 0
@@ -267,11 +268,6 @@ class Completion:
     stages: tuple[StageRecord, ...] = ()
     # The pre-market run's summary of the day, kept in `daily_analysis` by the same transaction.
     daily_analysis: DailyAnalysis | None = None
-
-    @property
-    def version(self) -> int:
-        """The version of the report this completion publishes."""
-        return version_of(self.started_at)
 
     @property
     def success_rate(self) -> float | None:
@@ -294,6 +290,8 @@ class Outcome:
     published: bool
     snapshot_id: int | None = None
     already_finished: bool = False
+    # When a publishable report lost the compare-and-set: the run whose report readers get.
+    superseded_by: str | None = None
 
     @property
     def outboxed(self) -> bool:
@@ -311,8 +309,27 @@ class RunDetail:
     snapshot: Snapshot | None
 
 
+VERSION_STRIDE = 1 << 20
+"""The store issues versions this far apart; a run it could not claim is ordered in the gap."""
+
+
+def provisional_version(floor: int, nth: int) -> int:
+    """The version of a run the store could not claim: just above `floor`, below the next one.
+
+    `floor` is the highest version the run's process knew the store to have issued when the
+    run started (so the run started after that one); `nth` (from 1) orders the process's own
+    unclaimed runs since it learned that floor. Every version the store issues later is at
+    least `floor + VERSION_STRIDE`, so it ranks above this one.
+    """
+    return floor + min(max(nth, 1), VERSION_STRIDE - 1)
+
+
 def version_of(started_at: datetime) -> int:
-    """A report version: microseconds since the epoch at the run's start (follows start order)."""
+    """A legacy version: microseconds since the epoch at the run's start, by its host's clock.
+
+    Versions were this before the store issued them; it still orders runs whose rows or outbox
+    files predate that (a run row with no stored version, an outbox file without one).
+    """
     if started_at.tzinfo is None:
         raise ValueError("started_at must be timezone-aware")
     return (started_at - _EPOCH) // timedelta(microseconds=1)

@@ -91,6 +91,8 @@ def test_a_truncated_tar_gz_is_refused_as_truncated_or_corrupt(
         ("job_stages", "details", "abc"),
         ("scheduled_job_results", "report_content", "{not json"),
         ("symbol_predictions", "headlines", 7),
+        ("scheduled_job_results", "version", 2**63 - 1),  # no room left for any later claim
+        ("report_latest", "version", -1),
     ],
 )
 def test_an_archived_value_readers_cannot_read_is_refused_naming_the_table(

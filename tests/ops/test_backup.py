@@ -106,6 +106,7 @@ def seed(store: SQLStore) -> None:
             executed_at=START + timedelta(seconds=2, microseconds=1),
             status=RunStatus.PARTIAL,
             content=ODD_CONTENT,
+            version=run.version,
             metadata={"nested": {"list": [1, 2.5, "ü"]}, "none": None},
             predictions=predictions,
             symbols_processed=2,

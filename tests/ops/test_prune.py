@@ -13,7 +13,14 @@ from click.testing import CliRunner
 
 from marketbrief.calendar import business_date, utc_now
 from marketbrief.cli.main import main
-from marketbrief.models import ReportType, RunStatus, Stage, StageStatus, TriggerSource
+from marketbrief.models import (
+    ReportType,
+    RunStatus,
+    Stage,
+    StageStatus,
+    TriggerSource,
+    provisional_version,
+)
 from marketbrief.store.schema import scheduled_job_results
 from marketbrief.store.sql import SQLStore
 from tests.support.factories import completion_for, standalone_completion
@@ -55,7 +62,13 @@ def aged(database_url: str) -> dict[str, Any]:
     ).run
     store.record_stage(superseded.run_id, Stage.INIT, StageStatus.SUCCESS, started_at=_at(OLD, 13))
     store.finish_run(completion_for(superseded, marker="superseded"))
-    latest = standalone_completion(ReportType.PRE_MARKET, OLD, started_at=_at(OLD, 14))
+    # Spooled by a process that knew the store had issued `superseded` its version.
+    latest = standalone_completion(
+        ReportType.PRE_MARKET,
+        OLD,
+        started_at=_at(OLD, 14),
+        version=provisional_version(superseded.version, 1),
+    )
     store.finish_run(latest)
     failed = standalone_completion(ReportType.INTRADAY, OLDER, started_at=_at(OLDER, 17))
     store.finish_run(

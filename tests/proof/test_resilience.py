@@ -63,8 +63,14 @@ def test_the_quick_resilience_suite_holds_against_real_processes(tmp_path: Path)
         "crash",
         "reads",
         "outage",
+        "stall-postgres",
+        "stall-redis",
+        "clocks",
+        "race",
         "badinput",
         "audit",
+        "fulldisk",
+        "readonly",
     ]
     assert done.returncode == 0, done.stderr[-3000:]
     assert "scenarios held" in done.stdout

@@ -15,6 +15,7 @@ import pytest
 from harness.store import migrate
 
 from marketbrief.config import Settings
+from marketbrief.errors import StoreUnavailable
 from marketbrief.models import ReportType
 from marketbrief.results.envelope import Source
 from marketbrief.store import engine as store_engine
@@ -113,3 +114,28 @@ async def test_sqlite_read_only_file_spools_to_the_outbox_and_a_writable_results
             assert detail is not None
             assert detail.snapshot is not None
             assert detail.snapshot.content == completion.content
+
+
+async def test_a_store_that_answers_reads_but_refuses_writes_is_not_ready(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    migrate(sqlite_url)
+    path = sqlite_url.removeprefix("sqlite:///")
+    read_only = Settings(
+        database_url=f"sqlite:///file:{path}?mode=ro&uri=true",
+        outbox_dir=tmp_path / "outbox",
+        write_retry_seconds=0.2,
+    )
+    async with opened(read_only) as results:
+        assert (await results.readiness())["ready"] is True
+        outcome = await results.publish(nth_completion(0))
+        assert (outcome.persisted, outcome.outboxed) == (False, True)
+        await results.store.ping()  # a read that answers does not clear a failed write
+        assert results.health.writes_down
+        ready = await results.readiness()
+        assert ready["ready"] is False
+        assert ready["store"]["writes"]["ok"] is False
+        assert "readonly" in ready["store"]["writes"]["error"]
+        with pytest.raises(StoreUnavailable):
+            await results.store.ping_writes()
+        assert results.health.writes_down

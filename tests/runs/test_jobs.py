@@ -175,10 +175,10 @@ def test_backfill_runs_each_slot_and_reruns_only_slots_without_a_report(
     assert {j["trigger_source"] for j in history["jobs"]} == {"backfill"}
 
 
-def test_a_run_that_loses_the_compare_and_set_says_so(
+def test_a_later_run_is_published_even_over_one_whose_host_clock_ran_ahead(
     cli: Callable[..., Result], sqlite_url: str
 ) -> None:
-    """A report published by a run whose host clock ran ahead keeps its place, and we are told."""
+    """The store orders runs as they really started: a host clock six hours ahead wins nothing."""
     store = SQLStore(sqlite_url)
     ahead = datetime.now(UTC) + timedelta(hours=6)
     claim = store.claim_run(
@@ -188,6 +188,37 @@ def test_a_run_that_loses_the_compare_and_set_says_so(
     store.close()
     result = cli("run", "pre-market", "--date", SESSION)
     assert result.exit_code == 0, result.output
-    assert "not the report readers get" in result.output
+    assert "not the report readers get" not in result.output
     outcome = _json(cli("run", "pre-market", "--date", SESSION, "--json"))
-    assert (outcome["persisted"], outcome["published"]) == (True, False)
+    assert (outcome["persisted"], outcome["published"], outcome["superseded_by"]) == (
+        True,
+        True,
+        None,
+    )
+
+
+def test_a_replayed_run_that_loses_the_compare_and_set_says_so(
+    cli: Callable[..., Result], sqlite_url: str
+) -> None:
+    """A run claimed first whose result waited in the outbox while a later run published."""
+    spooled = _json(
+        cli("run", "pre-market", "--date", SESSION, "--json", MARKETBRIEF_STORE_WRITES="off")
+    )
+    assert (spooled["outboxed"], spooled["published"]) == (True, True)
+    store = SQLStore(sqlite_url)
+    later = store.claim_run(
+        ReportType.PRE_MARKET,
+        date.fromisoformat(SESSION),
+        TriggerSource.MANUAL,
+        started_at=datetime.now(UTC) - timedelta(hours=6),  # its host's clock is behind
+    )
+    assert store.finish_run(completion_for(later.run)).published
+    store.close()
+    result = cli("outbox", "replay")
+    assert result.exit_code == 0, result.output
+    assert "stored 1" in result.output
+    assert f"stored {spooled['run_id']}, but not the report readers get" in result.output
+    assert later.run.run_id in result.output
+    job = _json(cli("history", "--json"))["jobs"]
+    lost = next(j for j in job if j["run_id"] == spooled["run_id"])
+    assert any("not published" in w for w in lost["warnings"]), lost

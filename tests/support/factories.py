@@ -15,6 +15,7 @@ from marketbrief.models import (
     Run,
     RunStatus,
     TriggerSource,
+    version_of,
 )
 
 SESSION = date(2026, 11, 24)  # a Tuesday session
@@ -66,6 +67,7 @@ def completion_for(
         executed_at=executed_at or run.started_at + timedelta(seconds=3),
         status=status,
         content=content,
+        version=run.version,
         metadata={"symbols": len(preds)},
         predictions=preds,
         symbols_processed=len(preds),
@@ -81,8 +83,13 @@ def standalone_completion(
     run_id: str | None = None,
     trigger: TriggerSource = TriggerSource.MANUAL,
     marker: str = "",
+    version: int | None = None,
 ) -> Completion:
-    """A completion whose run was never claimed in the store (as the outbox carries it)."""
+    """A completion whose run was never claimed in the store (as the outbox carries it).
+
+    Its version is `version`, else its start in microseconds (as an outbox file written before
+    the store issued versions carries).
+    """
     started = started_at or datetime.now(UTC)
     rid = run_id or f"{day.isoformat()}_{report_type.value}_{started.timestamp():.6f}"
     return Completion(
@@ -94,6 +101,7 @@ def standalone_completion(
         executed_at=started + timedelta(seconds=1),
         status=RunStatus.SUCCESS,
         content=payload(report_type, day, marker or rid),
+        version=version_of(started) if version is None else version,
         predictions=predictions(),
         symbols_processed=6,
         symbols_successful=6,

@@ -37,3 +37,8 @@ def history_key(runs_revision: int, query: str) -> str:
     """The cache key of one rendered history page: the store's run revision and the query."""
     digest = hashlib.sha256(query.encode()).hexdigest()[:32]
     return f"history:{int(runs_revision)}:{digest}"
+
+
+def rate_bucket_key(name: str) -> str:
+    """The key of the token bucket `name` that every process of a deployment shares."""
+    return f"ratelimit:{_checked_type(name)}"

@@ -60,9 +60,10 @@ def run(ctx: click.Context, report_type: str, day: str | None, as_json: bool) ->
             + ("; written to the outbox (store unavailable)" if outcome.outboxed else "")
         )
         if outcome.status in PUBLISHABLE and outcome.persisted and not outcome.published:
+            holder = f" ({outcome.superseded_by})" if outcome.superseded_by else ""
             click.echo(
-                "  stored, but not the report readers get: a run that started later already "
-                "published this date's report"
+                f"  stored, but not the report readers get: a run that started later{holder} "
+                "already published this date's report"
             )
         for error in outcome.errors:
             click.echo(f"  error: {orjson.dumps(error).decode()}")
@@ -211,7 +212,7 @@ def serve(
     ctx: click.Context, host: str | None, port: int | None, workers: int, no_scheduler: bool
 ) -> None:
     """Serve the API and dashboard (and the scheduler) until SIGTERM or Ctrl-C."""
-    import uvicorn
+    from marketbrief.web.serving import serve as run_server
 
     settings = settings_from(ctx)
     if no_scheduler:
@@ -220,15 +221,7 @@ def serve(
     migrate_result = store_backend(ctx).verify()
     if not migrate_result.ok:
         raise SchemaError("; ".join(migrate_result.problems))
-    uvicorn.run(
-        "marketbrief.web.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level="info",
-        timeout_graceful_shutdown=30,
-    )
+    run_server(host or settings.host, port or settings.port, workers, settings.http)
 
 
 COMMANDS: list[click.Command] = [run, backfill, schedule_command, history, scheduler, serve]

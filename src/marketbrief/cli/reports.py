@@ -129,6 +129,12 @@ def outbox_replay(ctx: click.Context) -> None:
         f"stored {len(report.stored)}, rejected {len(report.rejected)}, "
         f"still waiting {report.remaining}"
     )
+    for completion, outcome in report.stored:
+        if outcome.superseded_by:
+            click.echo(
+                f"  stored {completion.run_id}, but not the report readers get: a run that "
+                f"started later ({outcome.superseded_by}) already published this date's report"
+            )
     for run_id, reason in report.rejected.items():
         click.echo(f"  rejected {run_id}: {reason}")
     if report.store_unavailable:

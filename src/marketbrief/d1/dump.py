@@ -2,19 +2,22 @@
 
 A D1 export IS SQLite SQL (`PRAGMA defer_foreign_keys=TRUE;`, `CREATE TABLE ...;`,
 `INSERT INTO "t" VALUES(...);`, `replace('..\\n..','\\n',char(10))` for newlines, ...), so it
-is executed as-is into a private in-memory SQLite database and the tables are read from there:
-no hand-written SQL parser to get quoting or escapes wrong. Foreign keys stay off (the export
-may insert into a table before the one it references exists) and ATTACH is refused, so a dump
-can touch nothing but that memory.
+is executed into a private in-memory SQLite database and the tables are read from there: no
+hand-written SQL parser to get quoting or escapes wrong. The file is read line by line and run
+statement by statement (`sqlite3.complete_statement` finds where each ends), so a refusal names
+its line; `guard.Guard` lets through only what an export holds and bounds what it may cost.
+Foreign keys stay off (the export may insert into a table before the one it references exists)
+and nothing can be attached, so a dump can touch nothing but that memory.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from marketbrief.d1.guard import MIB, Guard, Limits
 from marketbrief.errors import InvalidInput
 
 
@@ -59,22 +62,79 @@ KNOWN_COLUMNS: Mapping[str, frozenset[str]] = {
 class Dump:
     """A D1 dump loaded into memory; `rows(table)` reads one old table."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: Limits | None = None) -> None:
         self.path = path
         try:
-            script = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
+            size = path.stat().st_size
+        except OSError as error:
             raise InvalidInput(f"cannot read {path}: {error}") from None
-        self._db = sqlite3.connect(":memory:")
-        self._db.execute("PRAGMA foreign_keys=OFF")
-        self._db.set_authorizer(_refuse_attach)
+        self._db = sqlite3.connect(":memory:", isolation_level=None)
+        self._guard = Guard(self._db, limits or Limits.for_size(size))
         try:
-            self._db.executescript(script)
-        except sqlite3.Error as error:
+            self._load()
+        except BaseException:
             self._db.close()
+            raise
+        self._guard.reading(self._db)
+
+    def _load(self) -> None:
+        limit = self._guard.limits.statement_chars
+        try:
+            with self.path.open(encoding="utf-8", newline="") as handle:
+                # A line is never read past the bound, however long it is (or endless).
+                lines = iter(lambda: handle.readline(limit + 1), "")
+                for line, text in _statements(lines, limit):
+                    self._run(line, text)
+        except OSError as error:
+            raise InvalidInput(f"cannot read {self.path}: {error}") from None
+        except UnicodeDecodeError as error:
             raise InvalidInput(
-                f"{path} is not a SQLite SQL dump (wrangler d1 export): {error}"
+                f"{self.path} is not UTF-8 text ({error}); nothing was imported"
             ) from None
+        except _TooLong as error:
+            raise self._refused(
+                error.line, f"a statement longer than {limit:,} characters"
+            ) from None
+
+    def _run(self, line: int, text: str) -> None:
+        if not self._guard.begin(len(text)):
+            raise self._refused(line, str(self._guard.exhausted))
+        try:
+            self._db.executescript(text)
+        except sqlite3.Error as error:
+            raise self._failed(line, error) from None
+
+    def _failed(self, line: int, error: sqlite3.Error) -> InvalidInput:
+        """The one-line refusal of a statement that failed: what the guard refused, or why."""
+        guard, limits = self._guard, self._guard.limits
+        code = getattr(error, "sqlite_errorname", "")
+        if guard.refusal is not None:
+            return self._refused(
+                line,
+                f"{guard.refusal}: a `wrangler d1 export` holds only CREATE, INSERT, PRAGMA "
+                "and BEGIN/COMMIT statements",
+            )
+        if guard.exhausted is not None:
+            return self._refused(line, guard.exhausted)
+        if code == "SQLITE_TOOBIG":
+            return self._refused(
+                line, f"a value longer than {limits.value_bytes // MIB} MiB (D1 keeps 2 MB a row)"
+            )
+        if "too many terms in compound SELECT" in str(error):
+            return self._refused(line, "a compound query (UNION, INTERSECT, EXCEPT)")
+        if code == "SQLITE_FULL":
+            return self._refused(
+                line,
+                f"its tables grew past {limits.database_bytes // MIB} MiB, more than a dump of "
+                "its size can hold",
+            )
+        return InvalidInput(
+            f"{self.path}, line {line}, is not a SQLite SQL dump (wrangler d1 export): {error}; "
+            "nothing was imported"
+        )
+
+    def _refused(self, line: int, why: str) -> InvalidInput:
+        return InvalidInput(f"{self.path}, line {line}: refused {why}; nothing was imported")
 
     def tables(self) -> list[str]:
         """Every table the dump created, by name."""
@@ -96,16 +156,49 @@ class Dump:
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         """Every row of a table as a dict, in the order the dump inserted them."""
-        cursor = self._db.execute(f'SELECT * FROM "{table}"')
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        try:
+            cursor = self._db.execute(f'SELECT * FROM "{table}"')
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
+        except sqlite3.Error as error:  # text that is not UTF-8, a generated column's limit
+            reason = self._guard.exhausted or self._guard.refusal or str(error)
+            raise InvalidInput(
+                f"{self.path}: table {table} cannot be read: {reason}; nothing was imported"
+            ) from None
 
     def close(self) -> None:
         """Free the memory database."""
         self._db.close()
 
 
-def _refuse_attach(action: int, *_args: Any) -> int:
-    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
+class _TooLong(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def _statements(lines: Iterable[str], limit: int) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each complete statement, or line of statements, in order.
+
+    A statement can only end on a line that ends with `;`; `complete_statement` tells whether
+    it does (or the `;` sits inside a string). Once a check fails, the next waits until the
+    text has doubled, so a statement of many such lines costs linear, not quadratic, time.
+    """
+    buffer: list[str] = []
+    size, first, check_at = 0, 1, 0
+    for number, line in enumerate(lines, start=1):
+        if not buffer:
+            first = number
+        buffer.append(line)
+        size += len(line)
+        if line.rstrip().endswith(";") and (size >= check_at or size > limit):
+            text = "".join(buffer)
+            if sqlite3.complete_statement(text):
+                yield first, text
+                buffer, size, check_at = [], 0, 0
+                continue
+            check_at = 2 * size
+        if size > limit:
+            raise _TooLong(first)
+    text = "".join(buffer)
+    if text.strip():
+        yield first, text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,16 +18,17 @@ import sqlalchemy as sa
 
 from marketbrief.calendar import business_date
 from marketbrief.d1 import values as legacy
+from marketbrief.d1.rows import OldRow
 from marketbrief.d1.session import IMPORT, RUN_ID_MAX, ImportSession, note
-from marketbrief.models import RunStatus, version_of
+from marketbrief.models import RunStatus, StageStatus, version_of
+from marketbrief.ops.columns import shown
 from marketbrief.store.rows import elapsed_ms
 from marketbrief.store.schema import job_stages, scheduled_job_results
 
 
 def _run_values(
     imp: ImportSession,
-    table: str,
-    key: str,
+    row: OldRow,
     *,
     run_id: str,
     kind: Any,
@@ -35,7 +37,7 @@ def _run_values(
     started: datetime | None,
     executed: datetime | None,
     created: datetime | None,
-    stage: Any = None,
+    stage: str | None = None,
     errors: list[Any],
     warnings: list[Any],
     counts: dict[str, Any] | None = None,
@@ -43,16 +45,16 @@ def _run_values(
     """The job_executions row of an old run, or None (skipped with a reason)."""
     job_type, run_status = legacy.report_type(kind), legacy.run_status(status)
     if job_type is None:
-        imp.report.skip(table, key, f"unknown report type {kind!r}")
+        imp.report.skip(row.table, row.key, f"unknown report type {kind!r}")
         return None
     if day is None:
-        imp.report.skip(table, key, "no usable scheduled_date")
+        imp.report.skip(row.table, row.key, "no scheduled_date")
         return None
     if run_status is None:
-        imp.report.skip(table, key, f"unknown status {status!r}")
+        imp.report.skip(row.table, row.key, f"unknown status {status!r}")
         return None
     if started is None:
-        imp.report.skip(table, key, "no start time")
+        imp.report.skip(row.table, row.key, "no start time")
         return None
     if run_status is RunStatus.RUNNING:
         # Open when the old system was exported: it will never finish, so it failed.
@@ -71,11 +73,11 @@ def _run_values(
         "job_type": job_type.value,
         "scheduled_date": day,
         "status": run_status.value,
-        "current_stage": mapped_stage.value if mapped_stage else legacy.text(stage, 32),
+        "current_stage": mapped_stage.value if mapped_stage else stage,
         "trigger_source": IMPORT,
         "started_at": started,
         "executed_at": executed,
-        "execution_time_ms": counts.get("ms", elapsed_ms(started, executed) if executed else None),
+        "execution_time_ms": counts.get("ms", _elapsed(row, started, executed)),
         "symbols_processed": counts.get("processed") or 0,
         "symbols_successful": counts.get("successful") or 0,
         "symbols_fallback": counts.get("fallback") or 0,
@@ -87,33 +89,37 @@ def _run_values(
     }
 
 
+def _elapsed(row: OldRow, started: datetime, executed: datetime | None) -> int | None:
+    if executed is None:
+        return None
+    try:
+        return elapsed_ms(started, executed)
+    except OverflowError:
+        raise row.refuse("executed_at", "is too far from the start to be a run's end") from None
+
+
 def runs_from_results(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """job_run_results -> job_executions, keyed on the old run_id."""
     table = "job_run_results"
-    for row in rows:
+    for raw in rows:
         imp.advance()
-        key = str(row.get("run_id"))
-        run_id = legacy.text(row.get("run_id"), RUN_ID_MAX)
+        row = OldRow(table, f"run_id {shown(raw.get('run_id'))}", raw)
+        run_id = row.text("run_id", RUN_ID_MAX)
         if run_id is None:
-            imp.report.skip(table, key, "no run_id (or longer than 160 characters)")
+            imp.report.skip(table, row.key, "no run_id")
             continue
-        started = (
-            legacy.instant(row.get("started_at"))
-            or legacy.instant(row.get("created_at"))
-            or legacy.instant(row.get("executed_at"))
-        )
+        started = row.instant("started_at") or row.instant("created_at")
         values = _run_values(
             imp,
-            table,
-            key,
+            row,
             run_id=run_id,
             kind=row.get("report_type"),
-            day=legacy.day(row.get("scheduled_date")),
+            day=row.day("scheduled_date"),
             status=row.get("status"),
-            started=started,
-            executed=legacy.instant(row.get("executed_at")),
-            created=legacy.instant(row.get("created_at")),
-            stage=row.get("current_stage"),
+            started=started or row.instant("executed_at"),
+            executed=row.instant("executed_at"),
+            created=row.instant("created_at"),
+            stage=row.text("current_stage", 32),
             errors=legacy.json_list(row.get("errors_json")),
             warnings=[
                 *legacy.json_list(row.get("warnings_json")),
@@ -121,114 +127,132 @@ def runs_from_results(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             ],
         )
         if values is not None:
-            imp.add_run(table, values)
+            imp.add_run(row, values)
 
 
 def runs_from_executions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """The old job_executions -> job_executions, run_id `<date>_<type>_d1-job-<old id>`."""
     table = "job_executions"
-    for row in rows:
+    for raw in rows:
         imp.advance()
-        old_id = legacy.whole(row.get("id"))
-        key = f"id {row.get('id')}"
+        row = OldRow(table, f"id {shown(raw.get('id'))}", raw)
+        old_id = row.whole("id", minimum=None)
         if old_id is None:
-            imp.report.skip(table, key, "no id")
+            imp.report.skip(table, row.key, "no id")
             continue
-        executed = legacy.instant(row.get("executed_at"))
-        ms = legacy.whole(row.get("execution_time_ms"))
-        if ms is not None and ms < 0:
-            ms = None
-        started = executed - timedelta(milliseconds=ms) if executed and ms is not None else None
-        started = started or executed or legacy.instant(row.get("created_at"))
-        day = legacy.day(row.get("scheduled_date")) or (business_date(started) if started else None)
+        executed = row.instant("executed_at")
+        ms = row.whole("execution_time_ms")
+        try:
+            started = executed - timedelta(milliseconds=ms) if executed and ms is not None else None
+        except OverflowError:
+            raise row.refuse(
+                "execution_time_ms", f"{shown(ms)} ms puts the start before year 1"
+            ) from None
+        started = started or executed or row.instant("created_at")
+        try:
+            day = row.day("scheduled_date") or (business_date(started) if started else None)
+        except OverflowError:
+            raise row.refuse("executed_at", "has no New York date") from None
         kind = legacy.report_type(row.get("job_type"))
-        rate = legacy.number(row.get("success_rate"))
+        rate = row.number("success_rate")
         if rate is not None and 1 < rate <= 100:
             rate /= 100  # the old system kept percentages; ours is a fraction
         elif rate is not None and not 0 <= rate <= 1:
-            rate = None
+            raise row.refuse("success_rate", f"{rate} is neither a fraction nor a percentage")
         counts = {
-            name: max(legacy.whole(row.get(f"symbols_{name}")) or 0, 0)
+            name: row.whole(f"symbols_{name}")
             for name in ("processed", "successful", "fallback", "failed")
         }
         values = _run_values(
             imp,
-            table,
-            key,
+            row,
             run_id=f"{day}_{kind.value if kind else 'unknown'}_d1-job-{old_id}",
             kind=row.get("job_type"),
             day=day,
             status=row.get("status"),
             started=started,
             executed=executed,
-            created=legacy.instant(row.get("created_at")),
+            created=row.instant("created_at"),
             errors=legacy.json_list(row.get("errors")),
             warnings=[note(table, id=old_id)],
             counts={**counts, "rate": rate, "ms": ms},
         )
         if values is not None:
-            imp.add_run(table, values)
+            imp.add_run(row, values)
 
 
 def stages(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     """job_stage_log -> job_stages; the log rows of one (run, stage) merge into one stage."""
     table = "job_stage_log"
-    groups: dict[tuple[str, str], list[tuple[datetime, int, dict[str, Any]]]] = defaultdict(list)
-    for order, row in enumerate(rows):
+    groups: dict[tuple[str, str], list[_Logged]] = defaultdict(list)
+    for order, raw in enumerate(rows):
         imp.advance()
-        run_id, key = (
-            legacy.text(row.get("run_id"), RUN_ID_MAX),
-            f"{row.get('run_id')} {row.get('stage')}",
+        row = OldRow(
+            table, f"id {shown(raw.get('id'))} ({raw.get('run_id')} {raw.get('stage')})", raw
         )
+        run_id = row.text("run_id", RUN_ID_MAX)
         stage, status = legacy.stage(row.get("stage")), legacy.stage_status(row.get("status"))
-        started = legacy.instant(row.get("started_at")) or legacy.instant(row.get("created_at"))
+        started = row.instant("started_at") or row.instant("created_at")
         if run_id is None or run_id not in imp.runs:
-            imp.report.skip(table, key, "stage of a run that was not imported")
+            imp.report.skip(table, row.key, "stage of a run that was not imported")
         elif stage is None:
-            imp.report.skip(table, key, f"unknown stage {row.get('stage')!r}")
+            imp.report.skip(table, row.key, f"unknown stage {row.get('stage')!r}")
         elif status is None:
-            imp.report.skip(table, key, f"unknown status {row.get('status')!r}")
+            imp.report.skip(table, row.key, f"unknown status {row.get('status')!r}")
         elif started is None:
-            imp.report.skip(table, key, "no start time")
+            imp.report.skip(table, row.key, "no start time")
         else:
-            logged = legacy.instant(row.get("created_at")) or started
-            groups[(run_id, stage.value)].append(
-                (logged, order, {**row, "_status": status, "_start": started})
-            )
+            logged = row.instant("created_at") or started
+            entry = _Logged(logged, order, row, status, started, row.instant("ended_at"))
+            groups[(run_id, stage.value)].append(entry)
     existing = {
         (r.run_id, r.stage)
         for r in imp.c.execute(sa.select(job_stages.c.run_id, job_stages.c.stage))
     }
     merged = 0
     for (run_id, stage_name), entries in groups.items():
-        entries.sort(key=lambda e: (e[0], e[1]))
+        entries.sort(key=lambda e: (e.logged, e.order))
         tally = imp.report.tally(table)
         if (run_id, stage_name) in existing:
             tally.present += len(entries)
             continue
-        last = entries[-1][2]
-        details = legacy.json_object(last.get("details_json"), "details")
-        errors = [e for _, _, r in entries for e in legacy.json_list(r.get("errors_json"))]
-        warnings = [w for _, _, r in entries for w in legacy.json_list(r.get("warnings_json"))]
+        last = entries[-1]
+        details = legacy.json_object(last.row.get("details_json"), "details")
+        errors = [e for x in entries for e in legacy.json_list(x.row.get("errors_json"))]
+        warnings = [w for x in entries for w in legacy.json_list(x.row.get("warnings_json"))]
         if errors:
             details = {**details, "errors": errors}
         if warnings:
             details = {**details, "warnings": warnings}
-        ended = [e for _, _, r in entries if (e := legacy.instant(r.get("ended_at"))) is not None]
-        imp.c.execute(
-            sa.insert(job_stages).values(
-                run_id=run_id,
-                stage=stage_name,
-                status=last["_status"].value,
-                started_at=min(r["_start"] for _, _, r in entries),
-                ended_at=max(ended) if ended else None,
-                details=details,
-            )
+        ended = [x.ended for x in entries if x.ended is not None]
+        imp.insert(
+            job_stages,
+            {
+                "run_id": run_id,
+                "stage": stage_name,
+                "status": last.status.value,
+                "started_at": min(x.started for x in entries),
+                "ended_at": max(ended) if ended else None,
+                "details": details,
+            },
+            last.row,
         )
         tally.imported += len(entries)
         merged += len(entries) - 1
     if merged:
         imp.report.notes.append(f"{table}: {merged} repeated log row(s) merged into their stage")
+
+
+@dataclass(frozen=True, slots=True)
+class _Logged:
+    """One stage log row that will merge into its stage."""
+
+    logged: datetime
+    order: int
+    row: OldRow
+    status: StageStatus
+    started: datetime
+    ended: datetime | None
 
 
 def snapshots(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
@@ -244,34 +268,39 @@ def snapshots(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             )
         )
     }
-    accepted: list[dict[str, Any]] = []
+    accepted: list[tuple[OldRow, dict[str, Any]]] = []
     unknown_runs = 0
-    for row in rows:
+    for raw in rows:
         imp.advance()
-        values = _snapshot_values(imp, table, row)
+        row = OldRow(
+            table,
+            f"id {shown(raw.get('id'))} ({raw.get('scheduled_date')} {raw.get('report_type')})",
+            raw,
+        )
+        values = _snapshot_values(imp, row)
         if values is None:
             continue
-        if values["run_id"] is None and row.get("run_id") not in (None, ""):
+        if values["run_id"] is None and values["metadata"]["d1_import"].get("run_id"):
             unknown_runs += 1
-        accepted.append(values)
+        accepted.append((row, values))
     # One snapshot per run: the newest created_at wins.
     newest: dict[str, dict[str, Any]] = {}
-    for values in accepted:
+    for _row, values in accepted:
         rid = values["run_id"]
         if rid is not None and (
             rid not in newest or newest[rid]["created_at"] < values["created_at"]
         ):
             newest[rid] = values
-    for values in accepted:
+    for row, values in accepted:
         rid, day, kind = values["run_id"], values["scheduled_date"], values["report_type"]
         if rid is not None and newest[rid] is not values:
-            imp.report.skip(table, rid, "another snapshot of the same run is newer")
+            imp.report.skip(table, row.key, "another snapshot of the same run is newer")
             continue
         legacy_key = (day, kind, values["content_sha256"], values["created_at"])
         if (rid is not None and rid in with_run) or (rid is None and legacy_key in without_run):
             imp.report.tally(table).present += 1
         else:
-            imp.c.execute(sa.insert(scheduled_job_results).values(**values))
+            imp.insert(scheduled_job_results, values, row)
             if rid is None:
                 without_run.add(legacy_key)  # the same legacy row twice in one dump: once
             else:
@@ -285,27 +314,27 @@ def snapshots(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def _snapshot_values(imp: ImportSession, table: str, row: dict[str, Any]) -> dict[str, Any] | None:
-    key = f"id {row.get('id')} {row.get('scheduled_date')} {row.get('report_type')}"
-    day, kind = legacy.day(row.get("scheduled_date")), legacy.report_type(row.get("report_type"))
-    content = _text(row.get("report_content"))
+def _snapshot_values(imp: ImportSession, row: OldRow) -> dict[str, Any] | None:
+    day, kind = row.day("scheduled_date"), legacy.report_type(row.get("report_type"))
     if day is None or kind is None:
         imp.report.skip(
-            table, key, f"unknown scheduled_date or report type {row.get('report_type')!r}"
+            row.table,
+            row.key,
+            f"no scheduled_date or unknown report type {row.get('report_type')!r}",
         )
         return None
-    parsed, ok = legacy.json_value(content) if content is not None else (None, False)
-    if content is None or not ok or parsed is None:
-        imp.report.skip(table, key, "report_content is not valid JSON (it could not be served)")
+    content = _content(row)
+    if content is None:
+        imp.report.skip(row.table, row.key, "no report_content")
         return None
-    rid = legacy.text(row.get("run_id"), RUN_ID_MAX)
+    rid = row.text("run_id", RUN_ID_MAX)
     run = imp.runs.get(rid) if rid is not None else None
     if run is not None and (run.job_type != kind.value or run.day != day):
-        imp.report.skip(table, key, "its run is for another date or report type")
+        imp.report.skip(row.table, row.key, "its run is for another date or report type")
         return None
-    created = legacy.instant(row.get("created_at")) or (run.started_at if run else None)
+    created = row.instant("created_at") or (run.started_at if run else None)
     if created is None:
-        imp.report.skip(table, key, "no created_at")
+        imp.report.skip(row.table, row.key, "no created_at")
         return None
     metadata = legacy.json_object(row.get("metadata"), "metadata")
     provenance = {"legacy_id": row.get("id"), "trigger_source": row.get("trigger_source")}
@@ -325,11 +354,20 @@ def _snapshot_values(imp: ImportSession, table: str, row: dict[str, Any]) -> dic
     }
 
 
-def _text(value: Any) -> str | None:
-    """Report text as stored: a string, or UTF-8 bytes (a BLOB in the dump); else None."""
+def _content(row: OldRow) -> str | None:
+    """Report text exactly as stored (a string, or a UTF-8 BLOB); it must be JSON, as served."""
+    value = row.get("report_content")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
     if isinstance(value, bytes):
         try:
-            return value.decode("utf-8")
+            value = value.decode("utf-8")
         except UnicodeDecodeError:
-            return None
-    return value if isinstance(value, str) else None
+            raise row.refuse("report_content", "is a blob that is not UTF-8 text") from None
+    if not isinstance(value, str):
+        raise row.refuse("report_content", f"{value!r} is not JSON text")
+    if not legacy.json_value(value)[1]:
+        raise row.refuse(
+            "report_content", "is not JSON text (readers serve it as application/json)"
+        )
+    return value

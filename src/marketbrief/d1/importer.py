@@ -15,8 +15,10 @@ or not at all. Each old table maps onto ours (the mappers live in `history`, `la
     market_close_data      -> market_closes
 
 It is idempotent: runs key on run_id, snapshots on run_id (or on date, type, content SHA-256
-and created_at when they have none), the rest on their natural unique keys. A value it cannot
-map skips its row with a reason; nothing is guessed.
+and created_at when they have none), the rest on their natural unique keys. A row with a name
+it cannot map (a report type, a status) is skipped with a reason; a value that is there but
+cannot be read or kept refuses the whole dump (`rows.BadRow`, exit 2) and the transaction rolls
+back, as a restore refuses an archive. Nothing is guessed, and nothing is half imported.
 """
 
 from __future__ import annotations

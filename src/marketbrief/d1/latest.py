@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketbrief.d1 import values as legacy
+from marketbrief.d1.rows import OldRow
 from marketbrief.d1.session import IMPORT, RUN_ID_MAX, ImportSession
 from marketbrief.store.schema import report_latest, scheduled_job_results
 from marketbrief.store.writes import BUMP_REVISION
@@ -61,14 +62,15 @@ def _named_latest(
 ) -> dict[tuple[date, str], str]:
     """job_date_results: the run the old system served for each (date, type)."""
     named: dict[tuple[date, str], str] = {}
-    for row in pointers:
+    for raw in pointers:
         imp.advance()
-        day = legacy.day(row.get("scheduled_date"))
+        label = f"{raw.get('scheduled_date')} {raw.get('report_type')}"
+        row = OldRow(_POINTERS, label, raw)
+        day = row.day("scheduled_date")
         kind = legacy.report_type(row.get("report_type"))
-        label = f"{row.get('scheduled_date')} {row.get('report_type')}"
-        run_id = legacy.text(row.get("latest_run_id"), RUN_ID_MAX)
+        run_id = row.text("latest_run_id", RUN_ID_MAX)
         if day is None or kind is None:
-            imp.report.skip(_POINTERS, label, "unknown scheduled_date or report_type")
+            imp.report.skip(_POINTERS, label, "no scheduled_date or unknown report_type")
         elif run_id is None:
             imp.report.skip(_POINTERS, label, "no latest_run_id")
         elif run_id not in imp.runs:

@@ -15,8 +15,10 @@ import sqlalchemy as sa
 
 from marketbrief.calendar import NEW_YORK
 from marketbrief.d1 import values as legacy
+from marketbrief.d1.rows import OldRow
 from marketbrief.d1.session import IMPORT, ImportSession, note
 from marketbrief.models import Direction, PredictionStatus, ReportType, RunStatus, Stage
+from marketbrief.ops.columns import shown
 from marketbrief.store.rows import elapsed_ms
 from marketbrief.store.schema import (
     daily_analysis,
@@ -38,34 +40,40 @@ def predictions(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
             .where(j.trigger_source == IMPORT)
         )
     }
-    by_day: dict[date, dict[str, dict[str, Any]]] = defaultdict(dict)
+    by_day: dict[date, dict[str, tuple[OldRow, dict[str, Any]]]] = defaultdict(dict)
     rescaled = 0
-    for row in rows:
+    for raw in rows:
         imp.advance()
-        values = _prediction_values(imp, table, row)
+        row = OldRow(
+            table,
+            f"id {shown(raw.get('id'))} ({raw.get('prediction_date')} {raw.get('symbol')})",
+            raw,
+        )
+        values = _prediction_values(imp, row)
         if values is None:
             continue
         rescaled += values.pop("_rescaled")
         day, symbol = values["scheduled_date"], values["symbol"]
         held = by_day[day].get(symbol)
         if held is not None:
-            if _stamp(held) <= _stamp(values):
-                by_day[day][symbol] = values
+            if _stamp(held[1]) <= _stamp(values):
+                by_day[day][symbol] = (row, values)
             imp.report.skip(
                 table, f"{day} {symbol}", "another prediction for the symbol and day is newer"
             )
         else:
-            by_day[day][symbol] = values
+            by_day[day][symbol] = (row, values)
     for day, found in sorted(by_day.items()):
-        new = [v for s, v in sorted(found.items()) if (day, s) not in present]
+        new = [held for s, held in sorted(found.items()) if (day, s) not in present]
         imp.report.tally(table).present += len(found) - len(new)
         if not new:
             continue
         run_id = imp.premarket_run(day) or _run_for_predictions(imp, day, new)
-        for values in new:
+        for row, values in new:
             values.update(run_id=run_id, report_type=imp.runs[run_id].job_type)
             values["created_at"] = values["created_at"] or imp.runs[run_id].started_at
-        imp.c.execute(sa.insert(symbol_predictions), new)
+            row.checked(symbol_predictions, values)
+        imp.c.execute(sa.insert(symbol_predictions), [values for _row, values in new])
         imp.report.tally(table).imported += len(new)
     if rescaled:
         imp.report.notes.append(
@@ -77,13 +85,10 @@ def _stamp(values: dict[str, Any]) -> datetime:
     return values["created_at"] or datetime.min.replace(tzinfo=UTC)
 
 
-def _prediction_values(
-    imp: ImportSession, table: str, row: dict[str, Any]
-) -> dict[str, Any] | None:
-    key = f"{row.get('prediction_date')} {row.get('symbol')}"
-    day, symbol = legacy.day(row.get("prediction_date")), legacy.text(row.get("symbol"), 16)
+def _prediction_values(imp: ImportSession, row: OldRow) -> dict[str, Any] | None:
+    day, symbol = row.day("prediction_date"), row.text("symbol", 16)
     if day is None or symbol is None:
-        imp.report.skip(table, key, "no usable prediction_date or symbol")
+        imp.report.skip(row.table, row.key, "no prediction_date or symbol")
         return None
     raw_status = row.get("status")
     if raw_status is None:
@@ -91,18 +96,18 @@ def _prediction_values(
     elif (mapped := legacy.prediction_status(raw_status)) is not None:
         status = mapped
     else:
-        imp.report.skip(table, key, f"unknown status {raw_status!r}")
+        imp.report.skip(row.table, row.key, f"unknown status {raw_status!r}")
         return None
-    direction = legacy.direction(row.get("direction")) or legacy.direction(row.get("sentiment"))
+    label = legacy.direction(row.get("sentiment"))  # some eras kept a label, others a score
+    direction = legacy.direction(row.get("direction")) or label
     if direction is None and status is PredictionStatus.SUCCESS:
-        imp.report.skip(table, key, f"unknown direction {row.get('direction')!r}")
+        imp.report.skip(row.table, row.key, f"unknown direction {row.get('direction')!r}")
         return None
-    confidence, rescaled = legacy.number(row.get("confidence")), False
+    confidence, rescaled = row.number("confidence"), False
     if confidence is not None and 1 < confidence <= 100:
         confidence, rescaled = confidence / 100, True
     if confidence is not None and not 0 <= confidence <= 1:
-        imp.report.skip(table, key, "confidence out of range")
-        return None
+        raise row.refuse("confidence", f"{confidence} is neither a fraction nor a percentage")
     return {
         "scheduled_date": day,
         "symbol": symbol.upper(),
@@ -111,20 +116,23 @@ def _prediction_values(
         # A failed analysis has no confidence: whatever number the old row holds is dropped,
         # not carried over as if the analysis had produced it.
         "confidence": confidence if status is PredictionStatus.SUCCESS else None,
-        "sentiment_score": legacy.number(row.get("sentiment")),
-        "articles_count": max(legacy.whole(row.get("articles_count")) or 0, 0),
-        "model": legacy.text(row.get("model"), 64) or "legacy",
+        "sentiment_score": None if label is not None else row.number("sentiment"),
+        "articles_count": row.whole("articles_count") or 0,
+        "model": row.text("model", 64) or "legacy",
         "status": status.value,
-        "error": row.get("error_message"),
+        "error": row.text("error_message"),
         "headlines": legacy.json_list(row.get("articles_content")),
-        "created_at": legacy.instant(row.get("created_at")),
+        "created_at": row.instant("created_at"),
         "_rescaled": rescaled,
     }
 
 
-def _run_for_predictions(imp: ImportSession, day: date, values: list[dict[str, Any]]) -> str:
+def _run_for_predictions(
+    imp: ImportSession, day: date, held: list[tuple[OldRow, dict[str, Any]]]
+) -> str:
     """A run `<date>_pre-market_d1-predictions` to hold a day's predictions that have none."""
     run_id = f"{day}_{ReportType.PRE_MARKET.value}_d1-predictions"
+    values = [v for _row, v in held]
     stamps = [v["created_at"] for v in values if v["created_at"] is not None]
     started = (
         min(stamps) if stamps else datetime.combine(day, time(0), tzinfo=NEW_YORK).astimezone(UTC)
@@ -136,7 +144,7 @@ def _run_for_predictions(imp: ImportSession, day: date, values: list[dict[str, A
     )
     marker = note("symbol_predictions", note="made by the import to hold the day's predictions")
     made = imp.add_run(
-        None,
+        held[0][0],
         {
             "run_id": run_id,
             "job_type": ReportType.PRE_MARKET.value,
@@ -156,6 +164,7 @@ def _run_for_predictions(imp: ImportSession, day: date, values: list[dict[str, A
             "warnings": [marker],
             "created_at": started,
         },
+        count=False,
     )
     imp.report.runs_made += made
     return run_id
@@ -166,27 +175,29 @@ def analyses(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     table = "daily_analysis"
     d = daily_analysis.c
     present = set(imp.c.execute(sa.select(d.analysis_date)).scalars())
-    for row in rows:
+    for raw in rows:
         imp.advance()
-        day = legacy.day(row.get("analysis_date"))
+        row = OldRow(table, f"id {shown(raw.get('id'))} ({raw.get('analysis_date')})", raw)
+        day = row.day("analysis_date")
         if day is None:
-            imp.report.skip(table, str(row.get("analysis_date")), "no usable analysis_date")
+            imp.report.skip(table, row.key, "no analysis_date")
             continue
         if day in present:
             imp.report.tally(table).present += 1
             continue
-        created = legacy.instant(row.get("created_at")) or imp.now
-        ms = legacy.whole(row.get("execution_time"))
-        imp.c.execute(
-            sa.insert(daily_analysis).values(
-                analysis_date=day,
-                run_id=imp.premarket_run(day),
-                total_symbols=max(legacy.whole(row.get("total_symbols")) or 0, 0),
-                execution_time_ms=ms if ms is not None and ms >= 0 else None,
-                summary=legacy.json_object(row.get("summary"), "summary"),
-                created_at=created,
-                updated_at=legacy.instant(row.get("updated_at")) or created,
-            )
+        created = row.instant("created_at") or imp.now
+        imp.insert(
+            daily_analysis,
+            {
+                "analysis_date": day,
+                "run_id": imp.premarket_run(day),
+                "total_symbols": row.whole("total_symbols") or 0,
+                "execution_time_ms": row.whole("execution_time"),
+                "summary": legacy.json_object(row.get("summary"), "summary"),
+                "created_at": created,
+                "updated_at": row.instant("updated_at") or created,
+            },
+            row,
         )
         present.add(day)
         imp.report.tally(table).imported += 1
@@ -197,33 +208,37 @@ def closes(imp: ImportSession, rows: list[dict[str, Any]]) -> None:
     table = "market_close_data"
     m = market_closes.c
     present = {(r.symbol, r.close_date) for r in imp.c.execute(sa.select(m.symbol, m.close_date))}
-    for row in rows:
+    for raw in rows:
         imp.advance()
-        key = f"{row.get('close_date')} {row.get('symbol')}"
-        day, symbol = legacy.day(row.get("close_date")), legacy.text(row.get("symbol"), 16)
-        close = legacy.number(row.get("close_price"))
+        row = OldRow(
+            table, f"id {shown(raw.get('id'))} ({raw.get('close_date')} {raw.get('symbol')})", raw
+        )
+        day, symbol = row.day("close_date"), row.text("symbol", 16)
+        close = row.number("close_price")
         if day is None or symbol is None:
-            imp.report.skip(table, key, "no usable close_date or symbol")
+            imp.report.skip(table, row.key, "no close_date or symbol")
             continue
         if close is None:
-            imp.report.skip(table, key, "no close_price")
+            imp.report.skip(table, row.key, "no close_price")
             continue
         if (symbol.upper(), day) in present:
             imp.report.tally(table).present += 1
             continue
-        previous = legacy.number(row.get("previous_close"))
+        previous = row.number("previous_close")
         # Derived from the two closes (percent, as ours); the old day_change's unit is unknown.
         change = (close - previous) / previous * 100 if previous else None
-        imp.c.execute(
-            sa.insert(market_closes).values(
-                symbol=symbol.upper(),
-                close_date=day,
-                close=close,
-                previous_close=previous,
-                change_pct=change,
-                source=legacy.text(row.get("source"), 64) or "d1-import",
-                created_at=legacy.instant(row.get("created_at")) or imp.now,
-            )
+        imp.insert(
+            market_closes,
+            {
+                "symbol": symbol.upper(),
+                "close_date": day,
+                "close": close,
+                "previous_close": previous,
+                "change_pct": change,
+                "source": row.text("source", 64) or "d1-import",
+                "created_at": row.instant("created_at") or imp.now,
+            },
+            row,
         )
         present.add((symbol.upper(), day))
         imp.report.tally(table).imported += 1

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from marketbrief.d1.rows import OldRow
 from marketbrief.models import PUBLISHABLE, ReportType, TriggerSource
 from marketbrief.store.schema import job_executions
 
@@ -129,14 +130,21 @@ class ImportSession:
         }
         self.touched: dict[tuple[date, str], None] = {}
 
-    def add_run(self, table: str | None, values: dict[str, Any]) -> bool:
-        """Insert one run unless its run_id is known; True when it was inserted."""
+    def insert(self, table: sa.Table, values: dict[str, Any], source: OldRow) -> None:
+        """Insert one row into our `table`, every value checked first (BadRow names `source`)."""
+        self.c.execute(sa.insert(table).values(**source.checked(table, values)))
+
+    def add_run(self, source: OldRow, values: dict[str, Any], *, count: bool = True) -> bool:
+        """Insert one run unless its run_id is known; True when it was inserted.
+
+        `count` says whether the run is tallied under its source's table (a run the import
+        makes to hold predictions is not a row of any old table)."""
         run_id = values["run_id"]
         if run_id in self.runs:
-            if table is not None:
-                self.report.tally(table).present += 1
+            if count:
+                self.report.tally(source.table).present += 1
             return False
-        self.c.execute(sa.insert(job_executions).values(**values))
+        self.insert(job_executions, values, source)
         self.runs[run_id] = KnownRun(
             values["job_type"],
             values["scheduled_date"],
@@ -144,8 +152,8 @@ class ImportSession:
             values["status"],
             IMPORT,
         )
-        if table is not None:
-            self.report.tally(table).imported += 1
+        if count:
+            self.report.tally(source.table).imported += 1
         return True
 
     def premarket_run(self, day: date) -> str | None:

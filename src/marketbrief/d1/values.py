@@ -1,8 +1,12 @@
 """The old (Cloudflare D1) system's values and what they mean here; pure, no I/O.
 
-Every mapper returns None for a value it does not recognise: nothing is guessed, the importer
-skips the row with a reason instead. Names are compared case-insensitively with `_`, spaces
-and `-` treated alike, so `END_OF_DAY`, `end of day` and `end-of-day` all match.
+Two kinds of "cannot read", kept apart. A name outside the old vocabularies (a report type, a
+status, a stage, a direction) maps to None: the importer skips its row with the reason, since
+marketbrief has no place for it. A value that is there but is not what its column holds (a
+count `"many"`, a time `"yesterday"`, a date `"someday"`, a number beyond every range) raises
+ValueError: the importer refuses the dump naming the row, and nothing is guessed or dropped.
+Absent values (NULL, empty text) are None. Names are compared case-insensitively with `_`,
+spaces and `-` treated alike, so `END_OF_DAY`, `end of day` and `end-of-day` all match.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from marketbrief.models import (
     Stage,
     StageStatus,
 )
+from marketbrief.ops.columns import shown
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EPOCH_MS_ABOVE = 100_000_000_000  # larger numbers are epoch milliseconds, not seconds
@@ -134,57 +139,90 @@ def prediction_status(value: Any) -> PredictionStatus | None:
     return PREDICTION_STATUSES.get(_norm(value)) if value is not None else None
 
 
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def instant(value: Any) -> datetime | None:
     """An aware UTC instant from `2026-01-09T12:30:05.123Z`, `2026-01-09 12:30:05` (UTC), epoch."""
-    if value is None or value == "":
+    if _absent(value):
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
-            return None
+            raise ValueError(f"{value!r} is not a time")
         seconds = value / 1000 if abs(value) >= _EPOCH_MS_ABOVE else value
         try:
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
-            return None
-    text = str(value).strip()
+            raise ValueError(f"{value!r} is not a time between the years 1 and 9999") from None
+    text = value.strip() if isinstance(value, str) else None
+    if text is None:
+        raise ValueError(f"{value!r} is not a time")
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
+        # The old system wrote naive timestamps in UTC (SQLite's CURRENT_TIMESTAMP).
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
-        return None
-    # The old system wrote naive timestamps in UTC (SQLite's CURRENT_TIMESTAMP).
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        raise ValueError(f"{shown(value)} is not a time (ISO 8601, years 1 to 9999)") from None
+    except OverflowError:
+        raise ValueError(f"{shown(value)} falls outside the years 1 to 9999 in UTC") from None
 
 
 def day(value: Any) -> date | None:
     """A business date from `YYYY-MM-DD` (a longer timestamp keeps its own date part, unshifted)."""
-    if value is None:
+    if _absent(value):
         return None
     text = str(value).strip()
-    if not _DATE.match(text):
-        return None
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return None
+    if _DATE.match(text):
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            pass
+    raise ValueError(f"{shown(value)} is not a date (YYYY-MM-DD, years 1 to 9999)")
 
 
 def number(value: Any) -> float | None:
-    """A finite float from a number or numeric text, else None."""
-    if value is None or isinstance(value, bool):
+    """A finite float from a number or numeric text."""
+    if _absent(value):
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{shown(value)} is not a number")
     try:
         result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if math.isfinite(result) else None
+    except (ValueError, OverflowError):
+        raise ValueError(f"{shown(value)} is not a number") from None
+    if not math.isfinite(result):
+        raise ValueError(f"{shown(value)} is not a finite number")
+    return result
 
 
 def whole(value: Any) -> int | None:
-    """A whole number from a number or numeric text, else None."""
+    """A whole number from a number or numeric text (a fraction is rounded)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     result = number(value)
     return round(result) if result is not None else None
+
+
+def text(value: Any, limit: int | None = None) -> str | None:
+    """Text of at most `limit` characters (numbers as written, UTF-8 blobs decoded)."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("is a blob that is not UTF-8 text") from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if _absent(value):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{shown(value)} is not text")
+    result = value.strip()
+    if limit is not None and len(result) > limit:
+        raise ValueError(f"{shown(result)} is longer than {limit} characters")
+    return result
 
 
 def json_value(value: Any) -> tuple[Any, bool]:
@@ -213,11 +251,3 @@ def json_object(value: Any, key: str = "value") -> dict[str, Any]:
     if parsed is None or parsed == "":
         return {}
     return parsed if isinstance(parsed, dict) else {key: parsed}
-
-
-def text(value: Any, limit: int) -> str | None:
-    """Non-empty text of at most `limit` characters, else None."""
-    if value is None:
-        return None
-    result = str(value).strip()
-    return result if result and len(result) <= limit else None

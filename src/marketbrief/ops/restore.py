@@ -4,8 +4,9 @@ Order of work: verify every file of the archive against its manifest (before tou
 database); then, in ONE write transaction, refuse a non-empty database unless forced (forced:
 delete its rows children first), insert every row with its original id, move PostgreSQL's
 sequences past the highest id, bump store_revision so in-process caches drop what they hold,
-and re-encode what was written to prove it matches the manifest byte for byte. Any failure
-rolls the whole transaction back.
+move the store's version counter past every restored version (runs claimed after the restore
+rank above what it brought back), and re-encode what was written to prove it matches the
+manifest byte for byte. Any failure rolls the whole transaction back.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from marketbrief.ops.backup import rows_of
 from marketbrief.ops.progress import Advance, Progress, advancing
 from marketbrief.ops.schemas import absent_columns
 from marketbrief.store.migrate import current_revision
-from marketbrief.store.schema import store_revision
+from marketbrief.store.schema import (
+    job_executions,
+    report_latest,
+    scheduled_job_results,
+    store_revision,
+)
 from marketbrief.store.sql import SQLStore
 
 _BATCH = 1000
@@ -99,6 +105,7 @@ def restore_archive(
             if store.dialect == "postgresql":
                 _reset_sequences(connection)
             revision = _bump_revision(connection, manifest.store_revision)
+            _keep_versions_ahead(connection)
             _prove_identical(connection, manifest, absent)
     finally:
         archive.close()
@@ -152,6 +159,25 @@ def _bump_revision(connection: sa.Connection, archived: int) -> int:
     else:
         connection.execute(sa.update(store_revision).values(revision=revision))
     return revision
+
+
+def _keep_versions_ahead(connection: sa.Connection) -> None:
+    """Never issue a version at or below one restored (the counter itself never goes back)."""
+    found = [
+        connection.execute(sa.select(sa.func.max(column))).scalar()
+        for column in (
+            job_executions.c.version,
+            scheduled_job_results.c.version,
+            report_latest.c.version,
+        )
+    ]
+    highest = max((int(v) for v in found if v is not None), default=None)
+    if highest is not None:
+        connection.execute(
+            sa.update(store_revision)
+            .where(store_revision.c.issued_version < highest)
+            .values(issued_version=highest)
+        )
 
 
 def _prove_identical(

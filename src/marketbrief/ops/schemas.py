@@ -7,6 +7,7 @@ from __future__ import annotations
 COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0002": {"store_revision": ("runs_revision",)},
     "0003": {"job_executions": ("lease_until", "swept_at")},
+    "0004": {"job_executions": ("version",)},
 }
 
 

@@ -35,6 +35,7 @@ from marketbrief.results.reader import Reader
 from marketbrief.results.slots import Completeness, assess, build_schedule, window
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
+from marketbrief.store.postgres import PgTimeouts
 
 log = logging.getLogger(__name__)
 DEFAULT_REHYDRATE_DAYS = 14
@@ -59,6 +60,24 @@ class Warmed:
         }
 
 
+def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
+    """The store the settings name, with their timeouts and breaker."""
+    backend = SQLStore(
+        settings.database_url,
+        pg_timeouts=PgTimeouts(
+            connect_seconds=settings.store_connect_timeout_seconds,
+            statement_seconds=settings.store_statement_timeout_seconds,
+            pool_seconds=settings.store_pool_timeout_seconds,
+        ),
+    )
+    return Store(
+        backend,
+        clock=clock,
+        read_timeout=settings.store_read_timeout_seconds,
+        breaker_cooldown=settings.store_breaker_seconds,
+    )
+
+
 class Results:
     """One process's reports and run history: written, kept and read."""
 
@@ -77,10 +96,15 @@ class Results:
         clock: Callable[[], datetime] = utc_now,
     ) -> Results:
         """Build every backend from settings (nothing connects until first use)."""
-        cache = from_url(settings.cache_url, prefix=settings.cache_prefix)
+        cache = from_url(
+            settings.cache_url,
+            prefix=settings.cache_prefix,
+            timeout=settings.cache_timeout_seconds,
+            breaker_cooldown=settings.cache_breaker_seconds,
+        )
         return cls(
             Deps(
-                store=store or Store(SQLStore(settings.database_url), clock=clock),
+                store=store or open_gateway(settings, clock),
                 cache=cache if settings.cache_enabled else None,
                 outbox=Outbox(settings.outbox_dir),
                 calendar=calendar or MarketCalendar(settings.slots),
@@ -228,6 +252,21 @@ class Results:
             warmed.append(Warmed(kind.value, when, snapshot.id, snapshot.run_id))
         return warmed
 
+    async def cached_version(self, report_type: ReportType, day: date) -> int | None:
+        """The version of the report the cache holds for (type, date); None if none or no cache.
+
+        Every cached version was issued by the store (or is an outboxed run's, above one the
+        store issued), so a run that starts now started after it.
+        """
+        cache = self.deps.cache
+        if cache is None:
+            return None
+        try:
+            entry = await cache.get(keys.report_key(report_type.value, day))
+        except CacheError:
+            return None
+        return entry.version if entry is not None else None
+
     async def spool(self, completion: Completion) -> None:
         """Keep a completion in the outbox only (fsync'd); OutboxError when it cannot."""
         await anyio.to_thread.run_sync(self.deps.outbox.append, completion)
@@ -248,7 +287,7 @@ class Results:
         return report
 
     async def run_replayer(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: replay the outbox and re-check a store believed down."""
+        """Until `stop` is set: replay the outbox; re-check a store believed down or unwritable."""
         d = self.deps
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
@@ -256,6 +295,9 @@ class Results:
             try:
                 if d.outbox.depth():
                     await self.replay_outbox()
+                elif d.store.health.writes_down and d.policy.store_writes:
+                    # Nothing to replay, yet only a write can tell that writes work again.
+                    await d.store.ping_writes()
                 elif d.store.health.is_down:
                     await d.store.ping()
             except StoreUnavailable:
@@ -263,10 +305,14 @@ class Results:
             except Exception:  # a replayer that dies silently would lose nothing but stall all
                 log.exception("outbox replay failed; will retry")
 
+    async def watch_revision(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: keep the store revision readers validate against current."""
+        await self._reader.revisions.run(stop)
+
     # -- health -------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, Any]:
-        """Store, cache and outbox health; ready means the store answers."""
+        """Store, cache and outbox health; ready means the store answers and takes writes."""
         d = self.deps
         store: dict[str, Any] = {"ok": True, "dialect": d.store.dialect}
         try:
@@ -275,6 +321,17 @@ class Results:
             store = {"ok": False, "dialect": d.store.dialect, "error": str(error)}
             down_since = d.store.health.down_since
             store["down_since"] = iso_instant(down_since)
+        # A read answering says nothing about writes (a read-only filesystem answers them all):
+        # the last write decides, and the replayer keeps writing until one succeeds.
+        health = d.store.health
+        store["writes"] = {"ok": not health.writes_down}
+        if health.writes_down:
+            store["ok"] = False
+            store["writes"].update(
+                down_since=iso_instant(health.writes_down_since),
+                error=health.last_write_error,
+            )
+            store.setdefault("error", f"store writes failing: {health.last_write_error}")
         cache: dict[str, Any] = {"enabled": d.cache is not None}
         if d.cache is not None:
             cache["backend"] = d.cache.name
@@ -304,6 +361,7 @@ class Results:
 
     async def close(self) -> None:
         """Release the cache client and the store's connections."""
+        await self._reader.revisions.close()
         if self.deps.cache is not None:
             with contextlib.suppress(CacheError):
                 await self.deps.cache.close()

@@ -30,6 +30,7 @@ from marketbrief.models import (
     RunStatus,
     StageRecord,
     TriggerSource,
+    version_of,
 )
 
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,160}$")
@@ -176,6 +177,7 @@ def encode(c: Completion) -> dict[str, Any]:
         "executed_at": c.executed_at.isoformat(),
         "status": c.status.value,
         "content": None if c.content is None else base64.b64encode(c.content).decode(),
+        "version": c.version,
         "metadata": c.metadata,
         "predictions": [p.as_dict() for p in c.predictions],
         "symbols": [
@@ -198,15 +200,19 @@ def decode(raw: dict[str, Any]) -> Completion:
     processed, successful, fallback, failed = raw["symbols"]
     content = raw["content"]
     analysis = raw.get("daily_analysis")  # absent from files spooled before it was kept here
+    started_at = datetime.fromisoformat(raw["started_at"])
+    # A file spooled before the store issued versions carries none: its version was its start.
+    version = raw.get("version")
     return Completion(
         run_id=raw["run_id"],
         report_type=ReportType(raw["job_type"]),
         scheduled_date=date.fromisoformat(raw["scheduled_date"]),
         trigger_source=TriggerSource(raw["trigger_source"]),
-        started_at=datetime.fromisoformat(raw["started_at"]),
+        started_at=started_at,
         executed_at=datetime.fromisoformat(raw["executed_at"]),
         status=RunStatus(raw["status"]),
         content=None if content is None else base64.b64decode(content, validate=True),
+        version=int(version) if version is not None else version_of(started_at),
         metadata=raw["metadata"],
         predictions=tuple(Prediction.from_dict(p) for p in raw["predictions"]),
         symbols_processed=processed,

@@ -41,6 +41,11 @@ class RunOutcome:
         return self.outcome is not None and self.outcome.published
 
     @property
+    def superseded_by(self) -> str | None:
+        """The run whose report readers get, when this run's lost the compare-and-set."""
+        return self.outcome.superseded_by if self.outcome is not None else None
+
+    @property
     def processed(self) -> int:
         """Symbols the run processed."""
         return self.completion.symbols_processed if self.completion else 0
@@ -71,6 +76,7 @@ class RunOutcome:
             "persisted": self.persisted,
             "outboxed": self.outboxed,
             "published": self.published,
+            "superseded_by": self.superseded_by,
             "symbols": {
                 "processed": self.processed,
                 "successful": self.successful,

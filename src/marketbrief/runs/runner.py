@@ -39,6 +39,7 @@ from marketbrief.results.slots import Slot
 from marketbrief.runs.jobs import BUILDERS, JobContext, JobPolicy, JobResult
 from marketbrief.runs.lease import kept_alive
 from marketbrief.runs.outcome import RunOutcome
+from marketbrief.runs.versions import VersionFloor
 from marketbrief.store.writes import new_run_id
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Runner:
         self.analyst = analyst
         self.prices = prices
         self.policy = policy
+        self.versions = VersionFloor()
         self._background: set[asyncio.Task[RunOutcome]] = set()
 
     def resolve_day(self, kind: ReportType, day: date | None) -> date:
@@ -138,13 +140,15 @@ class Runner:
     async def _claim(self, kind: ReportType, day: date, trigger: TriggerSource) -> Claim:
         now = self.results.now()
         try:
-            return await self.store.claim_run(
+            claim = await self.store.claim_run(
                 kind, day, trigger, started_at=now, lease_until=now + self.lease
             )
         except StoreUnavailable:
             if trigger.claims_slot:
                 raise  # exactly-once needs the store; the scheduler catches up later
-            # A manual run goes ahead: its completion carries the whole run to the outbox.
+            # A manual run goes ahead: its completion carries the whole run to the outbox,
+            # with a provisional version above every one this process knew the store issued.
+            self.versions.saw(await self.results.cached_version(kind, day))
             run = Run(
                 id=0,
                 run_id=new_run_id(day, kind),
@@ -164,8 +168,11 @@ class Runner:
                 errors=[],
                 warnings=["the store was unavailable when this run started"],
                 created_at=now,
+                version=self.versions.provisional(),
             )
             return Claim(claimed=True, run=run)
+        self.versions.saw(claim.run.version)
+        return claim
 
     async def execute(self, run: Run) -> RunOutcome:
         """Compute, validate and persist one claimed run; never leaves it running."""
@@ -214,6 +221,7 @@ class Runner:
             executed_at=self.results.now(),
             status=result.status,
             content=content,
+            version=run.version,
             metadata=safe_value(metadata),
             predictions=tuple(result.predictions),
             symbols_processed=result.processed,
@@ -246,6 +254,7 @@ def _claim_record(run: Run) -> Completion:
         executed_at=run.started_at,
         status=RunStatus.RUNNING,
         content=None,
+        version=run.version,
         warnings=tuple(run.warnings),
     )
 

@@ -2,11 +2,16 @@
 
 SQLite gets WAL, synchronous=FULL and a busy timeout on every connection; writes go through a
 separate single-connection engine whose transactions begin with BEGIN IMMEDIATE, so a writer
-takes the lock up front instead of failing half-way with SQLITE_BUSY.
+takes the lock up front instead of failing half-way with SQLITE_BUSY. A SQLite connection that
+met its filesystem failing (read-only, I/O error, full) is thrown away with its pool, the way
+SQLAlchemy discards a dropped server connection: SQLite keeps a connection opened while the
+file was read-only read-only for its whole life, so only a new one can write once it is back.
+PostgreSQL's engine, with a bound on every wait, is built in `store/postgres.py`.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -18,11 +23,17 @@ from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
-from marketbrief.errors import SchemaError, StoreConflict, StoreError, StoreUnavailable
+from marketbrief.errors import (
+    SchemaError,
+    StoreConflict,
+    StoreError,
+    StoreTimeout,
+    StoreUnavailable,
+)
+from marketbrief.store.postgres import PgTimeouts, is_timeout, pg_engine
 
 BUSY_TIMEOUT_MS = 5_000
 PG_LOCK_TIMEOUT_MS = 3_000
-PG_STATEMENT_TIMEOUT_MS = 60_000
 _SCHEMA_HINTS = (
     "no such table",
     "no such column",
@@ -45,6 +56,13 @@ _UNAVAILABLE_HINTS = (
     "lock timeout",
     "canceling statement",
     "connection failed",
+)
+
+
+# Primary SQLite result codes that come from the file and its filesystem, not from the SQL:
+# a connection that saw one may never write again (READONLY) or be in an unknown state (IOERR).
+_SQLITE_FILESYSTEM_CODES = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL}
 )
 
 
@@ -80,31 +98,15 @@ class Engines:
             self.writer.dispose()
 
 
-def create_engines(url: str) -> Engines:
+def create_engines(url: str, pg_timeouts: PgTimeouts | None = None) -> Engines:
     """Build engines for a sqlite:/// or postgresql+psycopg:// URL."""
     with mapped_errors():
         if url.startswith("sqlite"):
             reader = _sqlite_engine(url, begin="BEGIN", pool_size=8)
             writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
         else:
-            reader = sa.create_engine(
-                url,
-                pool_pre_ping=True,
-                pool_size=10,
-                max_overflow=10,
-                pool_timeout=10,
-                connect_args={"connect_timeout": 5},
-            )
+            reader = pg_engine(url, pg_timeouts or PgTimeouts(), lock_timeout_ms=PG_LOCK_TIMEOUT_MS)
             writer = reader
-
-            @event.listens_for(reader, "connect")
-            def _bounded(dbapi_connection: Any, _record: Any) -> None:
-                # A blocked store must fail within the write budget (and the write go to the
-                # outbox), not hang.
-                with dbapi_connection.cursor() as cursor:
-                    cursor.execute(f"SET lock_timeout = {PG_LOCK_TIMEOUT_MS}")
-                    cursor.execute(f"SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}")
-                dbapi_connection.commit()
 
     # On PostgreSQL concurrent writers are the database's business, not a process lock's.
     lock: AbstractContextManager[Any] = threading.Lock() if url.startswith("sqlite") else _NoLock()
@@ -135,7 +137,24 @@ def _sqlite_engine(url: str, *, begin: str, pool_size: int) -> sa.Engine:
     def _on_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql(begin)
 
+    @event.listens_for(engine, "handle_error")
+    def _renew_after_filesystem_errors(context: sa.engine.ExceptionContext) -> None:
+        # Treated as a disconnect: the connection is invalidated and the pool recycles every
+        # other connection it holds, so the next checkout opens the file afresh.
+        if _filesystem_error(context.original_exception):
+            context.is_disconnect = True
+
     return engine
+
+
+def _filesystem_error(error: BaseException) -> bool:
+    """Whether a SQLite error came from the database file's filesystem (read-only, I/O, full)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.Error)
+        and code is not None
+        and code & 0xFF in _SQLITE_FILESYSTEM_CODES
+    )
 
 
 class _NoLock(AbstractContextManager[None]):
@@ -165,6 +184,8 @@ def mapped_errors() -> Iterator[None]:
     except exc.TimeoutError as error:  # the connection pool stayed exhausted
         raise StoreUnavailable(f"no store connection free: {error}") from error
     except exc.DBAPIError as error:
+        if is_timeout(error.orig):
+            raise StoreTimeout(_message(error)) from error
         raise _classify(error) from error
     except exc.SQLAlchemyError as error:
         raise StoreError(_message(error)) from error

@@ -19,6 +19,7 @@ from marketbrief.models import (
     StageRecord,
     StageStatus,
     TriggerSource,
+    version_of,
 )
 
 
@@ -48,6 +49,8 @@ def run(row: Any) -> Run:
         errors=list(row.errors or []),
         warnings=list(row.warnings or []),
         created_at=row.created_at,
+        # A run recorded before the store issued versions keeps the one it was published with.
+        version=int(row.version) if row.version is not None else version_of(row.started_at),
     )
 
 

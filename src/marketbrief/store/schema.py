@@ -91,6 +91,10 @@ job_executions = sa.Table(
     sa.Column("lease_until", UTCDateTime),
     # When the sweeper marked the run failed; cleared when the run's real result arrives after.
     sa.Column("swept_at", UTCDateTime),
+    # The version of the report the run produces, issued by the store when it claimed the run
+    # (provisional for a run that reached the store only through the outbox); null for a run
+    # recorded before the store issued versions, whose version is its start in microseconds.
+    sa.Column("version", sa.BigInteger),
     _one_of("job_type", ReportType),
     _one_of("status", RunStatus),
     _one_of("trigger_source", TriggerSource),
@@ -181,6 +185,8 @@ store_revision = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
     # Bumped by every write to job_executions: cached history pages are keyed by it.
     sa.Column("runs_revision", sa.BigInteger, nullable=False, server_default="0"),
+    # The last report version the store issued: each claim moves it on by VERSION_STRIDE.
+    sa.Column("issued_version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 symbol_predictions = sa.Table(

@@ -25,6 +25,7 @@ from marketbrief.store.engine import (
 from marketbrief.store.history import HistoryQueries, predictions_of
 from marketbrief.store.market import MarketData
 from marketbrief.store.migrate import Verification, upgrade, verify
+from marketbrief.store.postgres import PgTimeouts
 from marketbrief.store.schema import (
     job_executions,
     report_latest,
@@ -53,9 +54,9 @@ _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("da
 class SQLStore(RunWrites, HistoryQueries, MarketData):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pg_timeouts: PgTimeouts | None = None) -> None:
         self.url = url
-        self._engines: Engines = create_engines(url)
+        self._engines: Engines = create_engines(url, pg_timeouts)
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
 
@@ -75,6 +76,13 @@ class SQLStore(RunWrites, HistoryQueries, MarketData):
         """Raise StoreUnavailable unless the store answers a trivial query."""
         with self._engines.read() as connection:
             connection.execute(sa.select(store_revision.c.revision)).first()
+
+    def ping_writes(self) -> None:
+        """Raise StoreUnavailable unless the store commits a write (one that changes nothing)."""
+        with self._engines.write() as connection:
+            # A real row write, committed through the journal, yet no counter moves: readers
+            # comparing revisions see nothing.
+            connection.execute(sa.update(store_revision).values(revision=store_revision.c.revision))
 
     def close(self) -> None:
         """Release every connection."""

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from marketbrief.calendar import utc_now
 from marketbrief.models import (
     PUBLISHABLE,
+    VERSION_STRIDE,
     Claim,
     Completion,
     Outcome,
@@ -45,6 +46,13 @@ SLOT_WHERE = job_executions.c.trigger_source.in_(SLOT_TRIGGERS)
 # every move of a latest pointer bumps `revision` too.
 BUMP_RUNS = sa.update(store_revision).values(runs_revision=store_revision.c.runs_revision + 1)
 BUMP_REVISION = sa.update(store_revision).values(revision=store_revision.c.revision + 1)
+# The next report version, taken inside the claim's write transaction: the row lock (the
+# write lock on SQLite) orders claims, so versions follow the order runs really started.
+ISSUE_VERSION = (
+    sa.update(store_revision)
+    .values(issued_version=store_revision.c.issued_version + VERSION_STRIDE)
+    .returning(store_revision.c.issued_version)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,8 @@ class RunWrites:
     ) -> Claim:
         """Start a run; a scheduled slot already claimed returns the holder with claimed=False.
 
+        The run's report version is issued here, in the claim's transaction, so versions
+        follow the order in which the store saw runs start, whatever the hosts' clocks say.
         `lease_until` is how long the run counts as alive without a renewal (`renew_lease`).
         """
         now = utc_now()
@@ -156,6 +166,7 @@ class RunWrites:
             "lease_until": lease_until,
         }
         with self._engines.write() as connection:
+            values["version"] = int(connection.execute(ISSUE_VERSION).scalar_one())
             insert = insert_with_conflicts(self.dialect, job_executions).values(values)
             if trigger_source.claims_slot:
                 insert = insert.on_conflict_do_nothing(
@@ -242,6 +253,7 @@ class RunWrites:
                         "trigger_source": c.trigger_source.value,
                         "started_at": c.started_at,
                         "created_at": utc_now(),
+                        "version": c.version,
                         **run_values,
                     },
                 )
@@ -258,7 +270,7 @@ class RunWrites:
                 )
             if c.stages:
                 connection.execute(st.upsert_stages, [rows.stage_values(r) for r in c.stages])
-            published = False
+            published, holder = False, None
             if snapshot_id is not None and c.status in PUBLISHABLE:
                 # Compare-and-set, so an older run finishing late never replaces a newer report:
                 # RETURNING yields a row only if the pointer moved.
@@ -274,11 +286,39 @@ class RunWrites:
                     },
                 ).first()
                 published = moved is not None
+                if not published:
+                    holder = self._superseded(connection, c, run_values["warnings"])
             if c.daily_analysis is not None and c.status in PUBLISHABLE:
                 connection.execute(st.upsert_analysis, rows.daily_analysis_values(c, utc_now()))
             # Both counters in one statement: history always moved, reports only if published.
             connection.execute(st.bump_both if published else st.bump_runs)
-        return Outcome(c.run_id, persisted=True, published=published, snapshot_id=snapshot_id)
+        return Outcome(
+            c.run_id,
+            persisted=True,
+            published=published,
+            snapshot_id=snapshot_id,
+            superseded_by=holder,
+        )
+
+    def _superseded(
+        self, connection: sa.Connection, c: Completion, warnings: list[Any]
+    ) -> str | None:
+        """Say on the run's row that its report lost the compare-and-set, and to which run."""
+        holder, version = connection.execute(
+            sa.select(report_latest.c.run_id, report_latest.c.version).where(
+                report_latest.c.report_type == c.report_type.value,
+                report_latest.c.scheduled_date == c.scheduled_date,
+            )
+        ).one()
+        held_by = f"run {holder}" if holder is not None else "an imported report"
+        note = (
+            f"stored, but not published: {held_by} (version {version}) holds this date's "
+            f"report, and the store ordered it after this run (version {c.version})"
+        )
+        connection.execute(
+            self._writes.update_run, {"rid": c.run_id, "warnings": [*warnings, note]}
+        )
+        return str(holder) if holder is not None else None
 
     def _already_finished(self, connection: sa.Connection, c: Completion) -> Outcome:
         snapshot_id = connection.execute(
@@ -290,12 +330,14 @@ class RunWrites:
                 report_latest.c.scheduled_date == c.scheduled_date,
             )
         ).scalar()
+        lost = snapshot_id is not None and holder is not None and holder != c.run_id
         return Outcome(
             c.run_id,
             persisted=True,
             published=holder == c.run_id,
             snapshot_id=snapshot_id,
             already_finished=True,
+            superseded_by=holder if lost else None,
         )
 
     def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]:

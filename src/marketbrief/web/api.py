@@ -172,7 +172,7 @@ async def trigger_job(request: Request) -> Response:
     """Start a run in the background; 202 with where to watch it."""
     _authorize(request)
     svc = services(request)
-    request.app.state.trigger_limit.take()
+    await request.app.state.trigger_limit.take()
     body = await _json_body(request)
     kind = body.get("type")
     if not isinstance(kind, str):
@@ -213,6 +213,6 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Store, cache and outbox: 503 when the store is down."""
+    """Store, cache and outbox: 503 when the store is down or its writes are failing."""
     report = await services(request).results.readiness()
     return JSON(report, status_code=200 if report["ready"] else 503)

@@ -21,7 +21,7 @@ from marketbrief.web.errors import exception_handlers
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SecurityHeaders, Timing
 from marketbrief.web.openapi import openapi_document
-from marketbrief.web.security import TokenBucket
+from marketbrief.web.ratelimit import TriggerLimit
 
 STATIC = Path(__file__).parent / "static"
 
@@ -42,14 +42,16 @@ def create_app(
         opened = services or Services.open(settings)
         holder["services"] = opened
         app.state.services = opened
-        app.state.trigger_limit = TokenBucket(
-            settings.trigger_rate_per_second, float(settings.trigger_burst)
+        trigger_limit = TriggerLimit.from_settings(
+            settings, on_fallback=metrics.trigger_limit_fallbacks.inc
         )
+        app.state.trigger_limit = trigger_limit
         opened.start(scheduler=settings.scheduler_enabled if scheduler is None else scheduler)
         try:
             yield
         finally:
             await opened.stop()
+            await trigger_limit.close()
 
     async def metrics_endpoint(request: Request) -> Response:
         await metrics.refresh()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -29,6 +29,11 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.trigger_limit_fallbacks = Counter(
+            "marketbrief_trigger_limit_fallbacks",
+            "Trigger rate-limit decisions taken by this process alone because Redis failed.",
+            registry=self.registry,
         )
         self.core = _CoreCollector(services)
         self.registry.register(self.core)
@@ -105,6 +110,11 @@ class _CoreCollector(Collector):
             "marketbrief_store_up",
             "1 when the store answered last time.",
             value=0 if results.health.is_down else 1,
+        )
+        yield GaugeMetricFamily(
+            "marketbrief_store_writes_up",
+            "1 unless the last store write failed (until a write succeeds again).",
+            value=0 if results.health.writes_down else 1,
         )
         yield from self._runs(svc)
 

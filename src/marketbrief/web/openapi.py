@@ -232,7 +232,9 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Store, cache and outbox readiness",
                     "responses": {
                         "200": _json({"type": "object"}, "Ready"),
-                        "503": _json({"type": "object"}, "The store is down"),
+                        "503": _json(
+                            {"type": "object"}, "The store is down or its writes are failing"
+                        ),
                     },
                 }
             },

@@ -1,11 +1,8 @@
-"""Who may write: the API key check (fail closed, constant time) and a small rate limiter."""
+"""Who may write: the API key check (fail closed, constant time) and the refusals it raises."""
 
 from __future__ import annotations
 
 import hmac
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 MAX_BODY_BYTES = 16 * 1024
 """The largest request body a write endpoint reads."""
@@ -39,27 +36,3 @@ def check_api_key(configured: str | None, presented: str | None) -> None:
         raise Unauthorized("missing X-API-Key header")
     if not hmac.compare_digest(configured.encode(), presented.encode()):
         raise Unauthorized("wrong API key")
-
-
-@dataclass(slots=True)
-class TokenBucket:
-    """`rate` requests per second on average, bursts of up to `burst`."""
-
-    rate: float
-    burst: float
-    clock: Callable[[], float] = time.monotonic
-    _tokens: float = field(init=False)
-    _at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._tokens = self.burst
-        self._at = self.clock()
-
-    def take(self) -> None:
-        """Spend one token or raise RateLimited."""
-        now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        if self._tokens < 1:
-            raise RateLimited((1 - self._tokens) / self.rate)
-        self._tokens -= 1
