@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck format bench resilience clean
+.PHONY: install run test lint typecheck format bench eval resilience clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ format: install
 
 bench: install  ## benchmarks, reported as side-by-side ratios
 	$(BIN)/python -m benchmarks
+
+eval: install  ## every sentiment model on held-out TFNS and our headlines; writes docs/sentiment.md
+	$(BIN)/python -m benchmarks.sentiment
 
 resilience: install  ## real faults against a running server; writes docs/resilience.md
 	$(BIN)/python -m resilience

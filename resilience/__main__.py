@@ -20,13 +20,26 @@ from typing import Any
 
 from harness import ROOT
 
-from resilience import audit, badinput, clocks, crash, disks, outage, race, reads, report
+from resilience import (
+    audit,
+    badinput,
+    clocks,
+    crash,
+    disks,
+    outage,
+    race,
+    reads,
+    report,
+    stall,
+)
 from resilience.scenario import ScenarioResult
 
 SCENARIOS = (
     "crash",
     "reads",
     "outage",
+    "stall-postgres",
+    "stall-redis",
     "clocks",
     "race",
     "badinput",
@@ -47,6 +60,18 @@ def _plan(
         ),
         "reads": lambda: reads.run(work / "reads", quick=quick),
         "outage": lambda: outage.run(work / "outage", down_seconds=5.0 if quick else 30.0),
+        "stall-postgres": lambda: stall.run(
+            work / "stall-postgres",
+            fault="postgres",
+            reads=50 if quick else 200,
+            spread=10 if quick else 30,
+        ),
+        "stall-redis": lambda: stall.run(
+            work / "stall-redis",
+            fault="redis",
+            reads=50 if quick else 200,
+            spread=10 if quick else 30,
+        ),
         "clocks": lambda: clocks.run(
             work / "clocks", turns=40 if quick else 200, pairs=10 if quick else 50
         ),

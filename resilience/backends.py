@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import sqlite3
 import uuid
 from pathlib import Path
@@ -43,6 +44,14 @@ class RedisServer(ServerProcess):
         with contextlib.suppress(redis.exceptions.RedisError):
             return bool(self.client().ping())
         return False
+
+    def pause(self) -> None:
+        """SIGSTOP our server: its port still accepts connections, and nothing answers."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT our server: it answers again, with every key it held."""
+        self._signal(signal.SIGCONT)
 
     def flushall(self) -> None:
         """FLUSHALL on OUR server only."""

@@ -26,8 +26,8 @@ How to reproduce:
 | --- | --- |
 | the full suite (writes this file) | `make resilience` (= `.venv/bin/python -m resilience`) |
 | small counts, a few minutes | `.venv/bin/python -m resilience --quick --out /tmp/resilience.md` |
-| one scenario (crash, reads, outage, clocks, race, badinput, audit, fulldisk, readonly) | \
-`--only crash` |
+| one scenario (crash, reads, outage, stall-postgres, stall-redis, clocks, race, badinput, \
+audit, fulldisk, readonly) | `--only crash` |
 | in CI (quick scenarios, pytest) | `.venv/bin/pytest -m slow tests/proof/test_resilience.py` |
 | keep the servers' logs | add `--keep` (the work folder is printed) |
 """
@@ -62,7 +62,7 @@ FINDINGS = """## What the suite found
    with one worker. Its warning that the trigger operation "mostly rejected generated data"
    is expected: a valid trigger needs a session date for its report type, which the schema
    (a date string) cannot express. pip-audit could not reach vulnerability data from this
-   machine (section 5).
+   machine (the audit scenario).
 4. **Fixed, src/marketbrief/store/engine.py and store/gateway.py.** While the SQLite store's
    disk was full or its filesystem read-only, `/readyz` kept answering 200: readiness was a
    read, and a read that succeeded cleared the store's health. Found by the fulldisk and
@@ -75,6 +75,14 @@ FINDINGS = """## What the suite found
    (READONLY, IOERR, CANTOPEN, FULL) invalidate the connection and its pool (SQLAlchemy
    `handle_error`, `is_disconnect`). Pinned by `tests/results/test_faults_filesystems.py` and by
    the checks of the fulldisk and readonly scenarios.
+5. **Fixed (outside tester's findings 12 and 13).** A PostgreSQL that accepts connections and
+   then says nothing hung the dashboard, `/status`, `/readyz`, history and uncached reads for
+   the whole outage, and cached reads on the inline store-revision check; a Redis stopped with
+   SIGSTOP made every report read take 8-12 s. Now every PostgreSQL wait is bounded
+   (`store/postgres.py`), the store gateway and the Redis cache share a circuit breaker
+   (`breaker.py`: opened by a timeout, then one probe at a time, in a server by a background
+   task only), and the revision is kept off the request path (`results/revision.py`). Measured
+   by the stall-postgres and stall-redis scenarios.
 """
 
 

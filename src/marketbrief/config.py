@@ -77,6 +77,13 @@ class Settings:
     write_retry_seconds: float = 2.0
     outbox_replay_seconds: float = 5.0
     revision_check_seconds: float = 1.0
+    store_connect_timeout_seconds: float = 3.0
+    store_statement_timeout_seconds: float = 30.0
+    store_pool_timeout_seconds: float = 2.0
+    store_read_timeout_seconds: float = 1.5
+    store_breaker_seconds: float = 5.0
+    cache_timeout_seconds: float = 1.0
+    cache_breaker_seconds: float = 5.0
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     high_confidence: float = 0.7
     run_timeout_minutes: int = 30
@@ -136,6 +143,31 @@ class Settings:
             ),
             revision_check_seconds=reader.get(
                 "REVISION_CHECK_SECONDS", _non_negative_float, defaults.revision_check_seconds
+            ),
+            store_connect_timeout_seconds=reader.get(
+                "STORE_CONNECT_TIMEOUT_SECONDS",
+                _positive_float,
+                defaults.store_connect_timeout_seconds,
+            ),
+            store_statement_timeout_seconds=reader.get(
+                "STORE_STATEMENT_TIMEOUT_SECONDS",
+                _positive_float,
+                defaults.store_statement_timeout_seconds,
+            ),
+            store_pool_timeout_seconds=reader.get(
+                "STORE_POOL_TIMEOUT_SECONDS", _positive_float, defaults.store_pool_timeout_seconds
+            ),
+            store_read_timeout_seconds=reader.get(
+                "STORE_READ_TIMEOUT_SECONDS", _positive_float, defaults.store_read_timeout_seconds
+            ),
+            store_breaker_seconds=reader.get(
+                "STORE_BREAKER_SECONDS", _positive_float, defaults.store_breaker_seconds
+            ),
+            cache_timeout_seconds=reader.get(
+                "CACHE_TIMEOUT_SECONDS", _positive_float, defaults.cache_timeout_seconds
+            ),
+            cache_breaker_seconds=reader.get(
+                "CACHE_BREAKER_SECONDS", _positive_float, defaults.cache_breaker_seconds
             ),
             symbols=reader.get("SYMBOLS", _symbols, defaults.symbols),
             high_confidence=reader.get("HIGH_CONFIDENCE", _fraction, defaults.high_confidence),

@@ -9,10 +9,12 @@ one of these instead; nothing outside a backend ever sees a driver exception::
     ├── NotFound               the thing asked for does not exist
     ├── StoreError             the SQL store failed
     │   ├── StoreUnavailable   cannot reach, locked or read-only: try again later
+    │   │   └── StoreTimeout   the store did not answer in time (stalled, blackholed)
     │   ├── StoreConflict      a constraint refused the write; nothing was written
     │   └── SchemaError        the schema is missing or not at the migration head
     ├── CacheError             the hot cache failed
     │   └── CacheUnavailable   cannot reach the cache: serve from the store
+    │       └── CacheTimeout   the cache did not answer in time (stopped, stalled)
     ├── OutboxError            the local outbox could not take or give back a write
     └── ProviderError          a news, price or sentiment provider failed
 """
@@ -44,6 +46,10 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached, is locked or is read-only; the operation may be retried."""
 
 
+class StoreTimeout(StoreUnavailable):
+    """The store did not answer in time: it accepted the call and then said nothing."""
+
+
 class StoreConflict(StoreError):
     """A constraint refused the write; the transaction was rolled back and nothing was written."""
 
@@ -58,6 +64,10 @@ class CacheError(MarketbriefError):
 
 class CacheUnavailable(CacheError):
     """The cache cannot be reached; readers fall back to the store."""
+
+
+class CacheTimeout(CacheUnavailable):
+    """The cache did not answer in time: it accepted the call and then said nothing."""
 
 
 class OutboxError(MarketbriefError):

@@ -78,9 +78,11 @@ class Services:
         return self.results.now()
 
     def start(self, *, scheduler: bool) -> None:
-        """Start the outbox replayer, the watch and its sender, and, if asked, the scheduler."""
+        """Start the outbox replayer, the revision watch, the alerts' watch and sender, and, if
+        asked, the scheduler."""
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.results.run_replayer(self._stop)))
+        self._tasks.append(asyncio.create_task(self.results.watch_revision(self._stop)))
         self._tasks.append(asyncio.create_task(self.alerts.run(self._stop)))
         if scheduler:
             self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop)))

@@ -99,13 +99,13 @@ INSERT INTO "sqlite_sequence" VALUES('d1_migrations',1);
 """  # noqa: E501 - a dump's lines are as long as wrangler makes them
 
 EXPECTED = {
-    "job_run_results": {"read": 7, "imported": 6, "present": 0, "skipped": 1},
-    "job_stage_log": {"read": 6, "imported": 4, "present": 0, "skipped": 2},
-    "scheduled_job_results": {"read": 7, "imported": 7, "present": 0, "skipped": 0},
-    "job_date_results": {"read": 2, "imported": 1, "present": 0, "skipped": 1},
-    "job_executions": {"read": 2, "imported": 1, "present": 0, "skipped": 1},
-    "symbol_predictions": {"read": 5, "imported": 3, "present": 0, "skipped": 2},
-    "market_close_data": {"read": 2, "imported": 1, "present": 0, "skipped": 1},
+    "job_run_results": {"read": 7, "imported": 6, "updated": 0, "present": 0, "skipped": 1},
+    "job_stage_log": {"read": 6, "imported": 4, "updated": 0, "present": 0, "skipped": 2},
+    "scheduled_job_results": {"read": 7, "imported": 7, "updated": 0, "present": 0, "skipped": 0},
+    "job_date_results": {"read": 2, "imported": 1, "updated": 0, "present": 0, "skipped": 1},
+    "job_executions": {"read": 2, "imported": 1, "updated": 0, "present": 0, "skipped": 1},
+    "symbol_predictions": {"read": 5, "imported": 3, "updated": 0, "present": 0, "skipped": 2},
+    "market_close_data": {"read": 2, "imported": 1, "updated": 0, "present": 0, "skipped": 1},
 }
 
 
@@ -195,7 +195,7 @@ def test_a_d1_dump_imports_with_reasons_twice_without_duplicates_and_is_served(
     detail = store.get_run("2026-01-09_pre-market_a1")
     assert detail is not None
     assert detail.run.started_at == datetime(2026, 1, 9, 13, 30, 5, 123000, tzinfo=UTC)
-    assert detail.run.trigger_source is TriggerSource.IMPORT
+    assert detail.run.trigger_source is TriggerSource.SCHEDULE  # the old cron
     assert detail.run.warnings[-1]["trigger_source"] == "cron"
     assert [(s.stage.value, s.status.value) for s in detail.stages] == [
         ("init", "success"),
@@ -243,7 +243,9 @@ def test_a_dump_that_is_not_sql_is_refused_without_touching_the_store(
             main, ["import-d1", str(bad)], env={"MARKETBRIEF_DATABASE_URL": sqlite_url}
         )
         assert outcome.exit_code == 2
-        assert "not a SQLite SQL dump" in outcome.output or "refused ATTACH" in outcome.output
+        # An INSERT into a table never created is what a --no-schema export looks like: the
+        # refusal says how to export instead.
+        assert "--no-schema" in outcome.output or "refused ATTACH" in outcome.output
         assert "nothing was imported" in outcome.output
     assert not outside.exists()
     assert store.run_counts() == {}

@@ -14,13 +14,9 @@ from marketbrief.errors import ConfigError
 from marketbrief.models import Direction, PredictionStatus
 from marketbrief.pipeline.analysis import analyse_symbol
 from marketbrief.pipeline.feeds import PipelineAnalyst
-from marketbrief.pipeline.lexicon import (
-    DEFAULT_LEXICON,
-    aggregate,
-    finance_lexicon,
-    lexicon_model,
-)
-from marketbrief.pipeline.llm import LLMModel, parse_answer
+from marketbrief.pipeline.headline import aggregate
+from marketbrief.pipeline.lexicon import DEFAULT_LEXICON, finance_lexicon, lexicon_model
+from marketbrief.pipeline.llm import LLMAnswer, LLMModel, parse_answer
 from marketbrief.pipeline.news import Article, DirectoryNews
 from marketbrief.pipeline.sentiment import ModelScore, combine, failure
 from tests.support.loopback import Loopback
@@ -35,6 +31,9 @@ def _articles(*titles: str) -> list[Article]:
         Article(title, "", "test", None, T0 - timedelta(minutes=i))
         for i, title in enumerate(titles)
     ]
+
+
+_ANSWER = '{"sentiment": "neutral", "direction": "neutral", "confidence": 0.5, "score": 0.2}'
 
 
 def _chat(content: str) -> str:
@@ -119,7 +118,10 @@ async def test_lexicon_model_with_no_articles_fails_without_a_confidence() -> No
 async def test_llm_answer_is_used_and_the_request_is_an_openai_chat_call(
     loopback: Loopback,
 ) -> None:
-    answer = '{"direction": "up", "confidence": 0.8, "score": 0.6, "reason": "beat"}'
+    answer = (
+        '{"sentiment": "positive", "direction": "up", "confidence": 0.8, "score": 0.6, '
+        '"reason": "beat"}'
+    )
     loopback.serve("/v1/chat/completions", _chat(answer))
     model = LLMModel(loopback.url("/v1"), "tiny", api_key="sk-test", timeout=2)
 
@@ -127,6 +129,7 @@ async def test_llm_answer_is_used_and_the_request_is_an_openai_chat_call(
 
     assert (result.direction, result.confidence, result.score) == (Direction.UP, 0.8, 0.6)
     assert result.model == "llm:tiny"
+    assert result.detail["sentiment"] == "positive"
     request = loopback.seen[0]
     assert request.method == "POST"
     assert request.headers["authorization"] == "Bearer sk-test"
@@ -134,12 +137,16 @@ async def test_llm_answer_is_used_and_the_request_is_an_openai_chat_call(
     assert body["model"] == "tiny"
     assert "AAPL" in body["messages"][1]["content"]
     assert "2. [2025-01-07 11:59 UTC] Apple raises dividend" in body["messages"][1]["content"]
+    assert '"sentiment": "positive" | "negative" | "neutral"' in body["messages"][0]["content"]
 
 
 async def test_llm_answer_in_a_json_code_fence_is_accepted(loopback: Loopback) -> None:
     loopback.serve(
         "/chat/completions",
-        _chat('```json\n{"direction": "down", "confidence": 0.4, "score": -0.3}\n```'),
+        _chat(
+            '```json\n{"sentiment": "negative", "direction": "down", "confidence": 0.4, '
+            '"score": -0.3}\n```'
+        ),
     )
     result = await LLMModel(loopback.url(""), "m", timeout=2).score("AAPL", _articles("x"))
     assert (result.direction, result.confidence) == (Direction.DOWN, 0.4)
@@ -149,15 +156,50 @@ async def test_llm_answer_in_a_json_code_fence_is_accepted(loopback: Loopback) -
     ("served", "reason"),
     [
         ({"body": _chat("I think it goes up.")}, "not a JSON object"),
-        ({"body": _chat('{"direction": "up", "confidence": 1.5, "score": 0.2}')}, "outside"),
-        ({"body": _chat('{"direction": "bullish", "confidence": 0.5, "score": 0.2}')}, "up, down"),
-        ({"body": _chat('{"direction": "up", "confidence": true, "score": 0.2}')}, "a number"),
-        ({"body": _chat('{"direction": "up", "confidence": 0.5, "score": -0.2}')}, "contradicts"),
+        (
+            {
+                "body": _chat(
+                    '{"sentiment": "neutral", "direction": "up", "confidence": 1.5, "score": 0.2}'
+                )
+            },
+            "outside",
+        ),
+        (
+            {"body": _chat(_ANSWER.replace('"direction": "neutral"', '"direction": "bullish"'))},
+            "up, down",
+        ),
+        (
+            {
+                "body": _chat(
+                    '{"sentiment": "neutral", "direction": "up", "confidence": true, "score": 0.2}'
+                )
+            },
+            "a number",
+        ),
+        (
+            {
+                "body": _chat(
+                    '{"sentiment": "neutral", "direction": "up", "confidence": 0.5, "score": -0.2}'
+                )
+            },
+            "contradicts",
+        ),
+        ({"body": _chat(_ANSWER.replace('"neutral"', '"bullish"'))}, "positive, negative"),
         ({"body": '{"choices": []}'}, "no choices"),
         ({"body": "upstream exploded", "status": 502}, "HTTP 502"),
         ({"body": _chat("{}"), "delay": 60}, "timed out after 2s"),
     ],
-    ids=["prose", "range", "direction", "bool", "sign", "no-choices", "http-error", "timeout"],
+    ids=[
+        "prose",
+        "range",
+        "direction",
+        "bool",
+        "sign",
+        "bad-sentiment",
+        "no-choices",
+        "http-error",
+        "timeout",
+    ],
 )
 async def test_a_failed_llm_gives_confidence_none_and_says_why(
     loopback: Loopback, served: dict[str, Any], reason: str
@@ -173,16 +215,14 @@ async def test_a_failed_llm_gives_confidence_none_and_says_why(
 
 def test_parse_answer_accepts_integers_at_the_bounds() -> None:
     assert parse_answer(
-        {
-            "choices": [
-                {"message": {"content": '{"direction": "neutral", "confidence": 1, "score": 0}'}}
-            ]
-        }
-    ) == (
-        Direction.NEUTRAL,
-        1.0,
-        0.0,
-    )
+        {"choices": [{"message": {"content": _ANSWER.replace("0.5", "1").replace("0.2", "0")}}]}
+    ) == LLMAnswer(Direction.NEUTRAL, 1.0, 0.0, "neutral")
+
+
+def test_an_answer_without_a_sentiment_keeps_its_direction_and_records_none() -> None:
+    content = '{"direction": "up", "confidence": 0.5, "score": 0.2}'
+    answer = parse_answer({"choices": [{"message": {"content": content}}]})
+    assert answer == LLMAnswer(Direction.UP, 0.5, 0.2, None)
 
 
 # --- combine ----------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ def test_the_quick_resilience_suite_holds_against_real_processes(tmp_path: Path)
         "crash",
         "reads",
         "outage",
+        "stall-postgres",
+        "stall-redis",
         "clocks",
         "race",
         "badinput",

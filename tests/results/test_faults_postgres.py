@@ -7,6 +7,8 @@ The promises each test keeps are listed in tests/support/faults.py.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import threading
 import time
@@ -21,8 +23,11 @@ from harness.store import migrate
 
 from marketbrief.cache import keys
 from marketbrief.config import Settings
+from marketbrief.errors import StoreTimeout, StoreUnavailable
 from marketbrief.models import Completion, ReportType, RunStatus
 from marketbrief.results.envelope import ReportState, Source
+from marketbrief.store import SQLStore
+from marketbrief.store.postgres import PgTimeouts
 from tests.support.backends import PG_HOST, PG_PORT
 from tests.support.clock import DAY
 from tests.support.faults import nth_completion, opened, same_content
@@ -215,3 +220,95 @@ async def test_postgres_backends_terminated_between_and_during_operations_never_
                 f"{during_killed} during; publish routes {dict(routes)}; read states "
                 f"{dict(states)}; replayed {len(report.stored)}"
             )
+
+
+@pytest.mark.slow
+async def test_a_blackholed_postgres_times_out_opens_the_breaker_and_one_probe_closes_it(
+    pg_url: str, tmp_path: Path
+) -> None:
+    migrate(pg_url)
+    with TcpProxy(PG_PORT) as proxy:
+        proxied = pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
+        # Short engine timeouts so the driver itself gives up (the gateway's deadline is longer).
+        settings = Settings(
+            database_url=proxied,
+            outbox_dir=tmp_path / "outbox",
+            store_statement_timeout_seconds=1.0,
+            store_connect_timeout_seconds=2.0,
+            store_read_timeout_seconds=30.0,
+            store_breaker_seconds=1.0,
+        )
+        async with opened(settings) as results:
+            completion = nth_completion(0)
+            assert (await results.publish(completion)).persisted
+            store, backend = results.deps.store, results.deps.store.backend
+
+            proxy.blackhole()
+            # The pool's ping on a pooled connection is bounded by the client (psycopg's wait),
+            # then its reconnection by connect_timeout.
+            with pytest.raises(StoreTimeout):
+                await store.latest_version(PRE, completion.scheduled_date)
+            assert store.health.is_open
+            # Open: refused at once, the store is not asked.
+            accepted = proxy.accepted
+            with pytest.raises(StoreUnavailable, match="not asked again"):
+                await store.latest_version(PRE, completion.scheduled_date)
+            assert proxy.accepted == accepted
+            # A new connection meets the stall during its handshake: connect_timeout ends it.
+            fresh = SQLStore(proxied, pg_timeouts=PgTimeouts(connect_seconds=2.0))
+            try:
+                with pytest.raises(StoreTimeout):
+                    fresh.ping()
+            finally:
+                fresh.close()
+            # A cached report is still served, marked; an uncached one is unavailable.
+            hit = await results.get_report(PRE, completion.scheduled_date)
+            assert same_content(hit, completion)
+            assert "store_unavailable" in hit.warnings
+            miss = await results.get_report(PRE, DAY + timedelta(days=1))
+            assert miss.state is ReportState.UNAVAILABLE
+
+            proxy.up()
+            # After the cool-down one call goes through as the probe; its answer closes it.
+            deadline = time.monotonic() + 60
+            while store.health.is_down:
+                assert time.monotonic() < deadline, "the breaker never let a probe through"
+                with contextlib.suppress(StoreUnavailable):
+                    await store.ping()
+                await asyncio.sleep(0.05)
+            assert not store.health.is_open
+            assert await store.latest_version(PRE, completion.scheduled_date) == completion.version
+            assert backend.revision() >= 1
+
+
+async def test_a_stalled_read_past_the_gateway_deadline_is_abandoned_and_trips_the_breaker(
+    pg_url: str, tmp_path: Path
+) -> None:
+    migrate(pg_url)
+    with TcpProxy(PG_PORT) as proxy:
+        proxied = pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
+        settings = Settings(
+            database_url=proxied, outbox_dir=tmp_path / "outbox", store_breaker_seconds=1.0
+        )
+        async with opened(settings) as results:
+            store = results.deps.store
+            await store.ping()
+            proxy.blackhole()
+            probes = 0
+            # Each read gives up at the read deadline (the driver would wait 31 s); the first
+            # opens the breaker, the rest are refused until a probe may go.
+            with pytest.raises(StoreTimeout, match=r"within 1\.5 s"):
+                await store.revision()
+            refusals: list[str] = []
+            while probes < 2:
+                try:
+                    await store.revision()
+                except StoreTimeout:
+                    probes += 1  # a probe after the cool-down, timed out again
+                except StoreUnavailable as refused:
+                    refusals.append(str(refused))
+                    await asyncio.sleep(0.2)
+            assert refusals
+            assert all("not asked again" in text for text in refusals)
+            assert store.health.is_open
+            proxy.up()

@@ -7,8 +7,10 @@ The promises each test keeps are listed in tests/support/faults.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -20,7 +22,9 @@ import pytest
 import redis
 from harness.store import migrate
 
+from marketbrief.cache.redis import RedisCache
 from marketbrief.config import Settings
+from marketbrief.errors import CacheUnavailable
 from marketbrief.models import ReportType
 from marketbrief.results.envelope import ReportState, Source
 from tests.support.clock import DAY
@@ -43,6 +47,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.stopped = False
 
     def start(self) -> None:
         """Start the server and return once it answers PING (within 10 s)."""
@@ -78,8 +83,22 @@ class RedisServer:
                 time.sleep(0.02)
         raise AssertionError("redis-server did not answer within 10 s")
 
+    def pause(self) -> None:
+        """SIGSTOP the server: its sockets stay open (connections are even accepted by the
+        kernel), and nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        self.stopped = True
+
+    def resume(self) -> None:
+        """SIGCONT the server: it answers again, with every key it held."""
+        if self.process is not None and self.stopped:
+            self.process.send_signal(signal.SIGCONT)
+        self.stopped = False
+
     def kill(self) -> None:
         """SIGKILL the server (an abrupt crash: every connection drops, every key is lost)."""
+        self.resume()
         if self.process is not None:
             self.process.kill()
             self.process.wait(timeout=10)
@@ -190,3 +209,63 @@ async def test_reads_stay_fresh_with_exact_bytes_while_redis_is_flushed_killed_a
     assert answers["down"][f"source:{Source.STORE}"] == answers["down"]["fresh"]
     assert answers["restarted"][f"source:{Source.CACHE}"] >= 1
     assert own_redis.starts == 2
+
+
+@pytest.mark.slow
+async def test_a_stopped_redis_opens_the_cache_breaker_reads_go_to_the_store_and_come_back(
+    pg_url: str, own_redis: RedisServer, redis_prefix: str, tmp_path: Path
+) -> None:
+    migrate(pg_url)
+    settings = Settings(
+        database_url=pg_url,
+        cache_url=own_redis.url,
+        cache_prefix=redis_prefix,
+        outbox_dir=tmp_path / "outbox",
+        cache_breaker_seconds=1.0,
+    )
+    reports = [nth_completion(i, ReportType.PRE_MARKET) for i in range(4)]
+    async with opened(settings) as results:
+        for completion in reports:
+            assert (await results.publish(completion)).persisted
+        first = await results.get_report(ReportType.PRE_MARKET, reports[0].scheduled_date)
+        assert first.source is Source.CACHE
+        cache = results.deps.cache
+        assert isinstance(cache, RedisCache)
+        health = cache.health
+
+        own_redis.pause()
+        # The first read waits for the cache's timeout, then reads the store; the breaker opens.
+        slow = await asyncio.wait_for(
+            results.get_report(ReportType.PRE_MARKET, reports[0].scheduled_date), 10
+        )
+        assert same_content(slow, reports[0])
+        assert slow.source is Source.STORE
+        assert "cache_unavailable" in slow.warnings
+        assert health.is_open
+        # Open: every read goes straight to the store, with the exact bytes.
+        for completion in reports:
+            response = await asyncio.wait_for(
+                results.get_report(completion.report_type, completion.scheduled_date), 10
+            )
+            assert same_content(response, completion)
+            assert response.source is Source.STORE
+            assert "cache_unavailable" in response.warnings
+        with pytest.raises(CacheUnavailable, match="not asked again"):
+            await cache.get("anything")
+        ready = await asyncio.wait_for(results.readiness(), 10)
+        assert ready["ready"] is True  # the store answers: the cache is optional
+        assert ready["cache"]["ok"] is False
+        assert own_redis.stopped
+
+        own_redis.resume()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while health.is_down:
+            assert loop.time() < deadline, "redis answers again but the breaker stays open"
+            with contextlib.suppress(CacheUnavailable):
+                await cache.ping()
+            await asyncio.sleep(0.05)
+        back = await results.get_report(ReportType.PRE_MARKET, reports[1].scheduled_date)
+        assert same_content(back, reports[1])
+        assert back.source is Source.CACHE
+        assert back.warnings == ()

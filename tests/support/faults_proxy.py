@@ -3,7 +3,10 @@
 `TcpProxy(target_port)` listens on 127.0.0.1:<free port> and forwards every connection to
 127.0.0.1:<target_port>. `down()` closes the listener (new connections are refused) and shuts
 every forwarded connection (existing ones break mid-stream); `up()` listens again on the same
-port. Threads, not asyncio: the code under test calls its driver from worker threads and tests
+port. `blackhole()` is the stall a dropped route or a frozen server gives: connections are
+still accepted and every socket stays open, but nothing is forwarded either way (bytes wait
+in the proxy and the kernel's buffers) until `up()` lets them flow again. Threads, not
+asyncio: the code under test calls its driver from worker threads and tests
 also call the store synchronously from the event loop's thread.
 """
 
@@ -29,13 +32,18 @@ def free_port() -> int:
 class _Link:
     """One forwarded connection: two sockets, two pumps; the last pump to end closes both."""
 
-    def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
+    def __init__(
+        self, client: socket.socket, upstream: socket.socket, flowing: threading.Event
+    ) -> None:
         self.sockets = (client, upstream)
+        self.flowing = flowing
+        self.severed = threading.Event()
         self._guard = threading.Lock()
         self._running = 2
 
     def sever(self) -> None:
         """Break both directions; the pumps wake up, end, and close the sockets."""
+        self.severed.set()
         for sock in self.sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -46,6 +54,10 @@ class _Link:
                 data = source.recv(_CHUNK)
                 if not data:
                     break
+                # Blackholed: hold what was read (the rest waits in the kernel) until released.
+                while not self.flowing.wait(_ACCEPT_POLL):
+                    if self.severed.is_set():
+                        return
                 sink.sendall(data)
         except OSError:
             pass
@@ -73,6 +85,9 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
         self._stop = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._held: list[socket.socket] = []
 
     def __enter__(self) -> TcpProxy:
         self.up()
@@ -91,8 +106,18 @@ class TcpProxy:
         """Whether the proxy accepts connections."""
         return self._listener is not None
 
+    @property
+    def is_blackholed(self) -> bool:
+        """Whether connections are accepted but nothing is forwarded."""
+        return not self._flowing.is_set()
+
+    def blackhole(self) -> None:
+        """Accept, keep every socket open, forward nothing (until `up()`)."""
+        self._flowing.clear()
+
     def up(self) -> None:
-        """Listen (again) on this proxy's port."""
+        """Listen (again) on this proxy's port, and let every held byte flow."""
+        self._flowing.set()
         if self._listener is not None:
             return
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -119,8 +144,12 @@ class TcpProxy:
         with self._guard:
             links, self._links = self._links, []
             threads, self._threads = self._threads, []
+            held, self._held = self._held, []
         for link in links:
             link.sever()
+        for client in held:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
         for thread in threads:
             thread.join(timeout=5)
         self.severed += len(links)
@@ -137,24 +166,40 @@ class TcpProxy:
                 continue
             except OSError:
                 return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            client.settimeout(None)
-            upstream.settimeout(None)
-            link = _Link(client, upstream)
             with self._guard:
-                if self._stop.is_set():
-                    client.close()
-                    upstream.close()
-                    return
                 self.accepted += 1
-                self._links.append(link)
-                for source, sink in ((client, upstream), (upstream, client)):
-                    pump = threading.Thread(
-                        target=link.pump, args=(source, sink), name="faults-proxy-pump", daemon=True
-                    )
-                    self._threads.append(pump)
-                    pump.start()
+                self._held.append(client)
+                opener = threading.Thread(
+                    target=self._open, args=(client,), name="faults-proxy-open", daemon=True
+                )
+                self._threads.append(opener)
+            opener.start()
+
+    def _open(self, client: socket.socket) -> None:
+        """Connect a client to the target once connections flow (at once unless blackholed)."""
+        while not self._flowing.wait(_ACCEPT_POLL):
+            if self._stop.is_set():
+                client.close()
+                return
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        client.settimeout(None)
+        upstream.settimeout(None)
+        link = _Link(client, upstream, self._flowing)
+        with self._guard:
+            if client in self._held:
+                self._held.remove(client)
+            if self._stop.is_set():
+                client.close()
+                upstream.close()
+                return
+            self._links.append(link)
+            for source, sink in ((client, upstream), (upstream, client)):
+                pump = threading.Thread(
+                    target=link.pump, args=(source, sink), name="faults-proxy-pump", daemon=True
+                )
+                self._threads.append(pump)
+                pump.start()

@@ -2,11 +2,16 @@
 
 Each entry is a hash {"v": version, "d": bytes} at prefix + key. Writes go through one Lua script
 so the version compare and the write are atomic. Every redis exception is mapped at this edge by
-`_mapped`: unreachable -> CacheUnavailable, anything else -> CacheError.
+`_mapped`: no answer in time -> CacheTimeout, unreachable -> CacheUnavailable, anything else ->
+CacheError. A Redis that stops answering (SIGSTOP, a stalled host) opens the breaker: every
+call fails at once and readers go to the store, while a task of the cache's own pings Redis
+after each cool-down, so no reader ever waits on a probe.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import re
 import secrets
@@ -19,11 +24,13 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from marketbrief.breaker import DEFAULT_COOLDOWN_SECONDS, Breaker
 from marketbrief.cache.base import CacheEntry, CacheStats, check_ttl
-from marketbrief.errors import CacheError, CacheUnavailable, ConfigError
+from marketbrief.calendar import utc_now
+from marketbrief.errors import CacheError, CacheTimeout, CacheUnavailable, ConfigError
 
-CONNECT_TIMEOUT = 1.0
-OPERATION_TIMEOUT = 2.0
+DEFAULT_TIMEOUT_SECONDS = 1.0
+_PROBE_POLL_SECONDS = 0.05
 _CLEAR_BATCH = 500
 _VERSION = re.compile(rb"-?(0|[1-9][0-9]*)")
 
@@ -83,7 +90,9 @@ def _mapped(operation: str) -> Iterator[None]:
     """Turn redis (and socket) exceptions raised inside the block into our own."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+    except (redis.exceptions.TimeoutError, TimeoutError) as exc:
+        raise CacheTimeout(f"redis {operation} got no answer: {exc or 'timed out'}") from exc
+    except (redis.exceptions.ConnectionError, OSError) as exc:
         # BusyLoadingError is a ConnectionError: a restarting server is unavailable, not broken.
         raise CacheUnavailable(f"redis {operation} failed: {exc}") from exc
     except redis.exceptions.RedisError as exc:
@@ -115,7 +124,14 @@ class RedisCache:
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = "marketbrief:") -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "marketbrief:",
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        breaker_cooldown: float = DEFAULT_COOLDOWN_SECONDS,
+    ) -> None:
         if not prefix:
             # An empty prefix would make clear() remove every key in the database.
             raise ConfigError("the Redis cache prefix must not be empty")
@@ -123,11 +139,13 @@ class RedisCache:
         try:
             self._client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
                 url,
-                socket_connect_timeout=CONNECT_TIMEOUT,
-                socket_timeout=OPERATION_TIMEOUT,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
                 # One immediate retry heals a connection Redis dropped (restart, idle kill);
-                # more would keep callers waiting on a server that is really gone.
-                retry=Retry(NoBackoff(), 1),
+                # more would keep callers waiting on a server that is really gone, and a
+                # timeout is never retried: a server that did not answer is asked again only
+                # by the breaker's probe.
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
                 decode_responses=False,
             )
         except ValueError as exc:
@@ -136,11 +154,48 @@ class RedisCache:
         self._purge_script = self._client.register_script(_PURGE_MALFORMED_SCRIPT)
         self._unlock_script = self._client.register_script(_UNLOCK_SCRIPT)
         self._hits = self._misses = self._sets = self._refused = 0
+        self.health = Breaker(cooldown=breaker_cooldown, background_probes=True)
+        self._prober: asyncio.Task[None] | None = None
+
+    @contextmanager
+    def _guarded(self, operation: str, *, prober: bool = False) -> Iterator[None]:
+        """One call through the breaker, its redis errors mapped (see `_mapped`)."""
+        health = self.health
+        if not health.admit(prober=prober):
+            raise CacheUnavailable(f"redis {operation} refused: " + health.refusal("redis"))
+        try:
+            with _mapped(operation):
+                yield
+        except CacheTimeout as error:
+            health.timed_out(error, utc_now())
+            self._start_prober()
+            raise
+        except CacheUnavailable as error:
+            health.failed(error, utc_now())
+            raise
+        except CacheError:
+            health.answered()  # an error reply is an answer
+            raise
+        except BaseException:
+            health.abandoned()
+            raise
+        health.answered()
+
+    def _start_prober(self) -> None:
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
+
+    async def _probe_until_back(self) -> None:
+        """After each cool-down, one PING, until Redis answers and the breaker closes."""
+        while self.health.is_open:
+            await asyncio.sleep(max(self.health.retry_in(), _PROBE_POLL_SECONDS))
+            with contextlib.suppress(CacheError), self._guarded("ping", prober=True):
+                await self._client.ping()
 
     async def get(self, key: str) -> CacheEntry | None:
         """Return the entry at `key`, or None; a malformed entry is deleted and is a miss."""
         full_key = self.prefix + key
-        with _mapped("get"):
+        with self._guarded("get"):
             try:
                 fields: list[Any] = await self._client.hmget(full_key, ["v", "d"])
             except redis.exceptions.ResponseError as exc:
@@ -161,7 +216,7 @@ class RedisCache:
     async def set(self, key: str, value: bytes, *, version: int, ttl: float) -> bool:
         """Store `value` unless a newer version is there; True when stored, False when refused."""
         ttl_ms = _milliseconds(ttl)
-        with _mapped("set"):
+        with self._guarded("set"):
             stored = await self._set_script(
                 keys=[self.prefix + key], args=[str(int(version)), bytes(value), ttl_ms]
             )
@@ -173,14 +228,14 @@ class RedisCache:
 
     async def delete(self, key: str) -> None:
         """Remove `key` if present."""
-        with _mapped("delete"):
+        with self._guarded("delete"):
             await self._client.unlink(self.prefix + key)
 
     async def clear(self) -> int:
         """Remove every key under this cache's prefix, and only those; return how many."""
         removed = 0
         batch: list[bytes] = []
-        with _mapped("clear"):
+        with self._guarded("clear"):
             # SCAN + UNLINK in batches: never FLUSHDB, the database may be shared.
             async for found in self._client.scan_iter(
                 match=_glob_escape(self.prefix) + "*", count=_CLEAR_BATCH
@@ -209,23 +264,27 @@ class RedisCache:
 
     async def ping(self) -> None:
         """Return when Redis answers; raise CacheUnavailable when it does not."""
-        with _mapped("ping"):
+        with self._guarded("ping"):
             await self._client.ping()
 
     async def try_lock(self, name: str, ttl: float) -> str | None:
         """Take the lock `name` for `ttl` seconds: a token if acquired, None if held."""
         ttl_ms = _milliseconds(ttl)
         token = secrets.token_hex(16)
-        with _mapped("try_lock"):
+        with self._guarded("try_lock"):
             acquired = await self._client.set(self.prefix + name, token, nx=True, px=ttl_ms)
         return token if acquired else None
 
     async def unlock(self, name: str, token: str) -> None:
         """Release the lock `name` only if it is still held with `token`."""
-        with _mapped("unlock"):
+        with self._guarded("unlock"):
             await self._unlock_script(keys=[self.prefix + name], args=[token])
 
     async def close(self) -> None:
-        """Close the client and its connection pool."""
+        """Stop probing, close the client and its connection pool."""
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
         with _mapped("close"):
             await self._client.aclose()

@@ -201,7 +201,7 @@ def _print_import(dump: Path, report: ImportReport) -> None:
     click.echo(f"imported {dump}:")
     for name, t in report.tables.items():
         click.echo(
-            f"  {name:<22} read {t.read:>6}  imported {t.imported:>6}  "
+            f"  {name:<22} read {t.read:>6}  imported {t.imported:>6}  updated {t.updated:>6}  "
             f"already present {t.present:>6}  skipped {t.skipped:>6}"
         )
     click.echo(
@@ -211,5 +211,8 @@ def _print_import(dump: Path, report: ImportReport) -> None:
     for table, reasons in report.reasons().items():
         for reason, count in reasons.items():
             click.echo(f"  skipped {count} {table} row(s): {reason}")
+    for table, corrections in report.corrections().items():
+        for what, count in corrections.items():
+            click.echo(f"  corrected {count} {table} row(s): {what}")
     for note in report.notes:
         click.echo(f"  note: {note}")

@@ -18,6 +18,7 @@ from marketbrief.cli.common import (
 )
 from marketbrief.errors import InvalidInput, StoreUnavailable
 from marketbrief.models import ReportType
+from marketbrief.reports.payload import parsed
 from marketbrief.results.outbox import Outbox
 
 
@@ -47,7 +48,7 @@ def report(ctx: click.Context, report_type: str, day: str | None, as_json: bool)
         if meta["warnings"]:
             click.echo(f"  warnings: {', '.join(meta['warnings'])}")
         if response.data is not None and response.has_content:
-            click.echo(orjson.dumps(orjson.loads(response.data), option=orjson.OPT_INDENT_2))
+            click.echo(orjson.dumps(parsed(response.data), option=orjson.OPT_INDENT_2))
     sys.exit(0 if response.has_content else 1)
 
 

@@ -12,6 +12,7 @@ and nothing can be attached, so a dump can touch nothing but that memory.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -69,6 +70,7 @@ class Dump:
         except OSError as error:
             raise InvalidInput(f"cannot read {path}: {error}") from None
         self._db = sqlite3.connect(":memory:", isolation_level=None)
+        self._schemaless: list[str] = []
         self._guard = Guard(self._db, limits or Limits.for_size(size))
         try:
             self._load()
@@ -102,7 +104,38 @@ class Dump:
         try:
             self._db.executescript(text)
         except sqlite3.Error as error:
+            missing = _MISSING.match(str(error))
+            if missing is None or self._guard.refusal is not None:
+                raise self._failed(line, error) from None
+            self._without_schema(line, text, missing[1])
+
+    def _without_schema(self, line: int, text: str, table: str) -> None:
+        """An INSERT into a table the dump never created (`wrangler d1 export --no-schema`).
+
+        When it is the text's first statement and names its columns, nothing ran yet: the
+        table is made with those columns (no types: each value is kept as written) and the
+        text runs again. Otherwise the dump is refused, saying how to export one."""
+        insert = _INSERT.match(text)
+        if insert is None or _unquoted(insert["table"]) != table or not insert["columns"]:
+            raise self._refused(
+                line,
+                f"an INSERT into {table!r}, a table the dump never creates and whose columns it "
+                "does not name (an export made with --no-schema): export the schema with the "
+                "data, `wrangler d1 export <database> --remote --output=dump.sql` (no "
+                "--no-schema, no --no-data)",
+            )
+        columns = ", ".join(_quoted(_unquoted(c.strip())) for c in insert["columns"].split(","))
+        self._schemaless.append(table)
+        try:
+            self._db.executescript(f"CREATE TABLE {_quoted(table)} ({columns});")
+            self._db.executescript(text)
+        except sqlite3.Error as error:
             raise self._failed(line, error) from None
+
+    @property
+    def schemaless(self) -> list[str]:
+        """The tables the dump filled without creating (an export made with --no-schema)."""
+        return list(self._schemaless)
 
     def _failed(self, line: int, error: sqlite3.Error) -> InvalidInput:
         """The one-line refusal of a statement that failed: what the guard refused, or why."""
@@ -169,6 +202,27 @@ class Dump:
     def close(self) -> None:
         """Free the memory database."""
         self._db.close()
+
+
+_MISSING = re.compile(r"no such table: (?:main\.)?(.+)")
+_NAME = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_]*)'
+_INSERT = re.compile(
+    rf"\s*INSERT\s+INTO\s+(?P<table>{_NAME})\s*\((?P<columns>\s*{_NAME}\s*(?:,\s*{_NAME}\s*)*)\)"
+    r"\s*VALUES",
+    re.IGNORECASE,
+)
+
+
+def _unquoted(name: str) -> str:
+    if name[:1] == '"' and name[-1:] == '"':
+        return name[1:-1].replace('""', '"')
+    if name[:1] in "`[" and name[-1:] in "`]":
+        return name[1:-1]
+    return name
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 class _TooLong(Exception):

@@ -4,7 +4,7 @@ This module owns the order of the tables and the one write transaction: the impo
 or not at all. Each old table maps onto ours (the mappers live in `history`, `latest` and
 `market`, and write into the `session`):
 
-    job_run_results        -> job_executions (trigger `import`; the old trigger kept in warnings)
+    job_run_results        -> job_executions (the old trigger mapped onto ours, kept in warnings)
     job_executions         -> job_executions, run_id `<date>_<type>_d1-job-<old id>`
     job_stage_log          -> job_stages (several log rows of one stage merge into one)
     scheduled_job_results  -> scheduled_job_results (version from the run's start, else created_at)
@@ -14,11 +14,15 @@ or not at all. Each old table maps onto ours (the mappers live in `history`, `la
     daily_analysis         -> daily_analysis
     market_close_data      -> market_closes
 
-It is idempotent: runs key on run_id, snapshots on run_id (or on date, type, content SHA-256
-and created_at when they have none), the rest on their natural unique keys. A row with a name
-it cannot map (a report type, a status) is skipped with a reason; a value that is there but
-cannot be read or kept refuses the whole dump (`rows.BadRow`, exit 2) and the transaction rolls
-back, as a restore refuses an archive. Nothing is guessed, and nothing is half imported.
+It is idempotent and converges: runs key on run_id, snapshots on their old id (else run_id,
+else date, type, content SHA-256 and created_at), the rest on their natural unique keys; a row
+the import wrote before is brought up to what the dump now says, so importing a later dump of
+the same database gives what importing that dump alone gives. An import that would change
+nothing rolls its transaction back, so not even the store's revisions move. A row with a name
+it cannot map (a report type, a status) is skipped with a reason; the old system's known faults
+(shifted dates, stages and predictions without a status) are corrected and reported; a value
+that is there but cannot be read or kept refuses the whole dump (`rows.BadRow`, exit 2) and the
+transaction rolls back, as a restore refuses an archive. Nothing is half imported.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 from marketbrief.d1 import history as d1history
 from marketbrief.d1 import latest as d1latest
 from marketbrief.d1 import market as d1market
+from marketbrief.d1 import snapshots as d1snapshots
 from marketbrief.d1.dump import KNOWN_COLUMNS, Dump
 from marketbrief.d1.session import ImportReport, ImportSession
 from marketbrief.ops.progress import Progress, advancing
@@ -67,15 +72,37 @@ def import_d1(
         others = [t for t in dump.tables() if t not in KNOWN_COLUMNS and t != "sqlite_sequence"]
         if others:
             report.notes.append(f"tables the importer does not read: {', '.join(others)}")
+        if dump.schemaless:
+            report.notes.append(
+                f"no CREATE TABLE for {', '.join(dump.schemaless)} (exported with --no-schema): "
+                "their columns were taken from the INSERTs"
+            )
+        if tables and len(tables) < len(KNOWN_COLUMNS):
+            report.notes.append(
+                "some tables are not in the dump: if it was exported with --table, export the "
+                "whole database (`wrangler d1 export <database> --remote --output=dump.sql`) so "
+                "runs, their stages, reports and predictions come in together"
+            )
     finally:
         dump.close()
     total = sum(map(len, tables.values()))
-    with (
-        advancing(progress, total, "import-d1") as advance,
-        store.write_transaction() as connection,
-    ):
-        _map_tables(ImportSession(connection, report, now or datetime.now(UTC), advance), tables)
+    try:
+        with (
+            advancing(progress, total, "import-d1") as advance,
+            store.write_transaction() as connection,
+        ):
+            imp = ImportSession(connection, report, now or datetime.now(UTC), advance)
+            _map_tables(imp, tables)
+            if not report.changed:
+                raise _NothingChanged
+    except _NothingChanged:
+        report.notes.append("nothing changed: the store already holds this dump")
     return report
+
+
+class _NothingChanged(Exception):
+    """Rolls back an import that wrote nothing, so the transaction's revision bump is undone
+    and a no-op re-import leaves the store exactly as it was."""
 
 
 def _map_tables(imp: ImportSession, tables: dict[str, list[dict[str, Any]]]) -> None:
@@ -84,7 +111,7 @@ def _map_tables(imp: ImportSession, tables: dict[str, list[dict[str, Any]]]) -> 
     d1history.runs_from_results(imp, tables.get("job_run_results", []))
     d1history.runs_from_executions(imp, tables.get("job_executions", []))
     d1history.stages(imp, tables.get("job_stage_log", []))
-    d1history.snapshots(imp, tables.get("scheduled_job_results", []))
+    d1snapshots.snapshots(imp, tables.get("scheduled_job_results", []))
     d1latest.move_latest(imp, tables.get("job_date_results", []))
     d1market.predictions(imp, tables.get("symbol_predictions", []))
     d1market.analyses(imp, tables.get("daily_analysis", []))

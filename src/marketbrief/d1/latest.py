@@ -2,8 +2,10 @@
 
 After the snapshots are in, each (date, type) the import touched or job_date_results names
 points at its chosen imported snapshot: the one job_date_results named, else one with a run,
-then the newest created_at. A pointer only moves forward, never away from a report this
-system produced, and when one moved store_revision is bumped so caches drop what they hold.
+then the newest created_at. A pointer held by an imported snapshot follows the import's choice
+(so a later dump converges; one whose snapshot moved to another date is dropped); a pointer
+never moves away from a report this system produced. When one moved, store_revision is bumped
+so caches drop what they hold.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def move_latest(imp: ImportSession, pointers: list[dict[str, Any]]) -> None:
         if key in named and not by_name:
             imp.report.skip(_POINTERS, label, "its latest_run_id has no imported snapshot")
         if not candidates:
+            moved = _drop_stale(imp, key) or moved
             continue
         # job_date_results' choice first; else rows with a run_id, then the newest created_at.
         chosen = by_name[0] if by_name else max(candidates, key=_preference)
@@ -54,7 +57,7 @@ def move_latest(imp: ImportSession, pointers: list[dict[str, Any]]) -> None:
             tally.imported += applied
             tally.present += not applied
     if moved:
-        imp.c.execute(BUMP_REVISION)
+        imp.execute(BUMP_REVISION)
 
 
 def _named_latest(
@@ -76,6 +79,9 @@ def _named_latest(
         elif run_id not in imp.runs:
             imp.report.skip(_POINTERS, label, "latest_run_id names a run that was not imported")
         else:
+            run = imp.runs[run_id]
+            if run.old_day == day and run.job_type == kind.value:
+                day = run.day  # the date the import corrected on the run it names
             named[(day, kind.value)] = run_id
     return named
 
@@ -94,7 +100,12 @@ def _point(imp: ImportSession, key: tuple[date, str], chosen: KnownSnapshot) -> 
     latest = report_latest.c
     where = sa.and_(latest.scheduled_date == key[0], latest.report_type == key[1])
     held = imp.c.execute(
-        sa.select(latest.snapshot_id, latest.version, scheduled_job_results.c.trigger_source)
+        sa.select(
+            latest.snapshot_id,
+            latest.run_id,
+            latest.version,
+            scheduled_job_results.c.trigger_source,
+        )
         .join(scheduled_job_results, scheduled_job_results.c.id == latest.snapshot_id)
         .where(where)
     ).first()
@@ -105,21 +116,38 @@ def _point(imp: ImportSession, key: tuple[date, str], chosen: KnownSnapshot) -> 
         "updated_at": imp.now,
     }
     if held is None:
-        imp.c.execute(
+        imp.execute(
             sa.insert(report_latest).values(scheduled_date=key[0], report_type=key[1], **values)
         )
-    elif held.snapshot_id == chosen.id:
+    elif (held.snapshot_id, held.run_id, held.version) == (
+        chosen.id,
+        chosen.run_id,
+        chosen.version,
+    ) and (chosen.id not in imp.refreshed):
         return False
     elif held.trigger_source != IMPORT:
         imp.report.notes.append(
             f"report_latest {key[0]} {key[1]}: kept the report this system produced"
         )
         return False
-    elif held.version < chosen.version:
-        imp.c.execute(sa.update(report_latest).where(where).values(**values))
     else:
-        return False
+        imp.execute(sa.update(report_latest).where(where).values(**values))
     imp.report.latest_set += 1
+    return True
+
+
+def _drop_stale(imp: ImportSession, key: tuple[date, str]) -> bool:
+    """Drop a pointer whose imported snapshot is no longer on its (date, type)."""
+    latest, s = report_latest.c, scheduled_job_results.c
+    where = sa.and_(latest.scheduled_date == key[0], latest.report_type == key[1])
+    held = imp.c.execute(
+        sa.select(s.scheduled_date, s.report_type, s.trigger_source)
+        .join(report_latest, s.id == latest.snapshot_id)
+        .where(where)
+    ).first()
+    if held is None or held.trigger_source != IMPORT or (held[0], held[1]) == key:
+        return False
+    imp.execute(sa.delete(report_latest).where(where))
     return True
 
 

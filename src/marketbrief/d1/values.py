@@ -25,6 +25,7 @@ from marketbrief.models import (
     RunStatus,
     Stage,
     StageStatus,
+    TriggerSource,
 )
 from marketbrief.ops.columns import shown
 
@@ -44,7 +45,7 @@ REPORT_TYPES = _table(
     {
         ReportType.PRE_MARKET: (
             "pre-market", "premarket", "pre-market-briefing", "pre-market-analysis",
-            "morning", "morning-prediction", "morning-predictions", "morning-briefing",
+            "morning", "morning-briefing",
         ),
         ReportType.INTRADAY: (
             "intraday", "intraday-check", "intraday-update", "midday", "midday-validation",
@@ -56,6 +57,39 @@ REPORT_TYPES = _table(
         ),
         ReportType.WEEKLY: ("weekly", "weekly-review", "weekly-analysis", "weekly-report"),
     }
+)  # fmt: skip
+
+# Payload types the old system kept in the same tables for other things: never a report here.
+# (`morning_predictions` rows tracked the morning's calls for the evening's scoring; they are
+# neither a pre-market report nor any other marketbrief report.)
+OTHER_PAYLOADS = frozenset(
+    _norm(name)
+    for name in (
+        "morning-predictions", "morning-prediction", "prediction-tracking", "predictions",
+        "tracking", "signal-tracking",
+    )
+)  # fmt: skip
+
+# What started an old run, in marketbrief's words. GitHub Actions called the Worker's HTTP API
+# on its own timetable: an outside caller of the API, so `api` (it claims no slot).
+TRIGGERS = _table(
+    {
+        TriggerSource.SCHEDULE: ("cron", "scheduled", "schedule", "scheduler", "cloudflare-cron",
+                                 "worker-cron", "cron-trigger", "scheduled-event"),
+        TriggerSource.CATCH_UP: ("catch-up", "catchup", "recovery", "missed"),
+        TriggerSource.MANUAL: ("manual", "manual-trigger", "dashboard", "user", "cli", "admin",
+                               "button"),
+        TriggerSource.API: ("api", "http", "webhook", "external", "github-actions", "github",
+                            "gh-actions", "actions", "github-workflow", "workflow"),
+        TriggerSource.BACKFILL: ("backfill", "rerun", "re-run", "replay"),
+    }
+)  # fmt: skip
+
+# The values an old prediction row held in its direction or sentiment when its analysis failed.
+FAILED_SIGNALS = frozenset(
+    _norm(name)
+    for name in ("failed", "failure", "error", "errored", "skip", "skipped", "none", "null",
+                 "n/a", "na", "unknown", "timeout")
 )  # fmt: skip
 
 RUN_STATUSES = _table(
@@ -112,6 +146,21 @@ PREDICTION_STATUSES = _table(
 def report_type(value: Any) -> ReportType | None:
     """The report type an old job or report type name means."""
     return REPORT_TYPES.get(_norm(value)) if value is not None else None
+
+
+def other_payload(value: Any) -> bool:
+    """Whether an old report type names one of the old system's other payloads."""
+    return value is not None and _norm(value) in OTHER_PAYLOADS
+
+
+def trigger(value: Any) -> TriggerSource | None:
+    """The trigger source an old trigger means (None when unknown or absent)."""
+    return TRIGGERS.get(_norm(value)) if value is not None else None
+
+
+def failed_signal(value: Any) -> bool:
+    """Whether an old direction or sentiment value says the analysis failed."""
+    return value is not None and _norm(value) in FAILED_SIGNALS
 
 
 def run_status(value: Any) -> RunStatus | None:

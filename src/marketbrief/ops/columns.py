@@ -26,6 +26,7 @@ from marketbrief.models import (
     StageStatus,
     TriggerSource,
 )
+from marketbrief.reports import payload
 from marketbrief.store.schema import UTCDateTime
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -106,11 +107,8 @@ def check_value(table: sa.Table, column: sa.Column[Any], value: Any) -> None:
     shape = SHAPES.get(where)
     if shape is not None and not isinstance(value, shape):
         raise ValueError(f"{name} must be a JSON {shape.__name__}, not {shown(value)}")
-    if where in JSON_TEXT:
-        try:
-            orjson.loads(value)
-        except orjson.JSONDecodeError:
-            raise ValueError(f"{name} is not JSON text") from None
+    if where in JSON_TEXT and not payload.readable(value):
+        raise ValueError(f"{name} is not JSON text")
 
 
 def _utf8(name: str, value: str) -> None:

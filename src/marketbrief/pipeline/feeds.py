@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from marketbrief.config import PREFIX, Settings
 from marketbrief.errors import ConfigError
 from marketbrief.pipeline.analysis import analyse_symbol
-from marketbrief.pipeline.lexicon import lexicon_model
 from marketbrief.pipeline.llm import LLMModel
+from marketbrief.pipeline.models import headline_model
 from marketbrief.pipeline.news import NewsProvider, NewsResult, gather_news, providers_from_spec
 from marketbrief.pipeline.ports import Analysis, Move, PriceResult
 from marketbrief.pipeline.prices import PriceProvider, first_closes, price_providers_from_spec
@@ -119,22 +119,33 @@ def analyst_from(settings: Settings) -> PipelineAnalyst:
             timeout=settings.provider_timeout_seconds,
         ),
     )
-    lexicon = _named(
-        "LEXICON",
-        lambda: lexicon_model(settings.lexicon) if settings.lexicon else lexicon_model(),
-    )
-    models: list[SentimentModel] = [lexicon]
-    if settings.llm_url:
-        if not settings.llm_model:
-            raise ConfigError(f"{PREFIX}LLM_MODEL must be set when {PREFIX}LLM_URL is")
-        llm = LLMModel(
-            settings.llm_url,
-            settings.llm_model,
-            api_key=settings.llm_key,
-            timeout=settings.provider_timeout_seconds,
-        )
-        models = [llm, lexicon]
+    models = models_from(settings)
     return PipelineAnalyst(providers, models, timeout=settings.provider_timeout_seconds)
+
+
+def models_from(settings: Settings) -> list[SentimentModel]:
+    """The configured headline model, behind the LLM as primary when one is configured."""
+    local = _named(
+        "LEXICON",
+        lambda: headline_model(settings.lexicon) if settings.lexicon else headline_model(),
+    )
+    if not settings.llm_url:
+        return [local]
+    return [llm_from(settings), local]
+
+
+def llm_from(settings: Settings) -> LLMModel:
+    """The configured LLM model; ConfigError when the endpoint or the model name is missing."""
+    if not settings.llm_url:
+        raise ConfigError(f"{PREFIX}LLM_URL must be set to use the LLM model")
+    if not settings.llm_model:
+        raise ConfigError(f"{PREFIX}LLM_MODEL must be set when {PREFIX}LLM_URL is")
+    return LLMModel(
+        settings.llm_url,
+        settings.llm_model,
+        api_key=settings.llm_key,
+        timeout=settings.provider_timeout_seconds,
+    )
 
 
 def prices_from(settings: Settings) -> PipelinePrices:

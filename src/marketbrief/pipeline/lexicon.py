@@ -14,17 +14,7 @@ tests/data/headlines.csv (`.venv/bin/python -m benchmarks.sentiment` prints the 
 offline: its tokenizer needs no NLTK data), all with the same +/-0.05 neutral band.
 
 Each article is scored on its headline: the evaluation set measures headlines, and feed
-summaries are often empty, truncated or boilerplate. A symbol's score is the mean of its
-articles' scores; its confidence is
-
-    confidence = agreement * evidence * (0.5 + 0.5 * strength)
-
-    agreement = share of articles whose own direction matches the symbol's direction
-    evidence  = n / (n + 2) for n articles (1 -> 0.33, 4 -> 0.67, 10 -> 0.83)
-    strength  = min(1, |mean| / 0.5) for up or down; 1 - |mean| / 0.05 for neutral
-
-so one headline never yields more than 0.33, and only many agreeing, strongly worded headlines
-approach 0.83. It is a measure of how much the evidence says, not a calibrated probability.
+summaries are often empty, truncated or boilerplate (pipeline/headline.py aggregates them).
 """
 
 from __future__ import annotations
@@ -36,60 +26,22 @@ from importlib.resources import files
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from marketbrief.errors import ConfigError
-from marketbrief.models import Direction
-from marketbrief.pipeline.news import Article
-from marketbrief.pipeline.sentiment import NEUTRAL_BAND, ModelScore, direction_of, failure
+from marketbrief.pipeline.headline import HeadlineModel
 
 DEFAULT_LEXICON = "vader+henry+sentibignomics"
 LEXICONS = ("vader", "vader+henry", "vader+sentibignomics", DEFAULT_LEXICON, "lm")
 SENTIBIGNOMICS_SCALE = 0.1  # finvader's own tuning constant
-_STRONG = 0.5
 
 
-class LexiconModel:
-    """A SentimentModel that scores each headline with a text scorer and aggregates them."""
-
-    def __init__(self, name: str, score_text: Callable[[str], float]) -> None:
-        self.name = name
-        self.score_text = score_text
-
-    async def score(self, symbol: str, articles: list[Article]) -> ModelScore:
-        """Score every headline and aggregate them (see the module docstring)."""
-        if not articles:
-            return failure(self.name, "no articles to score")
-        try:
-            scores = [self.score_text(article.title) for article in articles]
-        except Exception as exc:  # a scorer bug fails this model, never the run
-            return failure(self.name, f"unexpected {type(exc).__name__}: {exc}")
-        return aggregate(self.name, scores)
-
-
-def aggregate(name: str, scores: list[float]) -> ModelScore:
-    """Turn per-article scores in [-1, 1] into one ModelScore with an honest confidence."""
-    n = len(scores)
-    mean = sum(scores) / n
-    direction = direction_of(mean)
-    agreement = sum(direction_of(s) is direction for s in scores) / n
-    evidence = n / (n + 2)
-    if direction is Direction.NEUTRAL:
-        strength = 1 - abs(mean) / NEUTRAL_BAND
-    else:
-        strength = min(1.0, abs(mean) / _STRONG)
-    confidence = agreement * evidence * (0.5 + 0.5 * strength)
-    detail = {
-        "articles": n,
-        "agreement": round(agreement, 4),
-        "evidence": round(evidence, 4),
-        "strength": round(strength, 4),
-        "scores": [round(s, 4) for s in scores],
-    }
-    return ModelScore(name, round(mean, 4), direction, round(confidence, 4), None, detail)
-
-
-def lexicon_model(name: str = DEFAULT_LEXICON) -> LexiconModel:
+def lexicon_model(name: str = DEFAULT_LEXICON) -> HeadlineModel:
     """Build one of LEXICONS by name; an unknown name raises ConfigError listing them."""
+    return HeadlineModel(name, lexicon_scorer(name))
+
+
+def lexicon_scorer(name: str = DEFAULT_LEXICON) -> Callable[[str], float]:
+    """The text scorer of one of LEXICONS; an unknown name raises ConfigError listing them."""
     if name == "lm":
-        return LexiconModel(name, _loughran_mcdonald())
+        return _loughran_mcdonald()
     extra: dict[str, float] = {}
     parts = name.split("+")
     if parts[0] != "vader" or name not in LEXICONS:
@@ -99,7 +51,7 @@ def lexicon_model(name: str = DEFAULT_LEXICON) -> LexiconModel:
         extra |= {word: value * SENTIBIGNOMICS_SCALE for word, value in senti.items()}
     if "henry" in parts:
         extra |= finance_lexicon("henry")
-    return LexiconModel(name, vader_scorer(extra))
+    return vader_scorer(extra)
 
 
 def vader_scorer(extra: Mapping[str, float]) -> Callable[[str], float]:

@@ -1,8 +1,11 @@
 """An optional LLM sentiment model behind any OpenAI-compatible chat endpoint.
 
-It asks for one JSON object {"direction", "confidence", "score"} and validates it strictly:
-direction is exactly up, down or neutral; confidence a number in [0, 1]; score a number in
-[-1, 1] whose sign does not contradict the direction. Anything else (HTTP error, timeout,
+It asks for one JSON object {"sentiment", "direction", "confidence", "score"}: the headlines'
+sentiment (what a language model reads best) as well as the price direction it expects. The
+answer is validated strictly: sentiment, when given, is exactly positive, negative or neutral
+(it goes to the score's detail; an endpoint that leaves it out records None); direction is
+exactly up, down or neutral; confidence a number in [0, 1]; score a number in [-1, 1] whose
+sign does not contradict the direction. Anything else (HTTP error, timeout,
 prose instead of JSON, a missing or out-of-range field) is a failed score with confidence None
 and the reason, never a guessed number.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from marketbrief.errors import ProviderError
@@ -26,12 +30,25 @@ MAX_ARTICLES = 20
 _SUMMARY_CHARS = 280
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
+SENTIMENTS = ("positive", "negative", "neutral")
 SYSTEM_PROMPT = (
-    "You are an equity analyst. From the news headlines about one stock, judge the likely "
+    "You are an equity analyst. Read the news headlines about one stock. First judge their "
+    "sentiment for the stock's investors: positive, negative or neutral. Then judge the likely "
     "direction of its price over the next trading session. Answer with one JSON object and "
-    'nothing else: {"direction": "up" | "down" | "neutral", "confidence": number from 0 to 1, '
+    'nothing else: {"sentiment": "positive" | "negative" | "neutral", '
+    '"direction": "up" | "down" | "neutral", "confidence": number from 0 to 1, '
     '"score": number from -1 (very bearish) to 1 (very bullish)}.'
 )
+
+
+@dataclass(frozen=True, slots=True)
+class LLMAnswer:
+    """A validated answer: the expected direction, its confidence and score, the sentiment."""
+
+    direction: Direction
+    confidence: float
+    score: float
+    sentiment: str | None
 
 
 class LLMModel:
@@ -71,15 +88,19 @@ class LLMModel:
             answer = await http.post_json(
                 f"{self.url}/chat/completions", payload, headers=headers, timeout=self.timeout
             )
-            direction, confidence, score = parse_answer(answer)
+            parsed = parse_answer(answer)
         except ProviderError as exc:
             return failure(self.name, str(exc))
-        return ModelScore(self.name, score, direction, confidence, None, {"articles": len(used)})
+        detail = {"articles": len(used), "sentiment": parsed.sentiment}
+        return ModelScore(
+            self.name, parsed.score, parsed.direction, parsed.confidence, None, detail
+        )
 
 
 def prompt(symbol: str, articles: list[Article]) -> str:
     """The user message: the symbol and its dated headlines, newest first."""
-    lines = [f"Stock: {symbol}", "Headlines, newest first:"]
+    lines = [f"Stock: {symbol}"] if symbol else []
+    lines.append("Headlines, newest first:")
     for i, article in enumerate(articles, 1):
         stamp = article.published_at.strftime("%Y-%m-%d %H:%M UTC")
         line = f"{i}. [{stamp}] {article.title}"
@@ -89,8 +110,8 @@ def prompt(symbol: str, articles: list[Article]) -> str:
     return "\n".join(lines)
 
 
-def parse_answer(answer: Any) -> tuple[Direction, float, float]:
-    """Validate a chat-completions answer; return (direction, confidence, score)."""
+def parse_answer(answer: Any) -> LLMAnswer:
+    """Validate a chat-completions answer (see the module docstring)."""
     try:
         content = answer["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
@@ -107,6 +128,11 @@ def parse_answer(answer: Any) -> tuple[Direction, float, float]:
         raise ProviderError(f"LLM answer is not a JSON object: {content[:120]!r}") from None
     if not isinstance(data, dict):
         raise ProviderError(f"LLM answer is not a JSON object: {content[:120]!r}")
+    sentiment = data.get("sentiment")
+    if sentiment is not None and sentiment not in SENTIMENTS:
+        raise ProviderError(
+            f"LLM sentiment must be positive, negative or neutral, got {sentiment!r}"
+        )
     raw_direction = data.get("direction")
     if raw_direction not in ("up", "down", "neutral"):
         raise ProviderError(f"LLM direction must be up, down or neutral, got {raw_direction!r}")
@@ -115,7 +141,7 @@ def parse_answer(answer: Any) -> tuple[Direction, float, float]:
     score = _number(data, "score", -1.0, 1.0)
     if (direction is Direction.UP and score < 0) or (direction is Direction.DOWN and score > 0):
         raise ProviderError(f"LLM score {score} contradicts direction {direction.value}")
-    return direction, confidence, score
+    return LLMAnswer(direction, confidence, score, sentiment)
 
 
 def _number(data: dict[str, Any], key: str, low: float, high: float) -> float:

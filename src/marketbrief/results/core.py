@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-import orjson
 
 from marketbrief.cache import from_url, keys
 from marketbrief.calendar import MarketCalendar, business_date, iso_instant, utc_now
 from marketbrief.config import Settings
 from marketbrief.errors import CacheError, StoreError, StoreUnavailable
 from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
+from marketbrief.reports.payload import parsed
 from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, encode_entry
@@ -36,6 +36,7 @@ from marketbrief.results.serving import ServedStates
 from marketbrief.results.slots import Completeness, assess, build_schedule, window
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
+from marketbrief.store.postgres import PgTimeouts
 
 log = logging.getLogger(__name__)
 DEFAULT_REHYDRATE_DAYS = 14
@@ -60,6 +61,24 @@ class Warmed:
         }
 
 
+def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
+    """The store the settings name, with their timeouts and breaker."""
+    backend = SQLStore(
+        settings.database_url,
+        pg_timeouts=PgTimeouts(
+            connect_seconds=settings.store_connect_timeout_seconds,
+            statement_seconds=settings.store_statement_timeout_seconds,
+            pool_seconds=settings.store_pool_timeout_seconds,
+        ),
+    )
+    return Store(
+        backend,
+        clock=clock,
+        read_timeout=settings.store_read_timeout_seconds,
+        breaker_cooldown=settings.store_breaker_seconds,
+    )
+
+
 class Results:
     """One process's reports and run history: written, kept and read."""
 
@@ -79,10 +98,15 @@ class Results:
         clock: Callable[[], datetime] = utc_now,
     ) -> Results:
         """Build every backend from settings (nothing connects until first use)."""
-        cache = from_url(settings.cache_url, prefix=settings.cache_prefix)
+        cache = from_url(
+            settings.cache_url,
+            prefix=settings.cache_prefix,
+            timeout=settings.cache_timeout_seconds,
+            breaker_cooldown=settings.cache_breaker_seconds,
+        )
         return cls(
             Deps(
-                store=store or Store(SQLStore(settings.database_url), clock=clock),
+                store=store or open_gateway(settings, clock),
                 cache=cache if settings.cache_enabled else None,
                 outbox=Outbox(settings.outbox_dir),
                 calendar=calendar or MarketCalendar(settings.slots),
@@ -142,7 +166,7 @@ class Results:
         snapshots = await self.deps.store.latest_snapshots(report_type, start, today)
         points = []
         for s in snapshots:
-            body = orjson.loads(s.content)  # an older system's report may be any JSON value
+            body = parsed(s.content)  # an older system's report may be any JSON value
             accuracy = body.get("accuracy") if isinstance(body, dict) else None
             points.append({"date": s.scheduled_date.isoformat(), "accuracy": accuracy})
         return points
@@ -294,6 +318,10 @@ class Results:
             except Exception:  # a replayer that dies silently would lose nothing but stall all
                 log.exception("outbox replay failed; will retry")
 
+    async def watch_revision(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: keep the store revision readers validate against current."""
+        await self._reader.revisions.run(stop)
+
     # -- health -------------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, Any]:
@@ -346,6 +374,7 @@ class Results:
 
     async def close(self) -> None:
         """Release the cache client and the store's connections."""
+        await self._reader.revisions.close()
         if self.deps.cache is not None:
             with contextlib.suppress(CacheError):
                 await self.deps.cache.close()

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from marketbrief.calendar import iso_instant
+from marketbrief.reports.payload import servable
 
 
 class ReportState(enum.StrEnum):
@@ -90,9 +91,15 @@ class ReportResponse:
         return {"code": code, "message": f"no {self.report_type} report for {day} ({code})"}
 
     def render(self, now: datetime, *, with_error: bool = False) -> bytes:
-        """The whole envelope as JSON bytes; the payload is spliced in untouched."""
+        """The whole envelope as JSON bytes; the payload is spliced in as served (untouched,
+        unless it holds a lone surrogate: `reports.payload.servable`)."""
         meta = orjson.dumps(self.meta(now))
-        data = self.data if self.has_content and self.data is not None else b"null"
+        # A payload only lenient parsers read (a lone surrogate) is served as valid JSON.
+        data = (
+            servable(self.data, self.content_sha256)
+            if self.has_content and self.data is not None
+            else b"null"
+        )
         # One join copies the payload once; chained `+` would copy it at every step.
         parts = [b'{"data":', data, b',"meta":', meta]
         if with_error:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from datetime import date, datetime, timedelta
 
 import orjson
@@ -22,10 +21,10 @@ from marketbrief.models import Prediction, ReportType, Run, RunStatus
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, decode_entry, encode_entry
 from marketbrief.results.envelope import ReportResponse, ReportState, Source
+from marketbrief.results.revision import RevisionWatch
 from marketbrief.results.singleflight import SingleFlight
 
 LOCK_TTL_SECONDS = 5.0
-REVISION = "store-revision"  # the single-flight key of the revision check
 LOCK_WAIT_SECONDS = 2.0
 _MAX_VALIDATED = 50_000
 _PARTIAL_TYPES = (ReportType.INTRADAY, ReportType.END_OF_DAY)
@@ -38,9 +37,7 @@ class Reader:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
         self._flights: SingleFlight[CachedReport | None] = SingleFlight()
-        self._revision: int | None = None
-        self._revision_checked: float | None = None
-        self._checks: SingleFlight[None] = SingleFlight()
+        self.revisions = RevisionWatch(deps.store, deps.policy.revision_check_seconds)
         self._validated: dict[str, tuple[int, int]] = {}
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
@@ -57,14 +54,17 @@ class Reader:
         warnings: list[str] = []
         key = keys.report_key(report_type.value, day)
         if self.d.cache is not None:
-            await self._notice_store_changes()
-            hit = await self._from_cache(key, report_type, day, warnings)
+            revision = await self.revisions.known() if self.d.policy.store_reads else None
+            hit = await self._from_cache(key, report_type, day, revision, warnings)
             if hit is not None:
                 return _fresh(
                     report_type, day, hit, Source.CACHE, self._hit_warnings(hit, warnings)
                 )
         if not self.d.policy.store_reads:
             return _unavailable(report_type, day, [*warnings, "store_reads_off"])
+        if self.d.health.refuses():
+            # The store is known not to answer: no cache lock, no wait for another process.
+            return _unavailable(report_type, day, [*warnings, "store_unavailable"])
         try:
             found = await self._flights.run(key, lambda: self._load(key, report_type, day))
             if found is not None:
@@ -76,7 +76,12 @@ class Reader:
     # -- cache ----------------------------------------------------------------------------------
 
     async def _from_cache(
-        self, key: str, report_type: ReportType, day: date, warnings: list[str]
+        self,
+        key: str,
+        report_type: ReportType,
+        day: date,
+        revision: int | None,
+        warnings: list[str],
     ) -> CachedReport | None:
         assert self.d.cache is not None
         try:
@@ -94,7 +99,7 @@ class Reader:
         # A malformed, mismatched or superseded entry is a miss, and is removed: a miss is
         # never content.
         if cached is None or not await self._still_latest(
-            key, report_type, day, entry.version, cached.persisted
+            key, report_type, day, revision, entry.version, cached.persisted
         ):
             self.d.counters.cache_misses += 1
             with contextlib.suppress(CacheError):
@@ -111,26 +116,14 @@ class Reader:
             extra.append("not_persisted")
         return extra
 
-    async def _notice_store_changes(self) -> None:
-        """Learn the store's revision (at most once per interval): it grows with every publish."""
-        if not self.d.policy.store_reads:
-            return
-        now = time.monotonic()
-        checked = self._revision_checked
-        due = checked is None or now - checked >= self.d.policy.revision_check_seconds
-        # Callers that arrive while a check is in flight wait for it too, so concurrent readers
-        # leave it together and their misses still share one store read.
-        if due or self._checks.in_flight(REVISION):
-            if due:
-                self._revision_checked = now
-            await self._checks.run(REVISION, self._read_revision)
-
-    async def _read_revision(self) -> None:
-        with contextlib.suppress(StoreUnavailable):
-            self._revision = await self.d.store.revision()
-
     async def _still_latest(
-        self, key: str, report_type: ReportType, day: date, version: int, persisted: bool
+        self,
+        key: str,
+        report_type: ReportType,
+        day: date,
+        revision: int | None,
+        version: int,
+        persisted: bool,
     ) -> bool:
         """After the store changed, check each cached entry once against `report_latest`.
 
@@ -142,7 +135,6 @@ class Reader:
         The check is remembered per store revision and entry version, so an older value that
         comes back in the cache (a lagging replica, an old snapshot) is checked again.
         """
-        revision = self._revision
         if revision is None or self._validated.get(key) == (revision, version):
             return True
         try:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from marketbrief.calendar import iso_instant
 from marketbrief.models import Prediction, Run, RunDetail, Snapshot, StageRecord
+from marketbrief.reports.payload import parsed
 
 
 def job(run: Run) -> dict[str, Any]:
@@ -66,7 +65,7 @@ def snapshot(s: Snapshot, *, with_content: bool = True) -> dict[str, Any]:
         "metadata": s.metadata,
     }
     if with_content:
-        body["content"] = orjson.loads(s.content)
+        body["content"] = parsed(s.content)
     return body
 
 

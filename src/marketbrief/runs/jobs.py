@@ -21,6 +21,7 @@ from marketbrief.pipeline.ports import Analysis, Analyst, PriceFeed
 from marketbrief.reports.common import judge
 from marketbrief.reports.endofday import build_end_of_day, outcome
 from marketbrief.reports.intraday import build_intraday
+from marketbrief.reports.payload import parsed
 from marketbrief.reports.premarket import MARKET_PULSE, build_pre_market
 from marketbrief.reports.weekly import build_weekly
 from marketbrief.store.gateway import Store
@@ -203,7 +204,7 @@ async def weekly(ctx: JobContext) -> JobResult:
     reports: dict[date, dict[str, Any] | None] = {}
     for session in sessions:
         snapshot = await ctx.store.latest_snapshot(ReportType.END_OF_DAY, session)
-        reports[session] = orjson.loads(snapshot.content) if snapshot is not None else None
+        reports[session] = parsed(snapshot.content) if snapshot is not None else None
     await ctx.stage(Stage.ANALYSIS)
     found = sum(r is not None for r in reports.values())
     if found == 0:

@@ -6,6 +6,7 @@ takes the lock up front instead of failing half-way with SQLITE_BUSY. A SQLite c
 met its filesystem failing (read-only, I/O error, full) is thrown away with its pool, the way
 SQLAlchemy discards a dropped server connection: SQLite keeps a connection opened while the
 file was read-only read-only for its whole life, so only a new one can write once it is back.
+PostgreSQL's engine, with a bound on every wait, is built in `store/postgres.py`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,17 @@ from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
-from marketbrief.errors import SchemaError, StoreConflict, StoreError, StoreUnavailable
+from marketbrief.errors import (
+    SchemaError,
+    StoreConflict,
+    StoreError,
+    StoreTimeout,
+    StoreUnavailable,
+)
+from marketbrief.store.postgres import PgTimeouts, is_timeout, pg_engine
 
 BUSY_TIMEOUT_MS = 5_000
 PG_LOCK_TIMEOUT_MS = 3_000
-PG_STATEMENT_TIMEOUT_MS = 60_000
 _SCHEMA_HINTS = (
     "no such table",
     "no such column",
@@ -91,31 +98,15 @@ class Engines:
             self.writer.dispose()
 
 
-def create_engines(url: str) -> Engines:
+def create_engines(url: str, pg_timeouts: PgTimeouts | None = None) -> Engines:
     """Build engines for a sqlite:/// or postgresql+psycopg:// URL."""
     with mapped_errors():
         if url.startswith("sqlite"):
             reader = _sqlite_engine(url, begin="BEGIN", pool_size=8)
             writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
         else:
-            reader = sa.create_engine(
-                url,
-                pool_pre_ping=True,
-                pool_size=10,
-                max_overflow=10,
-                pool_timeout=10,
-                connect_args={"connect_timeout": 5},
-            )
+            reader = pg_engine(url, pg_timeouts or PgTimeouts(), lock_timeout_ms=PG_LOCK_TIMEOUT_MS)
             writer = reader
-
-            @event.listens_for(reader, "connect")
-            def _bounded(dbapi_connection: Any, _record: Any) -> None:
-                # A blocked store must fail within the write budget (and the write go to the
-                # outbox), not hang.
-                with dbapi_connection.cursor() as cursor:
-                    cursor.execute(f"SET lock_timeout = {PG_LOCK_TIMEOUT_MS}")
-                    cursor.execute(f"SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}")
-                dbapi_connection.commit()
 
     # On PostgreSQL concurrent writers are the database's business, not a process lock's.
     lock: AbstractContextManager[Any] = threading.Lock() if url.startswith("sqlite") else _NoLock()
@@ -193,6 +184,8 @@ def mapped_errors() -> Iterator[None]:
     except exc.TimeoutError as error:  # the connection pool stayed exhausted
         raise StoreUnavailable(f"no store connection free: {error}") from error
     except exc.DBAPIError as error:
+        if is_timeout(error.orig):
+            raise StoreTimeout(_message(error)) from error
         raise _classify(error) from error
     except exc.SQLAlchemyError as error:
         raise StoreError(_message(error)) from error

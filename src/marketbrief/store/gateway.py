@@ -3,22 +3,31 @@
 A backend (`SQLStore`, behind the blocking `StoreBackend` port) answers in the calling thread.
 `Store` moves each call to a worker thread and records whether the store answered, so health is
 tracked in exactly one place and callers simply write `await store.latest_snapshot(t, day)`.
+
+Health is a circuit breaker: once a call timed out, calls fail at once for a cool-down and then
+one probe at a time tests recovery. A read also has a deadline of its own: past it the caller
+gets StoreTimeout while the worker thread finishes (or times out) on its own, so no reader
+waits on a stalled store longer than the deadline, whatever the driver is doing.
+
 Writes are tracked apart from reads: a store whose filesystem went read-only answers every read,
 and only a write that succeeds again says that it takes writes again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 
+from marketbrief.breaker import DEFAULT_COOLDOWN_SECONDS, Breaker
 from marketbrief.calendar import utc_now
-from marketbrief.errors import StoreUnavailable
+from marketbrief.errors import StoreError, StoreTimeout, StoreUnavailable
 from marketbrief.models import (
     Claim,
     Completion,
@@ -41,21 +50,46 @@ from marketbrief.store.base import (
 )
 
 T = TypeVar("T")
+DEFAULT_READ_TIMEOUT_SECONDS = 1.5
+# How long close() lets abandoned reads finish (their own round-trip timeout ends them).
+CLOSE_GRACE_SECONDS = 5.0
+
+
+class _Running:
+    """Counts worker-thread calls that may outlive their caller, so close() can wait for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def tracked(self, call: Callable[[], T]) -> Callable[[], T]:
+        """`call`, counted while it runs."""
+
+        def run() -> T:
+            with self._idle:
+                self._count += 1
+            try:
+                return call()
+            finally:
+                with self._idle:
+                    self._count -= 1
+                    self._idle.notify_all()
+
+        return run
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no tracked call runs (or `timeout` passes); True when idle."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 @dataclass(slots=True)
-class StoreHealth:
-    """Whether the store answered the last time this process asked, and whether it took writes."""
+class StoreHealth(Breaker):
+    """Whether the store answered the last time this process asked, whether it took writes,
+    and whether to ask now (the breaker)."""
 
-    down_since: datetime | None = None
-    last_error: str | None = None
     writes_down_since: datetime | None = None
     last_write_error: str | None = None
-
-    @property
-    def is_down(self) -> bool:
-        """True after a failed store call, until the next successful one."""
-        return self.down_since is not None
 
     @property
     def writes_down(self) -> bool:
@@ -63,18 +97,21 @@ class StoreHealth:
         return self.writes_down_since is not None
 
     def failed(self, error: Exception, now: datetime, *, write: bool = False) -> None:
-        """Record a failed store call."""
-        if self.down_since is None:
-            self.down_since = now
-        self.last_error = str(error)
+        """Record a store call that failed with an error."""
+        Breaker.failed(self, error, now)
         if write:
             if self.writes_down_since is None:
                 self.writes_down_since = now
             self.last_write_error = str(error)
 
+    def timed_out(self, error: Exception, now: datetime, *, write: bool = False) -> None:
+        """Record a store call that got no answer in time: the breaker opens."""
+        self.failed(error, now, write=write)
+        self.trip()
+
     def answered(self, *, write: bool = False) -> None:
         """Record a successful store call."""
-        self.down_since = None
+        Breaker.answered(self)
         if write:
             self.writes_down_since = None
 
@@ -82,10 +119,19 @@ class StoreHealth:
 class Store:
     """The async face of a blocking store backend; every method may raise StoreError."""
 
-    def __init__(self, backend: StoreBackend, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        backend: StoreBackend,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+        breaker_cooldown: float = DEFAULT_COOLDOWN_SECONDS,
+    ) -> None:
         self.backend = backend
         self.clock = clock
-        self.health = StoreHealth()
+        self.read_timeout = read_timeout
+        self.health = StoreHealth(cooldown=breaker_cooldown)
+        self._reads = _Running()
 
     @property
     def dialect(self) -> str:
@@ -95,12 +141,48 @@ class Store:
     async def _call(
         self, method: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any
     ) -> T:
+        """A call bounded by the engine's own timeouts (a write is never abandoned)."""
+        return await self._guarded(None, partial(method, *args, **kwargs), write=write)
+
+    async def _read(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A read: abandoned to its thread past the read deadline."""
+        return await self._guarded(self.read_timeout, partial(method, *args, **kwargs))
+
+    async def _guarded(
+        self,
+        deadline: float | None,
+        call: Callable[[], T],
+        *,
+        prober: bool = False,
+        write: bool = False,
+    ) -> T:
+        health = self.health
+        if not health.admit(prober=prober):
+            raise StoreUnavailable(health.refusal("the store"))
         try:
-            result = await anyio.to_thread.run_sync(partial(method, *args, **kwargs))
-        except StoreUnavailable as error:
-            self.health.failed(error, self.clock(), write=write)
+            if deadline is None:
+                result = await anyio.to_thread.run_sync(call)
+            else:
+                try:
+                    with anyio.fail_after(deadline):
+                        result = await anyio.to_thread.run_sync(
+                            self._reads.tracked(call), abandon_on_cancel=True
+                        )
+                except TimeoutError:
+                    raise StoreTimeout(f"the store did not answer within {deadline} s") from None
+        except StoreTimeout as error:
+            health.timed_out(error, self.clock(), write=write)
             raise
-        self.health.answered(write=write)
+        except StoreUnavailable as error:
+            health.failed(error, self.clock(), write=write)
+            raise
+        except StoreError:
+            health.answered(write=write)  # a conflict or a schema error is an answer
+            raise
+        except BaseException:
+            health.abandoned()
+            raise
+        health.answered(write=write)
         return result
 
     # -- runs: claim, stages, completion, sweep -------------------------------------------------
@@ -167,86 +249,96 @@ class Store:
 
     async def latest_snapshot(self, report_type: ReportType, day: date) -> Snapshot | None:
         """The snapshot readers get for (type, date)."""
-        return await self._call(self.backend.latest_snapshot, report_type, day)
+        return await self._read(self.backend.latest_snapshot, report_type, day)
 
     async def snapshot_before(self, report_type: ReportType, day: date) -> Snapshot | None:
         """The latest snapshot of that type for the newest date before `day`."""
-        return await self._call(self.backend.snapshot_before, report_type, day)
+        return await self._read(self.backend.snapshot_before, report_type, day)
 
     async def latest_snapshots(
         self, report_type: ReportType, date_from: date, date_to: date
     ) -> list[Snapshot]:
         """The latest snapshot of each date in a range, oldest first."""
-        return await self._call(self.backend.latest_snapshots, report_type, date_from, date_to)
+        return await self._read(self.backend.latest_snapshots, report_type, date_from, date_to)
 
     async def latest_version(self, report_type: ReportType, day: date) -> int | None:
         """The version `report_latest` holds for (type, date)."""
-        return await self._call(self.backend.latest_version, report_type, day)
+        return await self._read(self.backend.latest_version, report_type, day)
 
     async def latest_keys(
         self, report_type: ReportType | None = None, day: date | None = None
     ) -> list[tuple[ReportType, date]]:
         """Every (type, date) with a latest report, optionally filtered."""
-        return await self._call(self.backend.latest_keys, report_type, day)
+        return await self._read(self.backend.latest_keys, report_type, day)
 
     async def revision(self) -> int:
         """A counter that grows whenever a latest pointer moves."""
-        return await self._call(self.backend.revision)
+        return await self._read(self.backend.revision)
 
     # -- runs: reads -----------------------------------------------------------------------------
 
     async def latest_run_for(self, report_type: ReportType, day: date) -> Run | None:
         """The newest run of that type for that date."""
-        return await self._call(self.backend.latest_run_for, report_type, day)
+        return await self._read(self.backend.latest_run_for, report_type, day)
 
     async def predictions_for(
         self, day: date, report_types: tuple[ReportType, ...]
     ) -> tuple[Run, list[Prediction]] | None:
         """The newest run of those types on `day` that stored predictions, with them."""
-        return await self._call(self.backend.predictions_for, day, report_types)
+        return await self._read(self.backend.predictions_for, day, report_types)
 
     async def good_run(
         self, report_type: ReportType, day: date
     ) -> tuple[Run, list[Prediction]] | None:
         """The newest success/partial run of that type on `day`, with its predictions."""
-        return await self._call(self.backend.good_run, report_type, day)
+        return await self._read(self.backend.good_run, report_type, day)
 
     async def history(self, query: HistoryQuery) -> HistoryPage:
         """One page of run history."""
-        return await self._call(self.backend.history, query)
+        return await self._read(self.backend.history, query)
 
     async def latest_run(self, report_type: ReportType | None = None) -> Run | None:
         """The most recently started run, optionally of one type."""
-        return await self._call(self.backend.latest_run, report_type)
+        return await self._read(self.backend.latest_run, report_type)
 
     async def runs_between(self, date_from: date, date_to: date) -> list[Run]:
         """Every run for business dates in a range, oldest first."""
-        return await self._call(self.backend.runs_between, date_from, date_to)
+        return await self._read(self.backend.runs_between, date_from, date_to)
 
     async def run_counts(self) -> dict[tuple[str, str], int]:
         """How many runs there are by (type, status)."""
-        return await self._call(self.backend.run_counts)
+        return await self._read(self.backend.run_counts)
 
     async def get_run(self, ref: str | int) -> RunDetail | None:
         """One run in full, by integer id or run_id."""
-        return await self._call(self.backend.get_run, ref)
+        return await self._read(self.backend.get_run, ref)
 
     async def runs_revision(self) -> int:
         """A counter that grows with every write to run history."""
-        return await self._call(self.backend.runs_revision)
+        return await self._read(self.backend.runs_revision)
 
     # -- the connection --------------------------------------------------------------------------
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""
-        await self._call(self.backend.ping)
+        await self._read(self.backend.ping)
+
+    async def probe(self) -> bool:
+        """Whether the store answers, asked by a background prober even while the breaker
+        keeps requests away (after the cool-down, one probe at a time)."""
+        try:
+            await self._guarded(self.read_timeout, self.backend.ping, prober=True)
+        except StoreUnavailable:
+            return False
+        return True
 
     async def ping_writes(self) -> None:
         """Raise StoreUnavailable unless the store takes a write."""
         await self._call(self.backend.ping_writes, write=True)
 
     async def close(self) -> None:
-        """Release every connection."""
+        """Release every connection, once reads abandoned past their deadline have ended."""
+        await anyio.to_thread.run_sync(self._reads.wait_idle, CLOSE_GRACE_SECONDS)
         await anyio.to_thread.run_sync(self.backend.close)
 
     # -- incidents (the alerts' claims: the store decides which process tells people) -----------

@@ -26,6 +26,7 @@ from marketbrief.store.history import HistoryQueries, predictions_of
 from marketbrief.store.incidents import IncidentWrites
 from marketbrief.store.market import MarketData
 from marketbrief.store.migrate import Verification, upgrade, verify
+from marketbrief.store.postgres import PgTimeouts
 from marketbrief.store.schema import (
     job_executions,
     report_latest,
@@ -54,9 +55,9 @@ _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("da
 class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pg_timeouts: PgTimeouts | None = None) -> None:
         self.url = url
-        self._engines: Engines = create_engines(url)
+        self._engines: Engines = create_engines(url, pg_timeouts)
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from marketbrief.calendar import parse_date
 from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
 from marketbrief.models import ReportType, RunStatus
+from marketbrief.reports.payload import parsed
 from marketbrief.results import records
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web import shapes
@@ -117,9 +118,7 @@ async def report_page(request: Request) -> Response:
         return render("error.html", {"title": "Bad request", "message": str(error)}, 400)
     response = await svc.results.get_report(kind, day)
     meta = response.meta(svc.now())
-    data = (
-        orjson.loads(response.data) if response.data is not None and response.has_content else None
-    )
+    data = parsed(response.data) if response.data is not None and response.has_content else None
     status = REPORT_STATUS[response.state]
     context = {
         "title": f"{kind.value} {response.requested_date.isoformat()}",

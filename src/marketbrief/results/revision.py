@@ -1,0 +1,88 @@
+"""The store's revision as this process last saw it, kept fresh off the request path.
+
+The revision grows whenever a latest pointer moves; a cached entry is checked against the store
+once per revision. Readers take the last-known revision without waiting: a background loop (in
+a server) and a refresh started by a reader that finds it older than the interval keep it
+current. A reader waits for the store only when no revision is known yet, or when the interval
+is 0 (every read checks: strict setups and tests). When the store is down the last-known
+revision stands, so cached entries are served (marked by the reader) instead of waited on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from marketbrief.errors import StoreError, StoreUnavailable
+from marketbrief.results.singleflight import SingleFlight
+from marketbrief.store.gateway import Store
+
+_KEY = "store-revision"
+PROBE_SECONDS = 0.5  # how often the loop asks whether a probe may go (the breaker decides)
+
+
+class RevisionWatch:
+    """The last-known store revision and when it was read."""
+
+    def __init__(self, store: Store, interval: float) -> None:
+        self.store = store
+        self.interval = interval
+        self.revision: int | None = None
+        self._read_at: float | None = None
+        self._flights: SingleFlight[None] = SingleFlight()
+        self._kicked: set[asyncio.Task[None]] = set()
+
+    async def known(self) -> int | None:
+        """The revision to validate cached entries against (None: the store was never read)."""
+        if self.revision is None or self.interval == 0:
+            # Concurrent callers share the one read in flight and leave it together, so their
+            # misses still share one store read.
+            await self.refresh()
+        elif self._due() and not self._flights.in_flight(_KEY):
+            task = asyncio.ensure_future(self.refresh())
+            self._kicked.add(task)
+            task.add_done_callback(self._kicked.discard)
+        return self.revision
+
+    async def refresh(self) -> None:
+        """Read the revision once (shared with concurrent callers); a store outage keeps the old."""
+        await self._flights.run(_KEY, self._read)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: read the revision every interval (a server's background task).
+
+        While it runs it is also the store's only prober: once the store's breaker opened,
+        requests are refused at once, and this loop alone tests whether the store is back.
+        """
+        period = self.interval or 1.0
+        health = self.store.health
+        health.background_probes = True
+        try:
+            while not stop.is_set():
+                if health.is_open:
+                    await self.store.probe()
+                if not health.is_open and self._due():
+                    with contextlib.suppress(StoreError):  # a reader meets it and says so
+                        await self.refresh()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), min(period, PROBE_SECONDS))
+        finally:
+            health.background_probes = False
+
+    async def close(self) -> None:
+        """Cancel refreshes started by readers."""
+        for task in list(self._kicked):
+            task.cancel()
+        for task in list(self._kicked):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _due(self) -> bool:
+        read_at = self._read_at
+        return read_at is None or time.monotonic() - read_at >= self.interval
+
+    async def _read(self) -> None:
+        self._read_at = time.monotonic()
+        with contextlib.suppress(StoreUnavailable):
+            self.revision = await self.store.revision()
