@@ -357,4 +357,4 @@ class Store:
 
     async def incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Incident]:
         """The newest incidents first."""
-        return await self._call(self.backend.incidents, open_only=open_only, limit=limit)
+        return await self._read(self.backend.incidents, open_only=open_only, limit=limit)
