@@ -17,7 +17,7 @@ from marketbrief.errors import InvalidInput, SchemaError, StoreConflict
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.store.base import HistoryQuery, encode_cursor
 from marketbrief.store.history import history_select
-from marketbrief.store.schema import job_executions
+from marketbrief.store.schema import job_executions, market_closes
 from marketbrief.store.sql import SQLStore
 from tests.support.factories import SESSION, completion_for, predictions, standalone_completion
 
@@ -229,6 +229,24 @@ def test_history_pages_cover_every_run_once_newest_first(store: SQLStore) -> Non
 def test_bad_history_queries_are_refused_with_a_clear_error(bad: dict[str, object]) -> None:
     with pytest.raises(InvalidInput):
         HistoryQuery(**bad)  # type: ignore[arg-type]
+
+
+def test_a_close_keeps_its_provider_name_however_long_the_path(store: SQLStore) -> None:
+    # A `dir:` price provider is named by its path; on PostgreSQL a varchar(64) refused it and
+    # the end-of-day run failed saving its closes.
+    source = "dir:/srv/" + "marketbrief-price-files/" * 12 + "closes"
+    close = {
+        "symbol": "AAPL",
+        "close_date": date(2026, 11, 24),
+        "close": 231.07,
+        "previous_close": 229.5,
+        "change_pct": 0.68,
+        "source": source,
+    }
+    assert store.save_closes([close]) == 1
+    with store._engines.read() as connection:
+        kept = connection.execute(sa.select(market_closes.c.source)).scalar_one()
+    assert kept == source
 
 
 def test_the_sweeper_fails_runs_stuck_in_running(store: SQLStore) -> None:

@@ -10,6 +10,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0004": {"job_executions": ("version",)},
     # 0005 added the incidents table, which archives never hold (ops/archive.TABLES).
     "0005": {},
+    # 0006 widened market_closes.source to text: no column added.
+    "0006": {},
 }
 
 

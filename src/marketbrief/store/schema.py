@@ -242,7 +242,7 @@ market_closes = sa.Table(
     sa.Column("close", sa.Float, nullable=False),
     sa.Column("previous_close", sa.Float),
     sa.Column("change_pct", sa.Float),
-    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("symbol", "close_date"),
 )
