@@ -20,6 +20,7 @@ SLOT_MISSED = "slot_missed"
 OUTBOX_STUCK = "outbox_stuck"
 REPORT_STALE = "report_stale"
 CORRUPTION = "corruption"
+ROLLBACK_TRIGGER = "rollback_trigger"
 GOOD_SLOT = frozenset({"ok", "partial", "running", "pending"})
 
 
@@ -40,6 +41,16 @@ class Links:
     def status(self) -> str:
         """The status page."""
         return f"{self.base}/status"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One rollback trigger as this process measures it: `crossed` True or False, or None
+    when there is nothing to measure (no writes, no history requests in the window)."""
+
+    name: str
+    crossed: bool | None
+    summary: str
 
 
 @dataclass(slots=True)
@@ -175,6 +186,29 @@ def corruption(problems: list[str], now: datetime, links: Links) -> IncidentRepo
         kind=CORRUPTION,
         subject="store",
         summary=f"marketbrief verify found {len(problems)} problem(s): {shown}",
+        since=now,
+        link=links.status(),
+    )
+
+
+def rollback(readings: list[Reading], now: datetime, links: Links) -> Findings:
+    """The plan's rollback triggers: a crossed one holds; one measured and back within its
+    threshold is fine; one not measured leaves its incident as it is."""
+    found = Findings()
+    for reading in readings:
+        if reading.crossed:
+            found.holding.append(rollback_trigger(reading.name, reading.summary, now, links))
+        elif reading.crossed is False:
+            found.fine.add((ROLLBACK_TRIGGER, reading.name))
+    return found
+
+
+def rollback_trigger(name: str, summary: str, now: datetime, links: Links) -> IncidentReport:
+    """A rollback trigger of the migration plan crossed (subject: the trigger's name)."""
+    return IncidentReport(
+        kind=ROLLBACK_TRIGGER,
+        subject=name,
+        summary=f"rollback trigger crossed: {summary}",
         since=now,
         link=links.status(),
     )

@@ -14,6 +14,7 @@ TITLES = {
     "outbox_stuck": "outbox holding writes",
     "report_stale": "report served stale",
     "corruption": "store corruption",
+    "rollback_trigger": "rollback trigger",
 }
 PREFIX = "[marketbrief]"
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from marketbrief.alerts import checks, messages
 from marketbrief.alerts.channels import Channel, channels_from
-from marketbrief.alerts.checks import Findings, Links
+from marketbrief.alerts.checks import Findings, Links, Reading
 from marketbrief.alerts.sender import Sender
 from marketbrief.calendar import iso_instant
 from marketbrief.config import Settings
@@ -82,6 +82,9 @@ class Alerts:
         self.sender = Sender(channels)
         self.clock = clock or results.now
         self._pending: set[asyncio.Task[None]] = set()
+        self.readings: Callable[[datetime], list[Reading]] | None = None
+        """The rollback triggers as measured, when this process measures them (the web app
+        sets it: the request histogram lives there)."""
 
     @classmethod
     def open(cls, settings: Settings, results: Results) -> Alerts:
@@ -183,6 +186,8 @@ class Alerts:
             checks.outbox(self.results.outbox_since(), now, self.policy.outbox_after, self.links),
             self._served(now),
         ]
+        if self.readings is not None:
+            findings.append(checks.rollback(self.readings(now), now, self.links))
         for found in findings:
             await self._apply(found)
 

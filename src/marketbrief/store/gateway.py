@@ -116,6 +116,21 @@ class StoreHealth(Breaker):
             self.writes_down_since = None
 
 
+@dataclass(slots=True)
+class WriteCounts:
+    """Every store write this process attempted, and how many committed (the plan's write
+    success rate). A write the breaker refused counts as attempted and not committed; a
+    retry is a new attempt."""
+
+    attempts: int = 0
+    committed: int = 0
+
+    @property
+    def failed(self) -> int:
+        """Attempts that did not commit."""
+        return self.attempts - self.committed
+
+
 class Store:
     """The async face of a blocking store backend; every method may raise StoreError."""
 
@@ -131,6 +146,7 @@ class Store:
         self.clock = clock
         self.read_timeout = read_timeout
         self.health = StoreHealth(cooldown=breaker_cooldown)
+        self.writes = WriteCounts()
         self._reads = _Running()
 
     @property
@@ -157,6 +173,8 @@ class Store:
         write: bool = False,
     ) -> T:
         health = self.health
+        if write:
+            self.writes.attempts += 1
         if not health.admit(prober=prober):
             raise StoreUnavailable(health.refusal("the store"))
         try:
@@ -183,6 +201,8 @@ class Store:
             health.abandoned()
             raise
         health.answered(write=write)
+        if write:
+            self.writes.committed += 1
         return result
 
     # -- runs: claim, stages, completion, sweep -------------------------------------------------

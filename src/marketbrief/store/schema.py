@@ -250,7 +250,14 @@ market_closes = sa.Table(
 # What the service noticed about itself and told people: one row per incident. At most one
 # incident per (kind, subject) is open at a time, across every process: the partial unique
 # index decides which process opens it (and so which one sends the alert).
-INCIDENT_KINDS = ("run_failed", "slot_missed", "outbox_stuck", "report_stale", "corruption")
+INCIDENT_KINDS = (
+    "run_failed",
+    "slot_missed",
+    "outbox_stuck",
+    "report_stale",
+    "corruption",
+    "rollback_trigger",
+)
 incidents = sa.Table(
     "incidents",
     metadata,

@@ -78,6 +78,7 @@ async def get_report(request: Request) -> Response:
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     body = response.render(services(request).now(), with_error=status >= 400)
+    request.app.state.metrics.answered("api", status, response)
     return Response(body, status, headers=headers, media_type="application/json")
 
 
@@ -226,6 +227,12 @@ async def alerts(request: Request) -> Response:
             "channels": svc.alerts.channel_records(),
         }
     )
+
+
+async def slo(request: Request) -> Response:
+    """The migration plan's success metrics beside their targets, and its rollback triggers
+    (this process's counters over the window; completeness from the store)."""
+    return JSON(await request.app.state.plan.report())
 
 
 async def healthz(request: Request) -> Response:

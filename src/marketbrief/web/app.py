@@ -21,6 +21,7 @@ from marketbrief.web.errors import exception_handlers
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SecurityHeaders, Timing
 from marketbrief.web.openapi import openapi_document
+from marketbrief.web.plan import Plan
 from marketbrief.web.ratelimit import TriggerLimit
 
 STATIC = Path(__file__).parent / "static"
@@ -36,12 +37,14 @@ def create_app(
     settings = settings or (services.settings if services else Settings.from_env())
     holder: dict[str, Services] = {}
     metrics = Metrics(lambda: holder.get("services"))
+    plan = Plan(metrics, lambda: holder.get("services"))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = services or Services.open(settings)
         holder["services"] = opened
         app.state.services = opened
+        opened.alerts.readings = plan.readings  # the rollback triggers, watched every pass
         trigger_limit = TriggerLimit.from_settings(
             settings, on_fallback=metrics.trigger_limit_fallbacks.inc
         )
@@ -70,6 +73,7 @@ def create_app(
         Route("/api/v1/cache/rehydrate", api.rehydrate_cache, methods=["POST"]),
         Route("/api/v1/schedule", api.schedule, methods=["GET"]),
         Route("/api/v1/alerts", api.alerts, methods=["GET"]),
+        Route("/api/v1/slo", api.slo, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -94,4 +98,6 @@ def create_app(
     # A trailing-slash redirect would echo the request's Host header back as the Location
     # (and a client following a 307 re-sends its POST and X-API-Key there): answer 404 instead.
     app.router.redirect_slashes = False
+    app.state.metrics = metrics
+    app.state.plan = plan
     return app

@@ -11,11 +11,21 @@ from prometheus_client.registry import Collector
 
 from marketbrief.errors import StoreError
 from marketbrief.models import ReportType, Run
+from marketbrief.results.envelope import ReportResponse, ReportState
 from marketbrief.services import Services
 
 RUN_COUNTS_TTL_SECONDS = 30.0
 # A request's method token is the client's to choose: only these become label values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def is_blank(status: int, response: ReportResponse) -> bool:
+    """A 200 that carries no report and does not say it is pending: what must never happen."""
+    return (
+        status == 200
+        and (not response.has_content or not response.data or not response.data.strip())
+        and response.state is not ReportState.PENDING
+    )
 
 
 class Metrics:
@@ -29,6 +39,12 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.report_answers = Counter(
+            "marketbrief_report_answers",
+            "Report answers rendered (API and pages); blank=yes: a 200 without a report.",
+            ["surface", "blank"],
+            registry=self.registry,
         )
         self.trigger_limit_fallbacks = Counter(
             "marketbrief_trigger_limit_fallbacks",
@@ -47,6 +63,32 @@ class Metrics:
         known = method if method in METHODS else "other"
         code = str(status) if 100 <= status <= 599 else "other"
         self.requests.labels(known, route, code).observe(seconds)
+
+    def answered(self, surface: str, status: int, response: ReportResponse) -> None:
+        """Count one report answer (`surface` is `api` or `page`); blank when it is a 200
+        carrying no report and not saying it is still pending."""
+        blank = is_blank(status, response)
+        self.report_answers.labels(surface, "yes" if blank else "no").inc()
+
+    def counted(self, name: str, **labels: str) -> float:
+        """The sum of a counter's (or a histogram's `_count`) samples matching `labels`."""
+        total = 0.0
+        for family in self.registry.collect():
+            for sample in family.samples:
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    total += sample.value
+        return total
+
+    def buckets(self, route: str) -> tuple[tuple[float, float], ...]:
+        """The request histogram's cumulative buckets for one route, every method and status
+        summed: (upper bound, count) pairs, ascending, ending with +Inf."""
+        sums: dict[float, float] = {}
+        for metric in self.requests.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_bucket") and sample.labels.get("route") == route:
+                    bound = float(sample.labels["le"])
+                    sums[bound] = sums.get(bound, 0.0) + sample.value
+        return tuple(sorted(sums.items()))
 
     def render(self) -> bytes:
         """The exposition text (blocking: call it in a thread, after `refresh`)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from marketbrief import __version__
 from marketbrief.models import ReportType, RunStatus
+from marketbrief.web.openapi_plan import SLO_PATH
 from marketbrief.web.security import MAX_BODY_BYTES
 
 DATE = {"type": "string", "format": "date", "example": "2026-11-24"}
@@ -245,6 +246,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/slo": SLO_PATH,
             "/healthz": {
                 "get": {
                     "summary": "The process is alive",

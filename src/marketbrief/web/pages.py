@@ -127,6 +127,7 @@ async def report_page(request: Request) -> Response:
         "view": shapes.report_view(data),
         "json_url": f"/api/v1/reports/{kind.value}?date={response.requested_date.isoformat()}",
     }
+    request.app.state.metrics.answered("page", status, response)
     return render("report.html", context, status)
 
 
@@ -178,6 +179,7 @@ async def status_page(request: Request) -> Response:
         "last_runs": last_runs,
         "alerts": alerts,
         "channels": svc.alerts.channel_records(),
+        "plan": await request.app.state.plan.report(),
         "uptime": str(timedelta(seconds=int((svc.now() - svc.started_at).total_seconds()))),
     }
     return render("status.html", context, 200 if readiness["ready"] else 503)
