@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from marketbrief.alerts.checks import ROLLBACK_TRIGGER
 from marketbrief.models import RunStatus
 from marketbrief.store import engine as store_engine
-from marketbrief.web.plan import histogram_quantile
+from marketbrief.web.quantiles import histogram_quantile
 from tests.support.api_fixtures import PREVIOUS, Api
 from tests.support.api_helpers import EOD, PRE, REPORT, made
 from tests.support.backends import PG_HOST, PG_PORT
@@ -72,6 +72,14 @@ def _buckets(metrics_text: str, route: str) -> tuple[tuple[float, float], ...]:
     return tuple(sorted(sums.items()))
 
 
+def _samples(metrics_text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics_text)
+        for s in family.samples
+    }
+
+
 async def test_n_history_requests_give_a_count_of_n_and_percentiles_inside_their_buckets(
     api: Api,
 ) -> None:
@@ -80,7 +88,14 @@ async def test_n_history_requests_give_a_count_of_n_and_percentiles_inside_their
     for _ in range(n):
         assert (await api.get("/api/v1/jobs/history")).status_code == 200
     history = _by_name(await _plan(api))["history_latency"]
-    buckets = _buckets((await api.get("/metrics")).text, "/api/v1/jobs/history")
+    exposition = (await api.get("/metrics")).text
+    buckets = _buckets(exposition, "/api/v1/jobs/history")
+    exported = _samples(exposition)
+    assert exported[("marketbrief_plan_history_p95_seconds", ())] == history["value"]
+    assert exported[("marketbrief_rollback_trigger_crossed", (("trigger", "history_p95"),))] == (
+        1 if history["value"] > 0.2 else 0
+    )
+    assert ("marketbrief_plan_dashboard_p95_seconds", ()) not in exported  # not measured
     assert buckets[-1][1] == n
     assert history["detail"]["count"] == n
     assert "bucket-estimated" in history["shown"]

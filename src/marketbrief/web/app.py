@@ -38,6 +38,7 @@ def create_app(
     holder: dict[str, Services] = {}
     metrics = Metrics(lambda: holder.get("services"))
     plan = Plan(metrics, lambda: holder.get("services"))
+    metrics.registry.register(plan.collector())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

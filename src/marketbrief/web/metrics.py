@@ -70,14 +70,15 @@ class Metrics:
         blank = is_blank(status, response)
         self.report_answers.labels(surface, "yes" if blank else "no").inc()
 
-    def counted(self, name: str, **labels: str) -> float:
-        """The sum of a counter's (or a histogram's `_count`) samples matching `labels`."""
-        total = 0.0
-        for family in self.registry.collect():
-            for sample in family.samples:
-                if sample.name == name and labels.items() <= sample.labels.items():
-                    total += sample.value
-        return total
+    def answers(self, *, blank: bool | None = None) -> float:
+        """Report answers counted so far (only the blank ones, or only the others)."""
+        want = None if blank is None else ("yes" if blank else "no")
+        return sum(
+            sample.value
+            for metric in self.report_answers.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total") and (want is None or sample.labels["blank"] == want)
+        )
 
     def buckets(self, route: str) -> tuple[tuple[float, float], ...]:
         """The request histogram's cumulative buckets for one route, every method and status

@@ -17,16 +17,20 @@ the rank falls into, so a percentile is only as precise as the buckets around it
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from marketbrief.alerts.checks import CORRUPTION, Reading
 from marketbrief.calendar import business_date, iso_instant
 from marketbrief.errors import StoreError
 from marketbrief.services import Services
 from marketbrief.web.metrics import Metrics
+from marketbrief.web.quantiles import Sample, histogram_quantile
 
 HISTORY_ROUTE = "/api/v1/jobs/history"
 DASHBOARD_ROUTE = "/"
@@ -47,45 +51,6 @@ SCOPE = (
     "counted by the process that served this page since it started (each process of a "
     "deployment has its own); completeness is read from the store and the same everywhere"
 )
-
-Buckets = tuple[tuple[float, float], ...]
-
-
-def histogram_quantile(q: float, buckets: Buckets) -> tuple[float, bool] | None:
-    """The q-quantile of cumulative (upper bound, count) buckets ending with +Inf, estimated
-    as Prometheus does; None without observations. The flag is True when the rank falls in
-    the +Inf bucket: the value is then the highest finite bound, a lower bound."""
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    lower, below = 0.0, 0.0
-    for upper, count in buckets:
-        if count >= rank:
-            if upper == float("inf"):
-                return lower, True
-            if count == below:
-                return upper, False
-            return lower + (upper - lower) * (rank - below) / (count - below), False
-        lower, below = upper, count
-    return lower, True
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """The counters the plan's metrics are computed from, at one instant."""
-
-    at: datetime
-    values: dict[str, float]
-    buckets: dict[str, Buckets]
-
-    def minus(self, base: Sample) -> Sample:
-        """What was counted between `base` and this sample."""
-        values = {k: v - base.values.get(k, 0.0) for k, v in self.values.items()}
-        buckets = {}
-        for route, now in self.buckets.items():
-            then = dict(base.buckets.get(route, ()))
-            buckets[route] = tuple((le, n - then.get(le, 0.0)) for le, n in now)
-        return Sample(self.at, values, buckets)
 
 
 @dataclass(slots=True)
@@ -109,24 +74,36 @@ class Plan:
                 "outboxed": c.outboxed,
                 "cache_hits": c.cache_hits,
                 "cache_misses": c.cache_misses,
-                "answers": m.counted("marketbrief_report_answers_total"),
-                "blank": m.counted("marketbrief_report_answers_total", blank="yes"),
+                "answers": m.answers(),
+                "blank": m.answers(blank=True),
             },
             {route: m.buckets(route) for route in (HISTORY_ROUTE, DASHBOARD_ROUTE)},
         )
 
     def windowed(self, svc: Services, now: datetime) -> tuple[Sample, datetime]:
-        """What was counted in the window ending now, and when the window began."""
+        """What was counted in the window ending now, and when the window began (keeping a
+        sample every SAMPLE_EVERY)."""
         current = self._now_sample(svc, now)
         if not self.samples or now - self.samples[-1].at >= SAMPLE_EVERY:
             self.samples.append(current)
         # Keep the newest sample at least a window old as the base; drop those before it.
         while len(self.samples) > 1 and now - self.samples[1].at >= self.window:
             self.samples.popleft()
-        first = self.samples[0]
-        if now - first.at >= self.window:
-            return current.minus(first), first.at
+        return self._since_base(svc, current)
+
+    def peek(self, svc: Services, now: datetime) -> Sample:
+        """The window's counts without keeping a sample (for the exposition's thread)."""
+        return self._since_base(svc, self._now_sample(svc, now))[0]
+
+    def _since_base(self, svc: Services, current: Sample) -> tuple[Sample, datetime]:
+        base = next((s for s in reversed(self.samples) if current.at - s.at >= self.window), None)
+        if base is not None:
+            return current.minus(base), base.at
         return current, svc.started_at  # younger than the window: since the process started
+
+    def collector(self) -> Collector:
+        """The windowed metrics and the triggers for /metrics (absent when not measured)."""
+        return _PlanCollector(self)
 
     # -- the rollback triggers (the alerts' watch asks every pass) -------------------------
 
@@ -365,3 +342,55 @@ async def _corruption(svc: Services) -> dict[str, Any]:
     crossed = any(i["kind"] == CORRUPTION for i in open_now)
     shown = "an open corruption incident" if crossed else "no open corruption incident"
     return {"name": CORRUPTION, "crossed": crossed, "summary": f"{limit}: {shown}"}
+
+
+class _PlanCollector(Collector):
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def collect(self) -> Iterator[Metric]:
+        svc = self.plan.services()
+        if svc is None:
+            return
+        counted = self.plan.peek(svc, svc.now())
+        values: dict[str, tuple[str, float | None]] = {
+            "history_p95_seconds": (
+                "History request P95 over the window, bucket-estimated (this process).",
+                _p95(counted, HISTORY_ROUTE),
+            ),
+            "dashboard_p95_seconds": (
+                "Dashboard render P95 over the window, bucket-estimated (this process).",
+                _p95(counted, DASHBOARD_ROUTE),
+            ),
+            "write_success_ratio": (
+                "Store writes committed / attempted over the window (this process).",
+                _write_success(counted)["value"],
+            ),
+            "blank_answers": (
+                "Report answers with status 200 and no report over the window (this process).",
+                _blank(counted)["value"],
+            ),
+            "cache_hit_ratio": (
+                "Report reads served from the cache over the window (this process).",
+                _cache(counted)["value"],
+            ),
+        }
+        for name, (text, value) in values.items():
+            family = GaugeMetricFamily(f"marketbrief_plan_{name}", text)
+            if value is not None:
+                family.add_metric([], value)
+            yield family
+        crossed = GaugeMetricFamily(
+            "marketbrief_rollback_trigger_crossed",
+            "1 while a rollback trigger is crossed, 0 when not (absent: not measured).",
+            labels=["trigger"],
+        )
+        for reading in (_write_reading(counted), _history_reading(counted)):
+            if reading.crossed is not None:
+                crossed.add_metric([reading.name], 1 if reading.crossed else 0)
+        yield crossed
+
+
+def _p95(counted: Sample, route: str) -> float | None:
+    found = histogram_quantile(0.95, counted.buckets.get(route, ()))
+    return found[0] if found is not None else None
