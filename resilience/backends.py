@@ -14,6 +14,8 @@ import psycopg
 import redis
 from harness.probes import free_port
 from harness.process import ServerProcess
+from harness.store import migrate
+from tests.support.faults_proxy import TcpProxy
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN = f"host={PG_HOST} port={PG_PORT} user=postgres dbname=test"
@@ -97,6 +99,23 @@ class PgDatabase:
         """Drop our database, ending whatever still connects to it."""
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def own_database(stack: contextlib.ExitStack) -> PgDatabase:
+    """A new database of ours, migrated; `stack` drops it."""
+    db = PgDatabase()
+    db.create()
+    stack.callback(db.drop)
+    migrate(db.url())
+    return db
+
+
+def proxy_to_postgres(stack: contextlib.ExitStack) -> TcpProxy:
+    """A loopback TcpProxy to the PostgreSQL server, up; `stack` closes it."""
+    proxy = TcpProxy(PG_PORT)
+    proxy.up()
+    stack.callback(proxy.close)
+    return proxy
 
 
 def sqlite_rows(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
