@@ -15,9 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.faults_proxy import TcpProxy
+
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test"
+
+
+def through(proxy: TcpProxy, pg_url: str) -> str:
+    """`pg_url` (a database on the shared PostgreSQL server) reaching it through `proxy`."""
+    return pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
 
 
 def _answers(host: str, port: int) -> bool:

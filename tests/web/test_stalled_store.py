@@ -22,7 +22,7 @@ from marketbrief.cache import keys
 from marketbrief.config import Settings
 from tests.support.api_fixtures import KEY, PREVIOUS, SYMBOLS, running, write_news, write_prices
 from tests.support.api_helpers import PRE, made
-from tests.support.backends import PG_HOST, PG_PORT
+from tests.support.backends import PG_PORT, through
 from tests.support.clock import DAY, Clock
 from tests.support.faults_proxy import TcpProxy
 
@@ -43,7 +43,7 @@ async def test_a_blackholed_store_never_hangs_a_page_and_service_recovers(
 ) -> None:
     migrate(pg_url)
     with TcpProxy(PG_PORT) as proxy:
-        proxied = pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
+        proxied = through(proxy, pg_url)
         settings = Settings(
             database_url=proxied,
             outbox_dir=tmp_path / "outbox",
