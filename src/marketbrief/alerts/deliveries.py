@@ -64,6 +64,7 @@ class Deliveries:
         self.clock = clock or results.now
         self.renderer: Renderer | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._checking = asyncio.Lock()  # one watch pass at a time; `settle` waits for it
 
     @classmethod
     def open(cls, settings: Settings, results: Results) -> Deliveries:
@@ -116,15 +117,16 @@ class Deliveries:
         """One watch pass: reports published lately that no process has delivered."""
         if not self.ready():
             return
-        now = self.clock()
-        found = await self.store.undelivered(now - LOOKBACK, self.report_types, now - LEASE)
-        for pending in found:
-            if pending.claimed:
-                done = await self.store.reclaim_delivery(pending.key, now - LEASE, now)
-                if done is not None:
-                    await self._send(pending.key, done)
-            elif await self.store.claim_delivery(pending.key, pending.run_id, now):
-                await self._send(pending.key, frozenset())
+        async with self._checking:
+            now = self.clock()
+            found = await self.store.undelivered(now - LOOKBACK, self.report_types, now - LEASE)
+            for pending in found:
+                if pending.claimed:
+                    done = await self.store.reclaim_delivery(pending.key, now - LEASE, now)
+                    if done is not None:
+                        await self._send(pending.key, done)
+                elif await self.store.claim_delivery(pending.key, pending.run_id, now):
+                    await self._send(pending.key, frozenset())
 
     async def _send(self, key: DeliveryKey, done: frozenset[int]) -> None:
         """Read the report as served, and queue it for each channel not yet done."""
@@ -193,7 +195,10 @@ class Deliveries:
             await sending
 
     async def settle(self) -> None:
-        """Wait until the deliveries claimed so far are queued and recorded."""
+        """Wait until the deliveries claimed so far (and by a watch pass under way) are queued
+        and recorded."""
+        async with self._checking:
+            pass
         while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
