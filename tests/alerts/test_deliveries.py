@@ -209,3 +209,24 @@ def test_deliver_types_must_be_report_types() -> None:
     assert chosen.alerting.deliver_types == ("weekly", "pre-market")
     with pytest.raises(ConfigError, match="MARKETBRIEF_DELIVER_TYPES"):
         Settings.from_env({"MARKETBRIEF_DELIVER_TYPES": "pre-market,lunch"})
+
+
+async def test_a_process_that_cannot_render_the_mail_leaves_the_report_to_one_that_can(
+    api_settings: Settings, clock: Clock, smtp: Mailbox
+) -> None:
+    settings = dataclasses.replace(api_settings, alerting=_delivering(smtp.url()))
+    cli_like, serving = Services.open(settings, clock=clock), Services.open(settings, clock=clock)
+    try:
+        run = await cli_like.runner.run(PRE, DAY, TriggerSource.MANUAL)  # no renderer here
+        assert run.published
+        await cli_like.deliveries.check()
+        await cli_like.deliveries.close()
+        assert _rows(settings) == []
+        serving.deliveries.renderer = report_html
+        await serving.deliveries.check()
+        await serving.deliveries.close()
+        [mail] = smtp.items
+        assert "<td>AAPL</td>" in _part(mail, "text/html")
+    finally:
+        await cli_like.stop()
+        await serving.stop()
