@@ -11,3 +11,18 @@ SQLite files and outbox folders. It never touches another run's Redis keys or da
 """
 
 from __future__ import annotations
+
+# The scenarios' keys, in the order `python -m resilience` runs them (and docs/resilience.md).
+SCENARIOS = (
+    "crash",
+    "reads",
+    "outage",
+    "stall-postgres",
+    "stall-redis",
+    "clocks",
+    "race",
+    "badinput",
+    "audit",
+    "fulldisk",
+    "readonly",
+)

@@ -21,6 +21,7 @@ from typing import Any
 from harness import ROOT
 
 from resilience import (
+    SCENARIOS,
     audit,
     badinput,
     clocks,
@@ -33,20 +34,6 @@ from resilience import (
     stall,
 )
 from resilience.scenario import ScenarioResult
-
-SCENARIOS = (
-    "crash",
-    "reads",
-    "outage",
-    "stall-postgres",
-    "stall-redis",
-    "clocks",
-    "race",
-    "badinput",
-    "audit",
-    "fulldisk",
-    "readonly",
-)
 
 
 def _plan(

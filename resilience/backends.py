@@ -1,4 +1,8 @@
-"""The backends this suite owns (its own redis-server and PostgreSQL database), SQLite reads."""
+"""The backends this suite owns (its own redis-server and PostgreSQL database), SQLite reads.
+
+Also the ways scenarios take them: a migrated database undone by the cleanup stack, a proxy
+before the PostgreSQL server, one measurement on SQLite and then on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import shutil
 import signal
 import sqlite3
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +19,10 @@ import psycopg
 import redis
 from harness.probes import free_port
 from harness.process import ServerProcess
+from harness.store import migrate
+from tests.support.faults_proxy import TcpProxy
+
+from resilience.scenario import ScenarioResult
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN = f"host={PG_HOST} port={PG_PORT} user=postgres dbname=test"
@@ -97,6 +106,44 @@ class PgDatabase:
         """Drop our database, ending whatever still connects to it."""
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def own_database(stack: contextlib.ExitStack) -> PgDatabase:
+    """A new database of ours, migrated; `stack` drops it."""
+    db = PgDatabase()
+    db.create()
+    stack.callback(db.drop)
+    migrate(db.url())
+    return db
+
+
+async def sqlite_then_postgres(
+    result: ScenarioResult, sqlite_url: str, one: Callable[[str, str], Awaitable[list[Any]]]
+) -> list[list[Any]]:
+    """`one(label, url)` on SQLite, then on a new database of ours (dropped after): their rows.
+
+    Without a PostgreSQL server to create it on, a note says so rather than pretend.
+    """
+    rows = [await one("sqlite", sqlite_url)]
+    db = PgDatabase()
+    try:
+        db.create()
+    except Exception as error:  # no PostgreSQL here: say so rather than pretend
+        result.notes.append(f"PostgreSQL not run: {error}")
+    else:
+        try:
+            rows.append(await one("postgresql", db.url()))
+        finally:
+            db.drop()
+    return rows
+
+
+def proxy_to_postgres(stack: contextlib.ExitStack) -> TcpProxy:
+    """A loopback TcpProxy to the PostgreSQL server, up; `stack` closes it."""
+    proxy = TcpProxy(PG_PORT)
+    proxy.up()
+    stack.callback(proxy.close)
+    return proxy
 
 
 def sqlite_rows(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

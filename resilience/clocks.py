@@ -33,7 +33,7 @@ from marketbrief.config import Settings
 from marketbrief.models import ReportType, TriggerSource
 from marketbrief.services import Services
 from marketbrief.store.sql import SQLStore
-from resilience.backends import PgDatabase
+from resilience.backends import sqlite_then_postgres
 from resilience.inputs import past_sessions, write_inputs
 from resilience.scenario import ScenarioResult, cleanup
 from resilience.server import marketbrief_env
@@ -195,8 +195,7 @@ async def _one_backend(
         f"{label}: every pair's other run was stored and said who superseded it",
         counts["pairs whose loser says who superseded it"] == counts["pairs"],
     )
-    for key, value in counts.items():
-        result.counts[f"{label} {key}"] = value
+    result.add_counts(counts, prefix=label)
     return [
         label,
         turned,
@@ -212,23 +211,11 @@ async def _one_backend(
 async def run(work: Path, *, turns: int, pairs: int) -> ScenarioResult:
     """Runs on two hosts whose clocks jump, on SQLite and PostgreSQL; count what was published."""
     result = ScenarioResult("clocks", "A clock that jumps: runs on hosts whose clocks disagree")
-    rows = [
-        await _one_backend(
-            result, "sqlite", f"sqlite:///{work / 'clocks.db'}", work, turns=turns, pairs=pairs
-        )
-    ]
-    db = PgDatabase()
-    try:
-        db.create()
-    except Exception as error:  # no PostgreSQL here: say so rather than pretend
-        result.notes.append(f"PostgreSQL not run: {error}")
-    else:
-        try:
-            rows.append(
-                await _one_backend(result, "postgresql", db.url(), work, turns=turns, pairs=pairs)
-            )
-        finally:
-            db.drop()
+    rows = await sqlite_then_postgres(
+        result,
+        f"sqlite:///{work / 'clocks.db'}",
+        lambda label, url: _one_backend(result, label, url, work, turns=turns, pairs=pairs),
+    )
     result.tables.append(
         (
             "Runs on two hosts whose clocks jump between -12 h and +12 h",

@@ -20,24 +20,16 @@ from typing import Any
 import httpx
 from harness import ROOT
 from harness.serve import MARKETBRIEF
-from harness.store import migrate
-from tests.support.faults_proxy import TcpProxy
 
 from resilience.answers import counters
-from resilience.backends import PgDatabase
+from resilience.backends import own_database, proxy_to_postgres
 from resilience.inputs import past_sessions, write_inputs
 from resilience.scenario import ScenarioResult, cleanup
-from resilience.server import API_KEY, Server, marketbrief_env
+from resilience.server import Server, marketbrief_env
+from resilience.traffic import TRIGGER_GAP, Traffic, outbox_depth
 
-TRIGGER_GAP = 0.2
 RECOVERY_LIMIT = 120.0
 UNAVAILABLE_WARNING = "the store was unavailable when this run started"
-
-
-def _outbox_depth(folder: Path) -> int:
-    if not folder.is_dir():
-        return 0
-    return sum(1 for p in folder.glob("*.json") if not p.name.startswith(".tmp-"))
 
 
 async def _cli_run(env: dict[str, str], day: date) -> dict[str, Any]:
@@ -69,14 +61,9 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
     days = past_sessions(200)
     news, prices = write_inputs(work / "inputs", days)
     outbox = work / "outbox"
-    db = PgDatabase()
     with cleanup() as stack:
-        db.create()
-        stack.callback(db.drop)
-        migrate(db.url())
-        proxy = TcpProxy(5432)
-        proxy.up()
-        stack.callback(proxy.close)
+        db = own_database(stack)
+        proxy = proxy_to_postgres(stack)
         env = marketbrief_env(
             database_url=db.url(proxy.port),
             outbox_dir=outbox,
@@ -89,62 +76,24 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
         server.start()
         server.wait_ready()
 
-        phase = "before"
-        acked: dict[str, str] = {}  # run_id -> phase of its 202
-        written: set[str] = set()  # the dates of acknowledged triggers
-        answers: dict[str, Counter[str]] = {}
-        reads: dict[str, Counter[str]] = {}
-        stop = asyncio.Event()
+        traffic = Traffic(server.url, days)
         peak = 0
         ready_while_down: Counter[int] = Counter()
 
-        async def triggers() -> None:
-            i = 0
-            async with httpx.AsyncClient(
-                base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=60
-            ) as client:
-                while not stop.is_set():
-                    day, at = days[i % len(days)].isoformat(), phase
-                    i += 1
-                    try:
-                        response = await client.post(
-                            "/api/v1/jobs/trigger", json={"type": "pre-market", "date": day}
-                        )
-                        answers.setdefault(at, Counter())[str(response.status_code)] += 1
-                        if response.status_code == 202:
-                            acked[response.json()["run_id"]] = at
-                            written.add(day)
-                    except httpx.HTTPError:
-                        answers.setdefault(at, Counter())["no answer"] += 1
-                    await asyncio.sleep(TRIGGER_GAP)
-
-        async def reader() -> None:
-            i = 0
-            async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-                while not stop.is_set():
-                    day, at = days[i % 40].isoformat(), phase
-                    i += 1
-                    try:
-                        response = await client.get(f"/api/v1/reports/pre-market?date={day}")
-                        reads.setdefault(at, Counter())[str(response.status_code)] += 1
-                    except httpx.HTTPError:
-                        reads.setdefault(at, Counter())["no answer"] += 1
-                    await asyncio.sleep(0.05)
-
         async def watch() -> None:
             nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, _outbox_depth(outbox))
+            while not traffic.stop.is_set():
+                peak = max(peak, outbox_depth(outbox))
                 await asyncio.sleep(0.1)
 
         cli_env = dict(server.env)
         background = [
-            asyncio.create_task(triggers()),
-            asyncio.create_task(reader()),
+            asyncio.create_task(traffic.triggers()),
+            asyncio.create_task(traffic.reader(window=40)),
             asyncio.create_task(watch()),
         ]
         await asyncio.sleep(2.0)
-        phase = "store down"
+        traffic.phase = "store down"
         await asyncio.to_thread(proxy.down)
         went_down = time.monotonic()
         clis = [asyncio.create_task(_cli_run(cli_env, days[150]))]
@@ -157,9 +106,9 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
         outage = time.monotonic() - went_down
         await asyncio.to_thread(proxy.up)
         came_back = time.monotonic()
-        phase = "after"
+        traffic.phase = "after"
         await asyncio.sleep(2.0)
-        stop.set()
+        traffic.stop.set()
         await asyncio.gather(*background)
         outcomes = await asyncio.gather(*clis)
 
@@ -168,6 +117,7 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
             for o in outcomes
             if o.get("run_id") and (o.get("persisted") or o.get("outboxed"))
         }
+        acked = traffic.acked
         wanted = set(acked) | set(cli_acked)
 
         def landed() -> dict[str, str]:
@@ -181,7 +131,7 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
         found = await asyncio.to_thread(landed)
         while time.monotonic() < deadline:
             done = [r for r, s in found.items() if s != "running"]
-            if len(done) == len(wanted) and _outbox_depth(outbox) == 0:
+            if len(done) == len(wanted) and outbox_depth(outbox) == 0:
                 break
             await asyncio.sleep(0.25)
             found = await asyncio.to_thread(landed)
@@ -212,7 +162,7 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
         # Once everything has landed, the server must stop calling any of it "not persisted"
         # (after its revision check interval, 1 s by default), whoever replayed it.
         await asyncio.sleep(2.0)
-        dates = sorted(written | {days[150].isoformat(), days[151].isoformat()})
+        dates = sorted(traffic.written | {days[150].isoformat(), days[151].isoformat()})
         after_recovery: Counter[str] = Counter()
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             for day in dates:
@@ -231,7 +181,7 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
     successes = {r for r, s in found.items() if s in ("success", "partial")}
     result.counts.update(
         outage_seconds=round(outage, 1),
-        trigger_answers={k: dict(v) for k, v in answers.items()},
+        trigger_answers={k: dict(v) for k, v in traffic.answers.items()},
         acknowledged_202_by_phase=dict(by_phase),
         marketbrief_run_outcomes=[
             f"{o.get('status')}, "
@@ -243,11 +193,11 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
         outbox_peak_depth=peak,
         server_counters=server_counts,
         readyz_while_down=dict(ready_while_down),
-        report_reads_by_phase={k: dict(v) for k, v in reads.items()},
+        report_reads_by_phase={k: dict(v) for k, v in traffic.reads.items()},
         in_store_after_recovery=len(found),
         finished_in_store=len(found) - len(unfinished),
         seconds_from_store_back_to_all_landed=round(recovered_in, 1),
-        outbox_left=_outbox_depth(outbox),
+        outbox_left=outbox_depth(outbox),
         outbox_rejected=len(rejected),
         orphan_claims_left_running=orphans,
     )
@@ -265,8 +215,8 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
     )
     result.check(
         "the outbox really carried writes, and ended empty with nothing rejected",
-        peak > 0 and not rejected and _outbox_depth(outbox) == 0,
-        f"peak depth {peak}, left {_outbox_depth(outbox)}, rejected {len(rejected)}",
+        peak > 0 and not rejected and outbox_depth(outbox) == 0,
+        f"peak depth {peak}, left {outbox_depth(outbox)}, rejected {len(rejected)}",
     )
     result.check(
         "writes kept being acknowledged while the store was down",
@@ -274,15 +224,7 @@ async def run(work: Path, *, down_seconds: float) -> ScenarioResult:
         f"{by_phase['store down']} triggers answered 202 during the outage; {len(spooled)} runs "
         "claimed without the store (carried whole by the outbox)",
     )
-    every_answer: Counter[str] = Counter()
-    for tally in (*answers.values(), *reads.values()):
-        every_answer.update(tally)
-    errors = {k: v for k, v in every_answer.items() if k[:1] == "5" and k != "503"}
-    result.check(
-        "no 5xx answer other than 503, no dropped connection",
-        not errors and every_answer["no answer"] == 0,
-        f"{dict(errors) or 'none'}; {every_answer['no answer']} without an answer",
-    )
+    traffic.check_answers(result)
     result.counts["reads_of_every_written_date_after_recovery"] = dict(after_recovery)
     result.check(
         "after recovery no report is served as not persisted",

@@ -29,7 +29,7 @@ from marketbrief.config import Settings
 from marketbrief.models import Completion, ReportType, Run, RunStatus, TriggerSource
 from marketbrief.results import Results
 from marketbrief.store.sql import SQLStore
-from resilience.backends import PgDatabase
+from resilience.backends import sqlite_then_postgres
 from resilience.inputs import past_sessions
 from resilience.scenario import ScenarioResult, cleanup
 
@@ -139,8 +139,7 @@ async def _one_backend(
         f"{label}: each date's report is its last-claimed run's",
         counts["dates served by their last-claimed run"] == counts["dates"],
     )
-    for key, value in counts.items():
-        result.counts[f"{label} {key}"] = value
+    result.add_counts(counts, prefix=label)
     return [
         label,
         runs,
@@ -158,17 +157,11 @@ async def run(work: Path, *, runs: int) -> ScenarioResult:
     """Spool `runs` completions while the sweeper fails their runs, replay, count."""
     result = ScenarioResult("race", "The sweeper races the outbox: nothing acknowledged is lost")
     work.mkdir(parents=True, exist_ok=True)
-    rows = [await _one_backend(result, "sqlite", f"sqlite:///{work / 'race.db'}", work, runs=runs)]
-    db = PgDatabase()
-    try:
-        db.create()
-    except Exception as error:  # no PostgreSQL here: say so rather than pretend
-        result.notes.append(f"PostgreSQL not run: {error}")
-    else:
-        try:
-            rows.append(await _one_backend(result, "postgresql", db.url(), work, runs=runs))
-        finally:
-            db.drop()
+    rows = await sqlite_then_postgres(
+        result,
+        f"sqlite:///{work / 'race.db'}",
+        lambda label, url: _one_backend(result, label, url, work, runs=runs),
+    )
     result.tables.append(
         (
             "Completions spooled while the sweeper failed their runs, then replayed",

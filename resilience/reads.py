@@ -23,7 +23,7 @@ import httpx
 from harness.store import migrate
 
 from resilience.answers import counters, sha256, split_envelope
-from resilience.backends import PgDatabase, RedisServer, sqlite_rows
+from resilience.backends import RedisServer, own_database, sqlite_rows
 from resilience.inputs import past_sessions, write_inputs
 from resilience.scenario import ScenarioResult, cleanup
 from resilience.server import API_KEY, Server, marketbrief_env
@@ -204,11 +204,8 @@ async def _scaled(result: ScenarioResult, work: Path, quick: bool) -> None:
     days = past_sessions(reports)
     news, prices = write_inputs(work / "inputs", days)
     own_redis = RedisServer(work / "redis")
-    db = PgDatabase()
     with cleanup() as stack:
-        db.create()
-        stack.callback(db.drop)
-        migrate(db.url())
+        db = own_database(stack)
         own_redis.start()
         stack.callback(own_redis.stop)
         env = marketbrief_env(

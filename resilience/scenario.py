@@ -35,6 +35,11 @@ class ScenarioResult:
         self.checks.append(Check(name, bool(ok), detail))
         return bool(ok)
 
+    def add_counts(self, counts: dict[str, Any], *, prefix: str) -> None:
+        """Record each of `counts` as "<prefix> <name>" (one backend's counts among others)."""
+        for key, value in counts.items():
+            self.counts[f"{prefix} {key}"] = value
+
     @property
     def ok(self) -> bool:
         """Every check held and nothing crashed."""

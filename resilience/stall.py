@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness.store import migrate
-from tests.support.faults_proxy import TcpProxy
 
-from resilience.backends import PgDatabase, RedisServer
+from resilience.backends import PgDatabase, RedisServer, own_database, proxy_to_postgres
 from resilience.inputs import past_sessions, write_inputs
 from resilience.scenario import ScenarioResult, cleanup
 from resilience.server import API_KEY, Server, marketbrief_env
@@ -139,14 +137,10 @@ async def run(work: Path, *, fault: str, reads: int, spread: float) -> ScenarioR
     sessions = past_sessions(3)
     days = [d.isoformat() for d in sessions]
     news, prices = write_inputs(work / "inputs", sessions)
-    db, own_redis = PgDatabase(), RedisServer(work / "redis")
+    own_redis = RedisServer(work / "redis")
     with cleanup() as stack:
-        db.create()
-        stack.callback(db.drop)
-        migrate(db.url())
-        proxy = TcpProxy(5432)
-        proxy.up()
-        stack.callback(proxy.close)
+        db = own_database(stack)
+        proxy = proxy_to_postgres(stack)
         own_redis.start()
         stack.callback(own_redis.stop)
         stack.callback(own_redis.resume)  # runs first: a stopped server cannot stop

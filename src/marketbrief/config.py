@@ -58,6 +58,8 @@ class Alerting:
     watch_seconds: float = 60.0
     outbox_minutes: int = 15
     stale_minutes: int = 60
+    deliver: tuple[str, ...] = ()  # reports sent once when published fresh, and which types
+    deliver_types: tuple[str, ...] = ("pre-market", "end-of-day")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,10 @@ class Settings:
                 stale_minutes=reader.get(
                     "ALERT_STALE_MINUTES", _positive_int, defaults.alerting.stale_minutes
                 ),
+                deliver=reader.get("DELIVER", _channel_urls, (), secret=True),
+                deliver_types=reader.get(
+                    "DELIVER_TYPES", _report_types, defaults.alerting.deliver_types
+                ),
             ),
         )
 
@@ -380,6 +386,14 @@ def _channel_urls(value: str) -> tuple[str, ...]:
                 "send to, e.g. json://HOST:PORT/PATH, mailto://HOST:PORT?from=A&to=B"
             )
     return urls
+
+
+def _report_types(value: str) -> tuple[str, ...]:
+    valid = tuple(t.value for t in ReportType)
+    types = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    if not types or any(t not in valid for t in types):
+        raise ValueError(f"must list report types among {', '.join(valid)}")
+    return types
 
 
 def _public_url(value: str) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from marketbrief.alerts import Alerts
+from marketbrief.alerts.deliveries import Deliveries
 from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.config import Settings
 from marketbrief.errors import StoreError
@@ -17,6 +18,7 @@ from marketbrief.pipeline.feeds import analyst_from, prices_from
 from marketbrief.pipeline.ports import Analyst, PriceFeed
 from marketbrief.results import Results
 from marketbrief.runs.jobs import JobPolicy
+from marketbrief.runs.outcome import RunOutcome
 from marketbrief.runs.runner import Runner
 from marketbrief.runs.scheduler import Scheduler
 
@@ -32,6 +34,7 @@ class Services:
     runner: Runner
     scheduler: Scheduler
     alerts: Alerts
+    deliveries: Deliveries
     started_at: datetime = field(default_factory=utc_now)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -65,8 +68,14 @@ class Services:
             clock=clock,
         )
         alerts = Alerts.open(settings, results)
-        runner.on_finished = alerts.run_finished
-        return cls(settings, results, runner, scheduler, alerts)
+        deliveries = Deliveries.open(settings, results)
+
+        def finished(outcome: RunOutcome) -> None:
+            alerts.run_finished(outcome)
+            deliveries.run_finished(outcome)
+
+        runner.on_finished = finished
+        return cls(settings, results, runner, scheduler, alerts, deliveries)
 
     @property
     def calendar(self) -> MarketCalendar:
@@ -78,12 +87,13 @@ class Services:
         return self.results.now()
 
     def start(self, *, scheduler: bool) -> None:
-        """Start the outbox replayer, the revision watch, the alerts' watch and sender, and, if
-        asked, the scheduler."""
+        """Start the outbox replayer, the revision watch, the alerts' watch and sender, the
+        deliveries' watch and sender, and, if asked, the scheduler."""
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.results.run_replayer(self._stop)))
         self._tasks.append(asyncio.create_task(self.results.watch_revision(self._stop)))
         self._tasks.append(asyncio.create_task(self.alerts.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self.deliveries.run(self._stop)))
         if scheduler:
             self._tasks.append(asyncio.create_task(self.scheduler.run(self._stop)))
 
@@ -99,4 +109,5 @@ class Services:
             with contextlib.suppress(StoreError):
                 await self.results.replay_outbox()
         await self.alerts.close()
+        await self.deliveries.close()
         await self.results.close()

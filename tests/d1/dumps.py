@@ -2,7 +2,8 @@
 
 `dump(*rows)` is a dump with every old table's CREATE TABLE (the columns of test_d1_refusals'
 VALID dump) and the given INSERT lines; `row(table, *values)` writes one INSERT with each value
-as a SQL literal (None is NULL, str is quoted with '' escapes, numbers bare).
+as a SQL literal (None is NULL, str is quoted with '' escapes, numbers bare); `run`, `stage` and
+`prediction` write the rows of the tables the tests fill most, with their usual values.
 """
 
 from __future__ import annotations
@@ -49,6 +50,39 @@ def run(
     """One job_run_results row."""
     return row("job_run_results", run_id, day, kind, status, stage, "[]", "[]", started,
                executed, trigger, started)  # fmt: skip
+
+
+def stage(
+    id_: int,
+    run_id: str,
+    day: str,
+    kind: str,
+    name: str,
+    status: str | None,
+    started: str,
+    *,
+    ended: str | None = None,
+) -> str:
+    """One job_stage_log row (no errors, warnings or details; no created_at)."""
+    return row("job_stage_log", id_, run_id, day, kind, name, status, None, None, None, started,
+               ended, None)  # fmt: skip
+
+
+def prediction(
+    id_: int,
+    symbol: str,
+    day: str,
+    sentiment: Any,
+    confidence: Any,
+    direction: Any,
+    *,
+    model: str = "gpt-oss",
+    articles: int = 3,
+    created: str | None = None,
+) -> str:
+    """One symbol_predictions row: a completed analysis of `articles` finnhub articles."""
+    return row("symbol_predictions", id_, symbol, day, sentiment, confidence, direction, model,
+               "completed", None, "finnhub", articles, "[]", created)  # fmt: skip
 
 
 def dump(*rows: str) -> str:

@@ -14,9 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from marketbrief.cli.main import main
 from marketbrief.config import Settings
 from marketbrief.d1.dates import SHIFTED, UTC_DATE
 from marketbrief.d1.importer import import_d1
@@ -25,7 +23,8 @@ from marketbrief.store.schema import (
     market_closes,
 )
 from marketbrief.store.sql import SQLStore
-from tests.d1.dumps import row, run, write
+from tests.d1.dumps import prediction, row, run, stage, write
+from tests.d1.imports import import_cli, migrated_store
 from tests.support.api_fixtures import running
 from tests.support.clock import DAY, Clock
 
@@ -33,16 +32,10 @@ NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 PRE = ReportType.PRE_MARKET
 
 
-def _store(url: str) -> SQLStore:
-    store = SQLStore(url)
-    store.migrate()
-    return store
-
-
 def test_business_dates_the_old_system_got_wrong_are_the_runs_new_york_dates(
     database_url: str, tmp_path: Path
 ) -> None:
-    store = _store(database_url)
+    store = migrated_store(database_url)
     dump = write(
         tmp_path / "dates.sql",
         # Monday's pre-market run, dated the Sunday before by the old normaliser.
@@ -72,22 +65,7 @@ def test_business_dates_the_old_system_got_wrong_are_the_runs_new_york_dates(
             "2026-01-12 13:31:00",
         ),
         row("job_date_results", "2026-01-11", "pre-market", "success", "r-sunday", 1),
-        row(
-            "symbol_predictions",
-            1,
-            "AAPL",
-            "2026-01-11",
-            "0.4",
-            0.6,
-            "bullish",
-            "gpt-oss",
-            "completed",
-            None,
-            "finnhub",
-            3,
-            "[]",
-            "2026-01-12 13:20:00",
-        ),
+        prediction(1, "AAPL", "2026-01-11", "0.4", 0.6, "bullish", created="2026-01-12 13:20:00"),
     )
     report = import_d1(store, dump, now=NOW)
     assert report.corrections()["job_run_results"] == {SHIFTED: 2, UTC_DATE: 1}
@@ -117,9 +95,7 @@ def test_business_dates_the_old_system_got_wrong_are_the_runs_new_york_dates(
     assert found[0].run_id == "r-sunday"
     # Again through the CLI: the summary lists the corrections, and nothing is written twice.
     revision = store.runs_revision()
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(dump)], env={"MARKETBRIEF_DATABASE_URL": database_url}
-    )
+    outcome = import_cli(database_url, dump)
     assert outcome.exit_code == 0, outcome.output
     assert f"corrected 2 job_run_results row(s): {SHIFTED}" in outcome.output
     assert f"corrected 1 job_run_results row(s): {UTC_DATE}" in outcome.output
@@ -131,36 +107,22 @@ def test_business_dates_the_old_system_got_wrong_are_the_runs_new_york_dates(
 def test_predictions_whose_analysis_failed_are_failed_whatever_the_status_default_said(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    store = _store(sqlite_url)
+    store = migrated_store(sqlite_url)
 
-    def prediction(
+    def friday(
         id_: int, symbol: str, sentiment: Any, confidence: Any, direction: Any, model: str
     ) -> str:
-        return row(
-            "symbol_predictions",
-            id_,
-            symbol,
-            "2026-01-09",
-            sentiment,
-            confidence,
-            direction,
-            model,
-            "completed",
-            None,
-            "finnhub",
-            2,
-            "[]",
-            "2026-01-09 13:20:00",
-        )
+        return prediction(id_, symbol, "2026-01-09", sentiment, confidence, direction,
+                          model=model, articles=2, created="2026-01-09 13:20:00")  # fmt: skip
 
     dump = write(
         tmp_path / "predictions.sql",
         run("p1", "2026-01-09", "pre-market", "success", "2026-01-09T13:30:00Z"),
-        prediction(1, "AAPL", "0.4", 0.7, "bullish", "gpt-oss"),  # a real call
-        prediction(2, "MSFT", "0.1", None, "bullish", "gpt-oss"),  # no confidence
-        prediction(3, "NVDA", "0.2", 0.5, "ERROR", "gpt-oss"),  # a failed signal
-        prediction(4, "TSLA", "SKIP", 0.5, "neutral", "gpt-oss"),  # a skip signal
-        prediction(5, "AMZN", "0.3", 0.5, "bullish", "none"),  # no model ran
+        friday(1, "AAPL", "0.4", 0.7, "bullish", "gpt-oss"),  # a real call
+        friday(2, "MSFT", "0.1", None, "bullish", "gpt-oss"),  # no confidence
+        friday(3, "NVDA", "0.2", 0.5, "ERROR", "gpt-oss"),  # a failed signal
+        friday(4, "TSLA", "SKIP", 0.5, "neutral", "gpt-oss"),  # a skip signal
+        friday(5, "AMZN", "0.3", 0.5, "bullish", "none"),  # no model ran
     )
     report = import_d1(store, dump, now=NOW)
     assert report.skipped == []
@@ -181,33 +143,20 @@ def test_predictions_whose_analysis_failed_are_failed_whatever_the_status_defaul
 def test_stages_without_a_status_get_one_from_their_end_and_their_run(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    store = _store(sqlite_url)
+    store = migrated_store(sqlite_url)
 
-    def stage(id_: int, run_id: str, name: str, status: str | None, ended: str | None) -> str:
-        return row(
-            "job_stage_log",
-            id_,
-            run_id,
-            "2026-01-09",
-            "pre-market",
-            name,
-            status,
-            None,
-            None,
-            None,
-            "2026-01-09T13:30:00Z",
-            ended,
-            None,
-        )
+    def friday(id_: int, run_id: str, name: str, status: str | None, ended: str | None) -> str:
+        return stage(id_, run_id, "2026-01-09", "pre-market", name, status,
+                     "2026-01-09T13:30:00Z", ended=ended)  # fmt: skip
 
     dump = write(
         tmp_path / "stages.sql",
         run("ok", "2026-01-09", "pre-market", "success", "2026-01-09T13:30:00Z"),
         run("bad", "2026-01-09", "intraday", "failed", "2026-01-09T17:00:00Z", stage="analysis"),
-        stage(1, "ok", "init", None, "2026-01-09T13:30:01Z"),
-        stage(2, "ok", "analysis", "running", None),  # left running under a finished run
-        stage(3, "bad", "data_fetch", None, "2026-01-09T17:00:30Z"),
-        stage(4, "bad", "analysis", None, None),  # where the failed run stopped
+        friday(1, "ok", "init", None, "2026-01-09T13:30:01Z"),
+        friday(2, "ok", "analysis", "running", None),  # left running under a finished run
+        friday(3, "bad", "data_fetch", None, "2026-01-09T17:00:30Z"),
+        friday(4, "bad", "analysis", None, None),  # where the failed run stopped
     )
     report = import_d1(store, dump, now=NOW)
     assert report.skipped == []
@@ -230,7 +179,7 @@ def test_stages_without_a_status_get_one_from_their_end_and_their_run(
 
 
 def test_the_old_systems_tracking_rows_are_not_reports(sqlite_url: str, tmp_path: Path) -> None:
-    store = _store(sqlite_url)
+    store = migrated_store(sqlite_url)
     dump = write(
         tmp_path / "tracking.sql",
         run("t1", "2026-01-09", "morning_predictions", "success", "2026-01-09T13:30:00Z"),
@@ -274,7 +223,7 @@ def test_the_old_systems_tracking_rows_are_not_reports(sqlite_url: str, tmp_path
 def test_closes_under_days_without_a_session_are_skipped_and_the_source_kept(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    store = _store(sqlite_url)
+    store = migrated_store(sqlite_url)
     dump = write(
         tmp_path / "closes.sql",
         row(
@@ -328,7 +277,7 @@ def test_closes_under_days_without_a_session_are_skipped_and_the_source_kept(
 
 
 def test_triggers_keep_their_old_meaning(database_url: str, tmp_path: Path) -> None:
-    store = _store(database_url)
+    store = migrated_store(database_url)
     dump = write(
         tmp_path / "triggers.sql",
         run("cron", "2026-01-09", "pre-market", "success", "2026-01-09T13:30:00Z"),
@@ -379,11 +328,10 @@ INSERT INTO "scheduled_job_results" ("id","scheduled_date","report_type","report
 def test_exports_without_schema_or_of_one_table_are_read_or_refused_saying_how_to_export(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    store = _store(sqlite_url)
-    env = {"MARKETBRIEF_DATABASE_URL": sqlite_url}
+    store = migrated_store(sqlite_url)
     no_schema = tmp_path / "no-schema.sql"
     no_schema.write_text(INSERTS_ONLY, encoding="utf-8")
-    outcome = CliRunner().invoke(main, ["import-d1", str(no_schema)], env=env)
+    outcome = import_cli(sqlite_url, no_schema)
     assert outcome.exit_code == 0, outcome.output
     assert "exported with --no-schema" in outcome.output
     assert "exported with --table" in outcome.output  # only two of the old tables are there
@@ -396,7 +344,7 @@ def test_exports_without_schema_or_of_one_table_are_read_or_refused_saying_how_t
         "INSERT INTO \"job_run_results\" VALUES('n2','2026-01-12','pre-market','success');\n",
         encoding="utf-8",
     )
-    refused = CliRunner().invoke(main, ["import-d1", str(positional)], env=env)
+    refused = import_cli(sqlite_url, positional)
     assert refused.exit_code == 2, refused.output
     assert "--no-schema" in refused.output
     assert "wrangler d1 export <database> --remote --output=dump.sql" in refused.output
@@ -409,7 +357,7 @@ def test_exports_without_schema_or_of_one_table_are_read_or_refused_saying_how_t
 def test_a_date_that_agrees_with_new_york_is_never_moved(
     sqlite_url: str, tmp_path: Path, old: str
 ) -> None:
-    store = _store(sqlite_url)
+    store = migrated_store(sqlite_url)
     started = f"{old}T13:30:00Z"
     report = import_d1(
         store, write(tmp_path / "d.sql", run("x", old, "pre-market", "success", started)), now=NOW

@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from marketbrief.cli.main import main
-from marketbrief.store.sql import SQLStore
+from tests.d1.imports import import_cli, migrated_store
 
 # One run, its stage, its snapshot, a prediction, an analysis and a close: all valid.
 VALID = """\
@@ -83,14 +81,11 @@ TIME = "'2026-01-12T13:30:00Z'"
 def test_a_row_that_cannot_be_read_refuses_the_whole_dump_naming_it(
     database_url: str, tmp_path: Path, damage: str, named: str
 ) -> None:
-    store = SQLStore(database_url)
-    store.migrate()
+    store = migrated_store(database_url)
     dump = tmp_path / "d1-export.sql"
     dump.write_text(VALID + damage + "\n", encoding="utf-8")
     table = damage.split('"')[1]
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(dump)], env={"MARKETBRIEF_DATABASE_URL": database_url}
-    )
+    outcome = import_cli(database_url, dump)
     assert outcome.exit_code == 2, outcome.output
     assert f"table {table}, row " in outcome.output
     assert named in outcome.output
@@ -104,13 +99,10 @@ def test_a_row_that_cannot_be_read_refuses_the_whole_dump_naming_it(
 def test_the_valid_dump_alone_imports_so_each_refusal_is_its_damaged_row(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    store = SQLStore(sqlite_url)
-    store.migrate()
+    store = migrated_store(sqlite_url)
     dump = tmp_path / "d1-export.sql"
     dump.write_text(VALID, encoding="utf-8")
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(dump)], env={"MARKETBRIEF_DATABASE_URL": sqlite_url}
-    )
+    outcome = import_cli(sqlite_url, dump)
     assert outcome.exit_code == 0, outcome.output
     assert "skipped" not in outcome.output.replace("skipped      0", "")
     assert len(store.latest_keys()) == 1

@@ -26,16 +26,11 @@ from marketbrief.store.schema import (
     symbol_predictions,
 )
 from marketbrief.store.sql import SQLStore
-from tests.d1.dumps import row, run, write
+from tests.d1.dumps import prediction, row, run, stage, write
+from tests.d1.imports import migrated_store
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 PRE = ReportType.PRE_MARKET
-
-
-def _store(url: str) -> SQLStore:
-    store = SQLStore(url)
-    store.migrate()
-    return store
 
 
 # The same database exported twice: A while an intraday run was in flight, B later.
@@ -51,21 +46,7 @@ EARLIER = [
         "2026-01-13T13:30:00Z",
         executed="2026-01-13T13:31:00Z",
     ),
-    row(
-        "job_stage_log",
-        1,
-        "r-flight",
-        "2026-01-13",
-        "intraday",
-        "data_fetch",
-        "running",
-        None,
-        None,
-        None,
-        "2026-01-13T17:00:01Z",
-        None,
-        None,
-    ),
+    stage(1, "r-flight", "2026-01-13", "intraday", "data_fetch", "running", "2026-01-13T17:00:01Z"),
     row(
         "scheduled_job_results",
         1,
@@ -88,22 +69,7 @@ EARLIER = [
         "ghost",
         "2026-01-13 21:06:00",
     ),
-    row(
-        "symbol_predictions",
-        1,
-        "AAPL",
-        "2026-01-14",
-        "0.4",
-        0.6,
-        "bullish",
-        "gpt-oss",
-        "completed",
-        None,
-        "finnhub",
-        3,
-        "[]",
-        "2026-01-14 13:20:00",
-    ),
+    prediction(1, "AAPL", "2026-01-14", "0.4", 0.6, "bullish", created="2026-01-14 13:20:00"),
     row("daily_analysis", 1, "2026-01-14", 1, None, '{"up": 1}', None),
     row(
         "market_close_data",
@@ -144,35 +110,25 @@ LATER = [
         "2026-01-14T13:30:00Z",
         executed="2026-01-14T13:31:00Z",
     ),
-    row(
-        "job_stage_log",
+    stage(
         1,
         "r-flight",
         "2026-01-13",
         "intraday",
         "data_fetch",
         "success",
-        None,
-        None,
-        None,
         "2026-01-13T17:00:01Z",
-        "2026-01-13T17:01:00Z",
-        None,
+        ended="2026-01-13T17:01:00Z",
     ),
-    row(
-        "job_stage_log",
+    stage(
         2,
         "r-flight",
         "2026-01-13",
         "intraday",
         "finalize",
         "success",
-        None,
-        None,
-        None,
         "2026-01-13T17:01:00Z",
-        "2026-01-13T17:02:00Z",
-        None,
+        ended="2026-01-13T17:02:00Z",
     ),
     EARLIER[3],
     EARLIER[4],
@@ -199,21 +155,8 @@ LATER = [
         "2026-01-13 14:00:00",
     ),
     EARLIER[5],
-    row(
-        "symbol_predictions",
-        2,
-        "MSFT",
-        "2026-01-14",
-        "-0.2",
-        0.7,
-        "bearish",
-        "gpt-oss",
-        "completed",
-        None,
-        "finnhub",
-        2,
-        "[]",
-        "2026-01-14 13:21:00",
+    prediction(
+        2, "MSFT", "2026-01-14", "-0.2", 0.7, "bearish", articles=2, created="2026-01-14 13:21:00"
     ),
     row("daily_analysis", 1, "2026-01-14", 2, None, '{"up": 1, "down": 1}', None),
     row(
@@ -271,7 +214,7 @@ def test_a_later_dump_converges_to_what_it_alone_gives_and_a_repeat_writes_nothi
     database_url: str, tmp_path: Path
 ) -> None:
     # A then B on SQLite and on PostgreSQL; B alone into a fresh SQLite store.
-    both, alone = _store(database_url), _store(f"sqlite:///{tmp_path / 'alone.db'}")
+    both, alone = migrated_store(database_url), migrated_store(f"sqlite:///{tmp_path / 'alone.db'}")
     earlier, later = write(tmp_path / "a.sql", *EARLIER), write(tmp_path / "b.sql", *LATER)
     first = import_d1(both, earlier, now=NOW)
     assert first.runs_made == 1  # 2026-01-14 had predictions and no run yet
@@ -314,16 +257,15 @@ def test_a_prediction_a_later_dump_re_dates_leaves_nothing_at_its_old_date(
 ) -> None:
     # First exported without its creation time (so its Sunday date cannot be told wrong, and a
     # run is made to hold it), then with it: Monday's, on Monday's run.
-    def prediction(created: str | None) -> str:
-        return row("symbol_predictions", 1, "AAPL", "2026-01-11", "0.4", 0.6, "bullish",
-                   "gpt-oss", "completed", None, "finnhub", 3, "[]", created)  # fmt: skip
+    def sundays(created: str | None) -> str:
+        return prediction(1, "AAPL", "2026-01-11", "0.4", 0.6, "bullish", created=created)
 
     monday = run("m", "2026-01-12", "pre-market", "success", "2026-01-12T13:30:00Z")
-    earlier = write(tmp_path / "a.sql", monday, prediction(None))
-    later = write(tmp_path / "b.sql", monday, prediction("2026-01-12 13:20:00"))
+    earlier = write(tmp_path / "a.sql", monday, sundays(None))
+    later = write(tmp_path / "b.sql", monday, sundays("2026-01-12 13:20:00"))
     both, alone = (
-        _store(f"sqlite:///{tmp_path / 'both.db'}"),
-        _store(f"sqlite:///{tmp_path / 'alone.db'}"),
+        migrated_store(f"sqlite:///{tmp_path / 'both.db'}"),
+        migrated_store(f"sqlite:///{tmp_path / 'alone.db'}"),
     )
     assert import_d1(both, earlier, now=NOW).runs_made == 1
     import_d1(both, later, now=NOW)

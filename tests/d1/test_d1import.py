@@ -16,6 +16,7 @@ from marketbrief.d1 import values as legacy
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.store.schema import market_closes
 from marketbrief.store.sql import SQLStore
+from tests.d1.imports import import_cli, migrated_store
 
 # Exactly what `wrangler d1 export` writes: PRAGMA first, each table's CREATE then its INSERTs
 # (quoted name, VALUES without a space), '' escapes, NULLs, bare numbers, newlines through
@@ -117,9 +118,7 @@ def dump(tmp_path: Path) -> Path:
 
 
 def _import(url: str, dump: Path) -> dict[str, Any]:
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(dump), "--json"], env={"MARKETBRIEF_DATABASE_URL": url}
-    )
+    outcome = import_cli(url, dump, "--json")
     assert outcome.exit_code == 0, outcome.output
     report: dict[str, Any] = orjson.loads(outcome.output)
     return report
@@ -141,8 +140,7 @@ def _counts(store: SQLStore) -> dict[tuple[str, str], int]:
 def test_a_d1_dump_imports_with_reasons_twice_without_duplicates_and_is_served(
     database_url: str, dump: Path
 ) -> None:
-    store = SQLStore(database_url)
-    store.migrate()
+    store = migrated_store(database_url)
     first = _import(database_url, dump)
     assert first["tables"] == EXPECTED
     assert first["latest_set"] == 4
@@ -230,8 +228,7 @@ def test_a_d1_dump_imports_with_reasons_twice_without_duplicates_and_is_served(
 def test_a_dump_that_is_not_sql_is_refused_without_touching_the_store(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    store = SQLStore(sqlite_url)
-    store.migrate()
+    store = migrated_store(sqlite_url)
     outside = tmp_path / "outside.db"
     for text in (
         "INSERT INTO nowhere VALUES(1);\n",
@@ -239,9 +236,7 @@ def test_a_dump_that_is_not_sql_is_refused_without_touching_the_store(
     ):
         bad = tmp_path / "bad.sql"
         bad.write_text(text)
-        outcome = CliRunner().invoke(
-            main, ["import-d1", str(bad)], env={"MARKETBRIEF_DATABASE_URL": sqlite_url}
-        )
+        outcome = import_cli(sqlite_url, bad)
         assert outcome.exit_code == 2
         # An INSERT into a table never created is what a --no-schema export looks like: the
         # refusal says how to export instead.
@@ -253,16 +248,13 @@ def test_a_dump_that_is_not_sql_is_refused_without_touching_the_store(
 
 
 def test_a_failing_import_leaves_nothing_half_imported(sqlite_url: str, tmp_path: Path) -> None:
-    store = SQLStore(sqlite_url)
-    store.migrate()
+    store = migrated_store(sqlite_url)
     # Break the store under the last table the import writes: everything before it rolls back.
     with store.write_transaction() as connection:
         connection.exec_driver_sql("DROP TABLE market_closes")
     path = tmp_path / "dump.sql"
     path.write_text(DUMP, encoding="utf-8")
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(path)], env={"MARKETBRIEF_DATABASE_URL": sqlite_url}
-    )
+    outcome = import_cli(sqlite_url, path)
     assert outcome.exit_code == 5  # the schema error, mapped
     assert store.run_counts() == {}
     assert store.latest_keys() == []
@@ -297,13 +289,10 @@ INSERT INTO "daily_analysis" VALUES(3,NULL,5,NULL,NULL,NULL);
 def test_daily_analyses_link_to_the_days_run_and_the_text_report_reads_well(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    store = SQLStore(sqlite_url)
-    store.migrate()
+    store = migrated_store(sqlite_url)
     path = tmp_path / "newer.sql"
     path.write_text(NEWER_DUMP, encoding="utf-8")
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(path)], env={"MARKETBRIEF_DATABASE_URL": sqlite_url}
-    )
+    outcome = import_cli(sqlite_url, path)
     assert outcome.exit_code == 0, outcome.output
     assert "daily_analysis         read      3  imported      2" in outcome.output
     assert "skipped 1 daily_analysis row(s): no analysis_date" in outcome.output

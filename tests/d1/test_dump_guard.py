@@ -10,13 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from marketbrief.cli.main import main
 from marketbrief.d1.dump import Dump
 from marketbrief.d1.guard import Limits
 from marketbrief.errors import InvalidInput
-from marketbrief.store.sql import SQLStore
+from tests.d1.imports import import_cli, migrated_store
 
 TABLE = (
     'CREATE TABLE IF NOT EXISTS "job_run_results" ("run_id" TEXT PRIMARY KEY, '
@@ -90,11 +88,8 @@ def test_everything_an_export_holds_loads_and_skipped_triggers_never_fire(
         ]
     finally:
         dump.close()
-    store = SQLStore(sqlite_url)
-    store.migrate()
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(path)], env={"MARKETBRIEF_DATABASE_URL": sqlite_url}
-    )
+    store = migrated_store(sqlite_url)
+    outcome = import_cli(sqlite_url, path)
     assert outcome.exit_code == 0, outcome.output
     assert store.run_counts() != {}
     store.close()
@@ -141,13 +136,10 @@ def test_everything_an_export_holds_loads_and_skipped_triggers_never_fire(
 def test_a_statement_no_export_holds_is_refused_naming_its_line_and_writes_nothing(
     sqlite_url: str, tmp_path: Path, statement: str, refused: str
 ) -> None:
-    store = SQLStore(sqlite_url)
-    store.migrate()
+    store = migrated_store(sqlite_url)
     path = tmp_path / "hostile.sql"
     path.write_text("PRAGMA defer_foreign_keys=TRUE;\n" + TABLE + ROW + statement + "\n")
-    outcome = CliRunner().invoke(
-        main, ["import-d1", str(path)], env={"MARKETBRIEF_DATABASE_URL": sqlite_url}
-    )
+    outcome = import_cli(sqlite_url, path)
     assert outcome.exit_code == 2, outcome.output
     assert refused in outcome.output
     assert ", line 4" in outcome.output or refused.startswith("refused its tables")

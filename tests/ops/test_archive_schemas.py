@@ -111,7 +111,7 @@ def test_an_archive_from_a_newer_schema_is_refused_naming_both_revisions(
     target = SQLStore(sqlite_url)
     target.migrate()
     try:
-        with pytest.raises(ArchiveError, match=r"0099.*0006"):
+        with pytest.raises(ArchiveError, match=r"0099.*0007"):
             restore_archive(target, archive)
         assert target.latest_run() is None  # nothing was touched
     finally:

@@ -28,10 +28,9 @@ from marketbrief.models import Completion, ReportType, RunStatus
 from marketbrief.results.envelope import ReportState, Source
 from marketbrief.store import SQLStore
 from marketbrief.store.postgres import PgTimeouts
-from tests.support.backends import PG_HOST, PG_PORT
+from tests.support.backends import PG_HOST, PG_PORT, behind_proxy
 from tests.support.clock import DAY
 from tests.support.faults import nth_completion, opened, same_content
-from tests.support.faults_proxy import TcpProxy
 
 PRE = ReportType.PRE_MARKET
 
@@ -53,10 +52,8 @@ def _schema_of(pg_url: str) -> str:
 async def test_postgres_cut_off_acknowledges_to_the_outbox_and_replay_lands_every_write(
     pg_url: str, tmp_path: Path
 ) -> None:
-    migrate(pg_url)
     outbox_dir = tmp_path / "outbox"
-    with TcpProxy(PG_PORT) as proxy:
-        proxied = pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
+    with behind_proxy(pg_url) as (proxy, proxied):
         assert proxied != pg_url
         settings = Settings(database_url=proxied, outbox_dir=outbox_dir, write_retry_seconds=0.3)
         async with opened(settings) as results:
@@ -226,9 +223,7 @@ async def test_postgres_backends_terminated_between_and_during_operations_never_
 async def test_a_blackholed_postgres_times_out_opens_the_breaker_and_one_probe_closes_it(
     pg_url: str, tmp_path: Path
 ) -> None:
-    migrate(pg_url)
-    with TcpProxy(PG_PORT) as proxy:
-        proxied = pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
+    with behind_proxy(pg_url) as (proxy, proxied):
         # Short engine timeouts so the driver itself gives up (the gateway's deadline is longer).
         settings = Settings(
             database_url=proxied,
@@ -284,9 +279,7 @@ async def test_a_blackholed_postgres_times_out_opens_the_breaker_and_one_probe_c
 async def test_a_stalled_read_past_the_gateway_deadline_is_abandoned_and_trips_the_breaker(
     pg_url: str, tmp_path: Path
 ) -> None:
-    migrate(pg_url)
-    with TcpProxy(PG_PORT) as proxy:
-        proxied = pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
+    with behind_proxy(pg_url) as (proxy, proxied):
         settings = Settings(
             database_url=proxied, outbox_dir=tmp_path / "outbox", store_breaker_seconds=1.0
         )

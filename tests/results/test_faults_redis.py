@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -125,18 +126,25 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.kill()
 
 
+def _settings(
+    pg_url: str, own_redis: RedisServer, prefix: str, tmp_path: Path, **extra: Any
+) -> Settings:
+    """Our migrated database and our own redis-server under our key prefix, with `extra`."""
+    migrate(pg_url)
+    return Settings(
+        database_url=pg_url,
+        cache_url=own_redis.url,
+        cache_prefix=prefix,
+        outbox_dir=tmp_path / "outbox",
+        **extra,
+    )
+
+
 @pytest.mark.slow
 async def test_reads_stay_fresh_with_exact_bytes_while_redis_is_flushed_killed_and_restarted(
     pg_url: str, own_redis: RedisServer, redis_prefix: str, tmp_path: Path
 ) -> None:
-    migrate(pg_url)
-    settings = Settings(
-        database_url=pg_url,
-        cache_url=own_redis.url,
-        cache_prefix=redis_prefix,
-        outbox_dir=tmp_path / "outbox",
-        write_retry_seconds=0.3,
-    )
+    settings = _settings(pg_url, own_redis, redis_prefix, tmp_path, write_retry_seconds=0.3)
     reports = [
         nth_completion(i, kind, day=DAY - timedelta(days=i))
         for i in range(5)
@@ -215,14 +223,7 @@ async def test_reads_stay_fresh_with_exact_bytes_while_redis_is_flushed_killed_a
 async def test_a_stopped_redis_opens_the_cache_breaker_reads_go_to_the_store_and_come_back(
     pg_url: str, own_redis: RedisServer, redis_prefix: str, tmp_path: Path
 ) -> None:
-    migrate(pg_url)
-    settings = Settings(
-        database_url=pg_url,
-        cache_url=own_redis.url,
-        cache_prefix=redis_prefix,
-        outbox_dir=tmp_path / "outbox",
-        cache_breaker_seconds=1.0,
-    )
+    settings = _settings(pg_url, own_redis, redis_prefix, tmp_path, cache_breaker_seconds=1.0)
     reports = [nth_completion(i, ReportType.PRE_MARKET) for i in range(4)]
     async with opened(settings) as results:
         for completion in reports:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,32 +15,16 @@ from marketbrief.calendar import utc_now
 from marketbrief.config import Settings
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.pipeline.feeds import PipelinePrices
-from marketbrief.pipeline.ports import Analysis
 from marketbrief.results import Results
 from marketbrief.results.envelope import ReportState
 from marketbrief.services import Services
 from marketbrief.store import SQLStore
 from marketbrief.store.schema import job_executions
-from tests.support.factories import SESSION, completion_for, predictions
+from tests.support.analysts import Analyst
+from tests.support.factories import SESSION, completion_for
 
 PRE = ReportType.PRE_MARKET
 WAIT_SECONDS = 60.0  # an upper bound for events on a loaded machine, never a pace
-
-
-class GatedAnalyst:
-    """An analyst whose news fetch waits until the test opens the gate."""
-
-    def __init__(self) -> None:
-        self.entered = asyncio.Event()
-        self.gate = asyncio.Event()
-
-    async def fetch_news(self, symbols: Sequence[str], since: datetime, until: datetime) -> Any:
-        self.entered.set()
-        await self.gate.wait()
-        return None
-
-    async def analyse(self, fetched: Any) -> Analysis:
-        return Analysis(predictions=list(predictions()))
 
 
 def _settings(url: str, tmp_path: Path, **changes: Any) -> Settings:
@@ -137,7 +121,7 @@ async def test_a_run_slower_than_the_run_timeout_is_not_swept_while_its_worker_r
     def clock() -> datetime:
         return utc_now() + offset[0]
 
-    analyst = GatedAnalyst()
+    analyst = Analyst(gated=True)
     services = Services.open(
         settings, clock=clock, analyst=analyst, prices=PipelinePrices([], timeout=5.0)
     )

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -28,36 +27,18 @@ from marketbrief.models import (
     provisional_version,
 )
 from marketbrief.pipeline.feeds import PipelinePrices
-from marketbrief.pipeline.ports import Analysis
 from marketbrief.results import Results
 from marketbrief.runs.versions import VersionFloor
 from marketbrief.services import Services
 from marketbrief.store import SQLStore
 from marketbrief.web.app import create_app
-from tests.support.factories import SESSION, completion_for, predictions, standalone_completion
+from tests.support.analysts import Analyst
+from tests.support.factories import SESSION, completion_for, standalone_completion
 
 PRE = ReportType.PRE_MARKET
 WAIT_SECONDS = 60.0  # an upper bound for events on a loaded machine, never a pace
 BEHIND = timedelta(hours=6)
 API_KEY = "versions-test-key-0123456789"
-
-
-class Analyst:
-    """Answers at once, or (gated) only once the test opens the gate."""
-
-    def __init__(self, *, gated: bool = False) -> None:
-        self.entered = asyncio.Event()
-        self.gate = asyncio.Event()
-        if not gated:
-            self.gate.set()
-
-    async def fetch_news(self, symbols: Sequence[str], since: datetime, until: datetime) -> Any:
-        self.entered.set()
-        await self.gate.wait()
-        return None
-
-    async def analyse(self, fetched: Any) -> Analysis:
-        return Analysis(predictions=list(predictions()))
 
 
 def _host(

@@ -7,6 +7,7 @@ instead when CI is set: in CI every backend must really be exercised.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -14,10 +15,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness.store import migrate
+
+from tests.support.faults_proxy import TcpProxy
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 PG_ADMIN_URL = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test"
+
+
+@contextlib.contextmanager
+def behind_proxy(pg_url: str) -> Iterator[tuple[TcpProxy, str]]:
+    """`pg_url`'s schema migrated, then a TcpProxy before the PostgreSQL server (closed after):
+    the proxy, and `pg_url` reaching its server through it."""
+    migrate(pg_url)
+    with TcpProxy(PG_PORT) as proxy:
+        yield proxy, pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
 
 
 def _answers(host: str, port: int) -> bool:

@@ -16,15 +16,13 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from harness.store import migrate
 
 from marketbrief.cache import keys
 from marketbrief.config import Settings
 from tests.support.api_fixtures import KEY, PREVIOUS, SYMBOLS, running, write_news, write_prices
 from tests.support.api_helpers import PRE, made
-from tests.support.backends import PG_HOST, PG_PORT
+from tests.support.backends import behind_proxy
 from tests.support.clock import DAY, Clock
-from tests.support.faults_proxy import TcpProxy
 
 # Far past the read deadline (1.5 s), far below the round trip a stalled driver waits (31 s).
 DID_NOT_HANG = 10.0
@@ -41,9 +39,7 @@ async def _get(client: httpx.AsyncClient, path: str) -> httpx.Response:
 async def test_a_blackholed_store_never_hangs_a_page_and_service_recovers(
     pg_url: str, tmp_path: Path, clock: Clock
 ) -> None:
-    migrate(pg_url)
-    with TcpProxy(PG_PORT) as proxy:
-        proxied = pg_url.replace(f"{PG_HOST}:{PG_PORT}", f"127.0.0.1:{proxy.port}", 1)
+    with behind_proxy(pg_url) as (proxy, proxied):
         settings = Settings(
             database_url=proxied,
             outbox_dir=tmp_path / "outbox",

@@ -9,7 +9,8 @@ A channel is named by its position and its URL with secrets masked, never by its
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -22,12 +23,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+MAIL_SCHEMES = frozenset({"mailto", "mailtos"})
+JSON_SCHEMES = frozenset({"json", "jsons"})
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
-    """What one notification says: a title line and a plain-text body."""
+    """What one notification says: a title line and a plain-text body.
+
+    A report delivery also carries `html` (what mail channels send, as HTML with a plain-text
+    alternative) and `data` (the JSON text webhook channels send as the message), and
+    `on_result`, which the sender calls with the channel's number and whether it took the
+    message, once it did or was given up."""
 
     title: str
     body: str
+    html: str | None = None
+    data: str | None = None
+    on_result: Callable[[int, bool], None] | None = field(default=None, compare=False)
 
 
 class Channel:
@@ -54,8 +67,18 @@ class Channel:
 
     def send(self, message: Message) -> bool:
         """Deliver one message; False when the channel refused it or could not be reached."""
+        # Imported here for the same reason as in __init__.
+        from apprise import NotifyFormat
+
+        body, body_format = message.body, NotifyFormat.TEXT
+        if message.html is not None and self.scheme in MAIL_SCHEMES:
+            body, body_format = message.html, NotifyFormat.HTML
+        elif message.data is not None and self.scheme in JSON_SCHEMES:
+            body = message.data
         try:
-            return bool(self._apprise.notify(title=message.title, body=message.body))
+            return bool(
+                self._apprise.notify(title=message.title, body=body, body_format=body_format)
+            )
         except Exception:  # a plugin's own bug must not take the sender down with it
             log.exception("notification channel %s raised", self.shown)
             return False

@@ -54,11 +54,13 @@ class Sender:
         self.backoff = backoff or Backoff()
         self.lanes = [Lane(channel) for channel in channels]
 
-    def submit(self, message: Message) -> None:
-        """Queue a message for every channel and return at once."""
+    def submit(self, message: Message, *, skip: frozenset[int] = frozenset()) -> None:
+        """Queue a message for every channel (but those numbered in `skip`) and return at once."""
         for lane in self.lanes:
+            if lane.channel.number in skip:
+                continue
             if lane.queue.qsize() >= QUEUE_LIMIT:
-                lane.queue.get_nowait()
+                _told(lane, lane.queue.get_nowait(), delivered=False)
                 lane.counts.dropped += 1
                 log.warning("channel %s: queue full, oldest alert dropped", lane.channel.shown)
             lane.queue.put_nowait(message)
@@ -110,6 +112,7 @@ class Sender:
                 return
             if attempt == self.backoff.attempts:
                 lane.counts.dropped += 1
+                _told(lane, message, delivered=False)
                 log.error(
                     "channel %s: alert %r dropped after %d attempts",
                     lane.channel.shown,
@@ -125,10 +128,20 @@ class Sender:
     async def _attempt(self, lane: Lane, message: Message) -> bool:
         if await lane.channel.send_async(message):
             lane.counts.sent += 1
+            _told(lane, message, delivered=True)
             return True
         lane.counts.failures += 1
         log.warning("channel %s: could not deliver %r", lane.channel.shown, message.title)
         return False
+
+
+def _told(lane: Lane, message: Message, *, delivered: bool) -> None:
+    """Tell the message's submitter what became of it on this channel."""
+    if message.on_result is not None:
+        try:
+            message.on_result(lane.channel.number, delivered)
+        except Exception:  # the submitter's bug must not stop this channel's worker
+            log.exception("channel %s: result callback raised", lane.channel.shown)
 
 
 async def _next(queue: asyncio.Queue[Message], stop: asyncio.Event) -> Message | None:

@@ -180,6 +180,9 @@ def scheduler(ctx: click.Context) -> None:
     """Run the scheduler alone (no web server) until interrupted."""
 
     async def work(services: Services) -> None:
+        from marketbrief.web.pages import report_html  # a delivered report's mail is its page
+
+        services.deliveries.renderer = report_html
         services.start(scheduler=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

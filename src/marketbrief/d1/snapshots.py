@@ -127,15 +127,20 @@ class _HeldSnapshots:
                 r["trigger_source"] == IMPORT,
                 stored,
             )
+            old_id = None
             if entry.imported and isinstance(provenance, dict):
                 old_id = provenance.get("legacy_id")
-                if old_id is not None:
-                    held.by_old_id[old_id] = entry
-            if r["run_id"] is not None:
-                held.by_run[r["run_id"]] = entry
-            else:
-                held.by_key[_key(stored)] = entry
+            held.remember(entry, old_id)
         return held
+
+    def remember(self, entry: _Held, old_id: Any) -> None:
+        """Index `entry` by its old id (if any), and by its run, else (run-less) by its key."""
+        if old_id is not None:
+            self.by_old_id[old_id] = entry
+        if entry.row["run_id"] is not None:
+            self.by_run[entry.row["run_id"]] = entry
+        else:
+            self.by_key[_key(entry.row)] = entry
 
     def find(self, values: dict[str, Any]) -> _Held | None:
         old_id = values["metadata"]["d1_import"].get("legacy_id")
@@ -149,13 +154,7 @@ class _HeldSnapshots:
     def add(self, id_: int, values: dict[str, Any]) -> None:
         stored = {k: v for k, v in values.items() if k != "report_content"}
         entry = _Held(id_, values["scheduled_date"], values["report_type"], True, stored)
-        old_id = values["metadata"]["d1_import"].get("legacy_id")
-        if old_id is not None:
-            self.by_old_id[old_id] = entry
-        if values["run_id"] is not None:
-            self.by_run[values["run_id"]] = entry
-        else:
-            self.by_key[_key(values)] = entry
+        self.remember(entry, values["metadata"]["d1_import"].get("legacy_id"))
 
 
 def _same_text(stored: dict[str, Any], values: dict[str, Any]) -> str | None:

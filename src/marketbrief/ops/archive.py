@@ -33,17 +33,20 @@ import sqlalchemy as sa
 from marketbrief.errors import InvalidInput
 from marketbrief.ops.columns import check_value
 from marketbrief.ops.files import fsync_dir, fsync_handle, guarded, opened
-from marketbrief.store.schema import ALL_TABLES, UTCDateTime, incidents, store_revision
+from marketbrief.store import schema
+from marketbrief.store.schema import ALL_TABLES, UTCDateTime
 
 FORMAT = "marketbrief-archive"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HOT_COPY = "marketbrief.sqlite3"
-TABLES: tuple[sa.Table, ...] = tuple(t for t in ALL_TABLES if t not in (store_revision, incidents))
+UNARCHIVED = (schema.store_revision, schema.incidents, schema.deliveries)
+TABLES: tuple[sa.Table, ...] = tuple(t for t in ALL_TABLES if t not in UNARCHIVED)
 """The archived tables in foreign-key order (insert in this order, delete in reverse).
 
 Incidents are the service's watch over itself, not its data: a backup leaves them out and a
-restore leaves the live ones as they are (an alert about today is not undone by old data)."""
+restore leaves the live ones as they are (an alert about today is not undone by old data).
+Deliveries likewise: a restore neither resends a restored report nor forgets what was sent."""
 
 
 class ArchiveError(InvalidInput):

@@ -12,6 +12,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0005": {},
     # 0006 widened market_closes.source to text: no column added.
     "0006": {},
+    # 0007 added the deliveries table, which archives never hold (ops/archive.TABLES).
+    "0007": {},
 }
 
 

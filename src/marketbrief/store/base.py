@@ -96,6 +96,24 @@ class IncidentReport:
     link: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    """One published report, as a delivery is claimed for it."""
+
+    report_type: str
+    business_date: date
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """A published report not yet delivered; `claimed` if a claim exists (and is stale)."""
+
+    key: DeliveryKey
+    run_id: str | None
+    claimed: bool = False
+
+
 def run_key(ref: str | int) -> int | str | None:
     """An integer id (ASCII digits), a run_id, or None for a reference no row can match."""
     if isinstance(ref, str) and len(ref) > MAX_RUN_REF:
@@ -207,6 +225,20 @@ class StoreBackend(Protocol):
     def resolve_incident(self, kind: str, subject: str, now: datetime) -> Incident | None: ...
 
     def incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Incident]: ...
+
+    def claim_delivery(self, key: DeliveryKey, run_id: str | None, now: datetime) -> bool: ...
+
+    def reclaim_delivery(
+        self, key: DeliveryKey, stale_before: datetime, now: datetime
+    ) -> frozenset[int] | None: ...
+
+    def record_delivery(
+        self, key: DeliveryKey, done: frozenset[int], delivered_at: datetime | None
+    ) -> None: ...
+
+    def undelivered(
+        self, since: datetime, report_types: tuple[str, ...], stale_before: datetime
+    ) -> list[PendingDelivery]: ...
 
     def ping(self) -> None: ...
 

@@ -42,10 +42,12 @@ from marketbrief.models import (
     TriggerSource,
 )
 from marketbrief.store.base import (
+    DeliveryKey,
     HistoryPage,
     HistoryQuery,
     Incident,
     IncidentReport,
+    PendingDelivery,
     StoreBackend,
 )
 
@@ -378,3 +380,27 @@ class Store:
     async def incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Incident]:
         """The newest incidents first."""
         return await self._read(self.backend.incidents, open_only=open_only, limit=limit)
+
+    # -- deliveries (the store decides which process sends a published report) ----------------
+
+    async def claim_delivery(self, key: DeliveryKey, run_id: str | None, now: datetime) -> bool:
+        """Claim a published report's delivery; True only for the process whose insert won."""
+        return await self._call(self.backend.claim_delivery, key, run_id, now, write=True)
+
+    async def reclaim_delivery(
+        self, key: DeliveryKey, stale_before: datetime, now: datetime
+    ) -> frozenset[int] | None:
+        """Take over a stale undelivered claim; the channels already done, or None."""
+        return await self._call(self.backend.reclaim_delivery, key, stale_before, now, write=True)
+
+    async def record_delivery(
+        self, key: DeliveryKey, done: frozenset[int], delivered_at: datetime | None
+    ) -> None:
+        """Record the channels that took a report (and when all had)."""
+        await self._call(self.backend.record_delivery, key, done, delivered_at, write=True)
+
+    async def undelivered(
+        self, since: datetime, report_types: tuple[str, ...], stale_before: datetime
+    ) -> list[PendingDelivery]:
+        """Reports published since `since` not delivered (never claimed, or a stale claim)."""
+        return await self._read(self.backend.undelivered, since, report_types, stale_before)

@@ -288,4 +288,23 @@ incidents = sa.Table(
     ),
 )
 
+# Reports sent to the delivery channels: one row per published (type, date, version), claimed
+# by the one process whose insert wins; `delivered_at` is set once every channel took it, and an
+# undelivered claim older than its lease is taken over (compare-and-set on `claimed_at`).
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("report_type", sa.String(16), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("run_id", sa.String(160)),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    # The channels (positions in MARKETBRIEF_DELIVER) that took it, comma-separated.
+    sa.Column("channels_done", sa.Text, nullable=False, server_default=""),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.UniqueConstraint("report_type", "business_date", "version"),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)

@@ -17,6 +17,7 @@ from marketbrief.models import (
     Snapshot,
 )
 from marketbrief.store import rows
+from marketbrief.store.deliveries import DeliveryWrites
 from marketbrief.store.engine import (
     Engines,
     create_engines,
@@ -52,7 +53,7 @@ _LATEST_SNAPSHOT = _via_latest(report_latest.c.scheduled_date == sa.bindparam("d
 _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("day", type_=sa.Date))
 
 
-class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites):
+class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWrites):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
     def __init__(self, url: str, *, pg_timeouts: PgTimeouts | None = None) -> None:

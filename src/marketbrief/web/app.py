@@ -50,6 +50,7 @@ def create_app(
             settings, on_fallback=metrics.trigger_limit_fallbacks.inc
         )
         app.state.trigger_limit = trigger_limit
+        opened.deliveries.renderer = pages.report_html  # mail shows the report page itself
         opened.start(scheduler=settings.scheduler_enabled if scheduler is None else scheduler)
         try:
             yield

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from marketbrief.alerts.sender import Lane
 from marketbrief.errors import StoreError
 from marketbrief.models import ReportType, Run
 from marketbrief.results.envelope import ReportResponse, ReportState
@@ -187,29 +188,33 @@ class _CoreCollector(Collector):
 
 
 def _notifications(svc: Services) -> Iterator[Metric]:
-    """Each channel's deliveries; the `channel` label is its position in MARKETBRIEF_NOTIFY,
-    a set fixed at start-up (never the URL, which may hold secrets)."""
+    """Each channel's alerts, then each delivery channel's reports; the `channel` label is its
+    position in MARKETBRIEF_NOTIFY (MARKETBRIEF_DELIVER), a set fixed at start-up (never the
+    URL, which may hold secrets)."""
+    yield from _lanes("notify", "Alert messages", svc.alerts.sender.lanes)
+    yield from _lanes("deliver", "Report deliveries", svc.deliveries.sender.lanes)
+
+
+def _lanes(name: str, what: str, lanes: list[Lane]) -> Iterator[Metric]:
     families = {
         "sent": CounterMetricFamily(
-            "marketbrief_notify_sent", "Alert messages delivered, by channel.", labels=["channel"]
+            f"marketbrief_{name}_sent", f"{what} delivered, by channel.", labels=["channel"]
         ),
         "failures": CounterMetricFamily(
-            "marketbrief_notify_failures",
-            "Alert deliveries that failed (each retry counts), by channel.",
+            f"marketbrief_{name}_failures",
+            f"{what} that failed (each retry counts), by channel.",
             labels=["channel"],
         ),
         "dropped": CounterMetricFamily(
-            "marketbrief_notify_dropped",
-            "Alert messages given up after every retry, by channel.",
+            f"marketbrief_{name}_dropped",
+            f"{what} given up after every retry, by channel.",
             labels=["channel"],
         ),
     }
     waiting = GaugeMetricFamily(
-        "marketbrief_notify_waiting",
-        "Alert messages not yet delivered, by channel.",
-        labels=["channel"],
+        f"marketbrief_{name}_waiting", f"{what} not yet delivered, by channel.", labels=["channel"]
     )
-    for lane in svc.alerts.sender.lanes:
+    for lane in lanes:
         label = [lane.channel.label]
         families["sent"].add_metric(label, lane.counts.sent)
         families["failures"].add_metric(label, lane.counts.failures)

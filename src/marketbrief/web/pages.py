@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -14,10 +14,11 @@ from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.reports.payload import parsed
 from marketbrief.results import records
+from marketbrief.results.envelope import ReportResponse
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web import shapes
 from marketbrief.web.api import REPORT_STATUS, services
-from marketbrief.web.templating import render
+from marketbrief.web.templating import render, render_text
 
 TREND_SESSIONS = 30
 
@@ -117,18 +118,28 @@ async def report_page(request: Request) -> Response:
     except InvalidInput as error:
         return render("error.html", {"title": "Bad request", "message": str(error)}, 400)
     response = await svc.results.get_report(kind, day)
-    meta = response.meta(svc.now())
-    data = parsed(response.data) if response.data is not None and response.has_content else None
     status = REPORT_STATUS[response.state]
-    context = {
-        "title": f"{kind.value} {response.requested_date.isoformat()}",
-        "meta": meta,
+    request.app.state.metrics.answered("page", status, response)
+    return render("report.html", report_context(response, svc.now()), status)
+
+
+def report_context(response: ReportResponse, now: datetime) -> dict[str, Any]:
+    """What report.html shows of one answer of the read path."""
+    data = parsed(response.data) if response.data is not None and response.has_content else None
+    day = response.requested_date.isoformat()
+    return {
+        "title": f"{response.report_type} {day}",
+        "meta": response.meta(now),
         "data": data,
         "view": shapes.report_view(data),
-        "json_url": f"/api/v1/reports/{kind.value}?date={response.requested_date.isoformat()}",
+        "json_url": f"/api/v1/reports/{response.report_type}?date={day}",
     }
-    request.app.state.metrics.answered("page", status, response)
-    return render("report.html", context, status)
+
+
+def report_html(response: ReportResponse, now: datetime) -> str:
+    """The report page as HTML text: what a delivered report's email shows (the renderer the
+    web face hands `Deliveries` at start-up)."""
+    return render_text("report.html", report_context(response, now))
 
 
 async def job_page(request: Request) -> Response:

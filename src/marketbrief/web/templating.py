@@ -33,6 +33,11 @@ _env.filters["ny"] = new_york
 _env.filters["pretty"] = lambda v: orjson.dumps(v, option=orjson.OPT_INDENT_2).decode()
 
 
+def render_text(name: str, context: dict[str, Any]) -> str:
+    """One template rendered to text (autoescaped)."""
+    return _env.get_template(name).render(**context)
+
+
 def render(
     name: str, context: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> HTMLResponse:

@@ -4,8 +4,8 @@ crossed (write success below 95%, history P95 above 200 ms), measured by the ser
 `incidents.kind` is a String(32), but the CHECK constraint `ck_incidents_kind_valid` lists the
 kinds, so a new kind is a migration: the constraint is replaced by one that also admits it.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
