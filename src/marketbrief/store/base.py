@@ -245,3 +245,18 @@ class StoreBackend(Protocol):
     def ping_writes(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class WriteCounts:
+    """Every store write this process attempted, and how many committed (the plan's write
+    success rate). A write the breaker refused counts as attempted and not committed; a
+    retry is a new attempt."""
+
+    attempts: int = 0
+    committed: int = 0
+
+    @property
+    def failed(self) -> int:
+        """Attempts that did not commit."""
+        return self.attempts - self.committed

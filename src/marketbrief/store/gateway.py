@@ -49,6 +49,7 @@ from marketbrief.store.base import (
     IncidentReport,
     PendingDelivery,
     StoreBackend,
+    WriteCounts,
 )
 
 T = TypeVar("T")
@@ -116,21 +117,6 @@ class StoreHealth(Breaker):
         Breaker.answered(self)
         if write:
             self.writes_down_since = None
-
-
-@dataclass(slots=True)
-class WriteCounts:
-    """Every store write this process attempted, and how many committed (the plan's write
-    success rate). A write the breaker refused counts as attempted and not committed; a
-    retry is a new attempt."""
-
-    attempts: int = 0
-    committed: int = 0
-
-    @property
-    def failed(self) -> int:
-        """Attempts that did not commit."""
-        return self.attempts - self.committed
 
 
 class Store:
