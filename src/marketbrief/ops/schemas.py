@@ -14,6 +14,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0006": {},
     # 0007 added the deliveries table, which archives never hold (ops/archive.TABLES).
     "0007": {},
+    # 0008 let incidents be of kind rollback_trigger: no column added.
+    "0008": {},
 }
 
 
