@@ -28,6 +28,7 @@ def test_every_migration_says_which_columns_it_added_so_older_archives_restore()
     # from it makes every older archive unrestorable.
     assert ["0001", *COLUMNS_ADDED] == REVISIONS
 
+
 ADDED_IN_0003 = ("lease_until", "swept_at")
 ADDED_IN_0004 = ("version",)
 
