@@ -31,6 +31,7 @@ from marketbrief.models import Completion, Outcome
 from marketbrief.services import Services
 from marketbrief.web.app import create_app
 from tests.support.clock import DAY, Clock
+from tests.support.deadlines import LOADED_MACHINE_DEADLINES
 
 KEY = "k" * 20
 PREVIOUS = date(2026, 11, 23)  # the Monday session before DAY
@@ -182,6 +183,7 @@ def api_settings_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         high_confidence=0.05,
         write_retry_seconds=0.2,
         scheduler_enabled=False,
+        **LOADED_MACHINE_DEADLINES,
     )
     if request.param == "embedded":
         settings = dataclasses.replace(base, database_url=request.getfixturevalue("sqlite_url"))

@@ -23,6 +23,7 @@ from marketbrief.config import Settings
 from marketbrief.errors import CacheError
 from marketbrief.results import Results
 from tests.support.clock import Clock
+from tests.support.deadlines import LOADED_MACHINE_DEADLINES
 
 
 class CallCounter:
@@ -44,7 +45,10 @@ class CallCounter:
 @pytest.fixture
 def embedded_settings(tmp_path: Path, sqlite_url: str) -> Settings:
     return Settings(
-        outbox_dir=tmp_path / "outbox", write_retry_seconds=0.2, database_url=sqlite_url
+        outbox_dir=tmp_path / "outbox",
+        write_retry_seconds=0.2,
+        database_url=sqlite_url,
+        **LOADED_MACHINE_DEADLINES,
     )
 
 
@@ -56,6 +60,7 @@ def scaled_settings(tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: s
         database_url=pg_url,
         cache_url=redis_url,
         cache_prefix=redis_prefix,
+        **LOADED_MACHINE_DEADLINES,
     )
 
 

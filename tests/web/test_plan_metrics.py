@@ -248,7 +248,11 @@ async def test_writes_failing_on_a_locked_store_open_the_rollback_incident_once_
 async def test_history_requests_held_by_a_locked_store_cross_the_p95_trigger_until_fast_again(
     make_api: Callable[..., Awaitable[Api]], webhook: Webhook
 ) -> None:
-    api = await make_api(alerting=alerting(webhook.url()), store_breaker_seconds=1.0)
+    api = await make_api(
+        alerting=alerting(webhook.url()),
+        store_breaker_seconds=1.0,
+        store_read_timeout_seconds=1.5,  # the production deadline: this test is about it
+    )
     alerts = api.services.alerts
     assert (await api.get("/api/v1/jobs/history")).status_code == 200
     schema = api.settings.database_url.rsplit("search_path%3D", 1)[1]
