@@ -12,6 +12,7 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0005": {},
     # 0006 widened market_closes.source to text: no column added.
     "0006": {},
+    "0007": {"store_revision": ("schedule_started_at",)},
 }
 
 

@@ -33,7 +33,13 @@ from marketbrief.results.policy import Policy
 from marketbrief.results.publisher import Publisher
 from marketbrief.results.reader import Reader
 from marketbrief.results.serving import ServedStates
-from marketbrief.results.slots import Completeness, assess, build_schedule, window
+from marketbrief.results.slots import (
+    Completeness,
+    assess,
+    build_schedule,
+    schedule_floor,
+    window,
+)
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
 from marketbrief.store.postgres import PgTimeouts
@@ -198,20 +204,31 @@ class Results:
         start, end = window(self.deps.calendar, now, days)
         runs = await self.deps.store.runs_between(start, end)
         grace = self.deps.policy.pending_grace
-        slots = build_schedule(self.deps.calendar, runs, now, start, end, grace=grace)
+        began = await self.schedule_began()
+        slots = build_schedule(
+            self.deps.calendar, runs, now, start, end, grace=grace, began=began or now
+        )
         counts: dict[str, int] = {}
         for slot in slots:
             counts[slot.status] = counts.get(slot.status, 0) + 1
         return {
             "from": start.isoformat(),
             "to": end.isoformat(),
+            "schedule_began": iso_instant(began),
             "counts": counts,
             "slots": [s.as_dict() for s in slots],
         }
 
+    async def schedule_began(self) -> datetime | None:
+        """When the schedule began (first scheduler start or first run's date), or None."""
+        return schedule_floor(self.deps.calendar, await self.deps.store.schedule_start())
+
     async def completeness(self, now: datetime, days: int) -> Completeness:
         """Whether every slot of the `days` days up to `now` (minus the grace) has a report."""
         since, until = now - timedelta(days=days), now - self.deps.policy.pending_grace
+        # Nothing before the schedule began was due (and nothing at all when it never began).
+        began = await self.schedule_began()
+        since = max(since, began or now)
         expected = self.deps.calendar.slots_between(since, until) if until > since else []
         if not expected:
             return Completeness(days, since, until, [])

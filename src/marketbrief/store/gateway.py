@@ -46,6 +46,7 @@ from marketbrief.store.base import (
     HistoryQuery,
     Incident,
     IncidentReport,
+    ScheduleStart,
     StoreBackend,
 )
 
@@ -284,7 +285,7 @@ class Store:
     async def predictions_for(
         self, day: date, report_types: tuple[ReportType, ...]
     ) -> tuple[Run, list[Prediction]] | None:
-        """The newest run of those types on `day` that stored predictions, with them."""
+        """The newest success/partial run of those types on `day` with a usable prediction."""
         return await self._read(self.backend.predictions_for, day, report_types)
 
     async def good_run(
@@ -312,6 +313,14 @@ class Store:
     async def get_run(self, ref: str | int) -> RunDetail | None:
         """One run in full, by integer id or run_id."""
         return await self._read(self.backend.get_run, ref)
+
+    async def schedule_start(self) -> ScheduleStart:
+        """When the scheduler first started here, and the runs of the earliest date."""
+        return await self._read(self.backend.schedule_start)
+
+    async def begin_schedule(self, at: datetime) -> datetime:
+        """Record when the schedule began (the first scheduler's start); return what is stored."""
+        return await self._call(self.backend.begin_schedule, at, write=True)
 
     async def runs_revision(self) -> int:
         """A counter that grows with every write to run history."""
