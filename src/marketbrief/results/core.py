@@ -226,10 +226,10 @@ class Results:
     async def completeness(self, now: datetime, days: int) -> Completeness:
         """Whether every slot of the `days` days up to `now` (minus the grace) has a report."""
         since, until = now - timedelta(days=days), now - self.deps.policy.pending_grace
-        # Nothing before the schedule began was due (and nothing at all when it never began).
-        began = await self.schedule_began()
-        since = max(since, began or now)
         expected = self.deps.calendar.slots_between(since, until) if until > since else []
+        # Nothing before the schedule began was due (and nothing at all when it never began).
+        began = await self.schedule_began() or now
+        expected = [slot for slot in expected if slot[2] >= began]
         if not expected:
             return Completeness(days, since, until, [])
         first, last = min(d for _, d, _ in expected), max(d for _, d, _ in expected)

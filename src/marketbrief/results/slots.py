@@ -154,8 +154,9 @@ def plan_catch_up(
     """
     to_run: list[Slot] = []
     missed: list[Slot] = []
-    since = now - MISSED_LOOKBACK if began is None else max(now - MISSED_LOOKBACK, began)
-    for report_type, day, instant in calendar.slots_between(since, now):
+    for report_type, day, instant in calendar.slots_between(now - MISSED_LOOKBACK, now):
+        if began is not None and instant < began:
+            continue  # the schedule had not begun: this slot was never due
         slot = Slot(report_type, day, instant)
         if has_run(slot):
             continue

@@ -75,7 +75,6 @@ class Runner:
         calendar = self.calendar
         now = self.results.now()
         day = day or calendar.default_report_date(kind, now)
-        calendar.check_due(kind, day, now)
         if not calendar.has_slot(kind, day):
             what = (
                 "a Sunday closing a week with sessions"
@@ -83,6 +82,7 @@ class Runner:
                 else "a session"
             )
             raise InvalidInput(f"{day.isoformat()} is not {what}: no {kind.value} report is due")
+        calendar.check_due(kind, day, now)
         return day
 
     async def run(
