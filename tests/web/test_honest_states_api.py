@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.support.api_fixtures import THANKSGIVING, Api
@@ -73,22 +73,19 @@ async def test_a_partial_run_says_why_in_its_record_and_in_the_dashboard_history
 
 
 async def test_the_schedule_grid_counts_from_when_the_schedule_began(api: Api) -> None:
+    # The service first started at LATE (22:00 New York on DAY), on a fresh store: every slot
+    # before it was never due, so none is missed.
     body = (await api.get("/api/v1/schedule?days=14")).json()
-    # A fresh store: no scheduler started, no run, so no slot was ever due.
+    assert body["schedule_began"] == "2026-11-25T03:00:00.000Z"
+    assert "missed" not in {s["status"] for s in body["slots"]}
     assert body["slots"] == []
-    assert body["schedule_began"] is None
-    await api.services.results.store.begin_schedule(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))
+    # A later start does not move it; a backfilled run for an earlier slot does.
+    await api.services.results.begin_schedule()
+    await api.publish(made(INTRADAY, DAY))
     body = (await api.get("/api/v1/schedule?days=14")).json()
     by_slot = {(s["date"], s["report_type"]): s["status"] for s in body["slots"]}
-    # First start at 10:00 New York on DAY: its 08:30 slot and the days before were never due.
-    assert (str(DAY), "pre-market") not in by_slot
-    assert by_slot[(str(DAY), "intraday")] == "missed"
+    assert body["schedule_began"] == "2026-11-24T17:00:00.000Z"  # DAY's intraday slot
+    assert by_slot[(str(DAY), "intraday")] == "ok"
     assert by_slot[(str(DAY), "end-of-day")] == "missed"
+    assert (str(DAY), "pre-market") not in by_slot
     assert "missed" not in {status for (day, _), status in by_slot.items() if day < str(DAY)}
-    # A run for an earlier slot (a backfill) moves the start back to that slot.
-    await api.publish(made(INTRADAY, DAY - timedelta(days=1)))
-    body = (await api.get("/api/v1/schedule?days=14")).json()
-    by_slot = {(s["date"], s["report_type"]): s["status"] for s in body["slots"]}
-    assert by_slot[(str(DAY - timedelta(days=1)), "intraday")] == "ok"
-    assert by_slot[(str(DAY - timedelta(days=1)), "end-of-day")] == "missed"
-    assert (str(DAY - timedelta(days=1)), "pre-market") not in by_slot

@@ -219,6 +219,15 @@ class Results:
             "slots": [s.as_dict() for s in slots],
         }
 
+    async def begin_schedule(self) -> None:
+        """Record now as when the schedule began, unless a service started here before.
+
+        Called as a serving process or a scheduler starts: slots before it were never due. A
+        store that cannot take it now is told by the next process that starts.
+        """
+        with contextlib.suppress(StoreError):
+            await self.deps.store.begin_schedule(self.now())
+
     async def schedule_began(self) -> datetime | None:
         """When the schedule began (first scheduler start or first run's date), or None."""
         return schedule_floor(self.deps.calendar, await self.deps.store.schedule_start())

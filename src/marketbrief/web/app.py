@@ -46,6 +46,7 @@ def create_app(
             settings, on_fallback=metrics.trigger_limit_fallbacks.inc
         )
         app.state.trigger_limit = trigger_limit
+        await opened.results.begin_schedule()  # the service's first start begins the schedule
         opened.start(scheduler=settings.scheduler_enabled if scheduler is None else scheduler)
         try:
             yield
