@@ -33,13 +33,8 @@ from marketbrief.results.policy import Policy
 from marketbrief.results.publisher import Publisher
 from marketbrief.results.reader import Reader
 from marketbrief.results.serving import ServedStates
-from marketbrief.results.slots import (
-    Completeness,
-    assess,
-    build_schedule,
-    schedule_floor,
-    window,
-)
+from marketbrief.results.slots import Completeness, assess, build_schedule, schedule_floor
+from marketbrief.results.slots import window as schedule_window
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
 from marketbrief.store.postgres import PgTimeouts
@@ -201,7 +196,7 @@ class Results:
     async def schedule(self, days: int) -> dict[str, Any]:
         """Every slot of the last `days` sessions and what happened to it."""
         now = self.now()
-        start, end = window(self.deps.calendar, now, days)
+        start, end = schedule_window(self.deps.calendar, now, days)
         runs = await self.deps.store.runs_between(start, end)
         grace = self.deps.policy.pending_grace
         began = await self.schedule_began()
@@ -220,16 +215,13 @@ class Results:
         }
 
     async def begin_schedule(self) -> None:
-        """Record now as when the schedule began, unless a service started here before.
-
-        Called as a serving process or a scheduler starts: slots before it were never due. A
-        store that cannot take it now is told by the next process that starts.
-        """
+        """Record now as when the schedule began, unless a service started here before (a store
+        that cannot take it now is told by the next process that starts)."""
         with contextlib.suppress(StoreError):
             await self.deps.store.begin_schedule(self.now())
 
     async def schedule_began(self) -> datetime | None:
-        """When the schedule began (first scheduler start or first run's date), or None."""
+        """When the schedule began (first service start or earliest run's slot), or None."""
         return schedule_floor(self.deps.calendar, await self.deps.store.schedule_start())
 
     async def completeness(self, now: datetime, days: int) -> Completeness:

@@ -23,7 +23,7 @@ MISSED_LOOKBACK = timedelta(days=7)
 
 
 def schedule_floor(calendar: MarketCalendar, start: ScheduleStart) -> datetime | None:
-    """The instant the schedule began: the earlier of the first scheduler's start and the
+    """The instant the schedule began: the earlier of the service's first start and the
     earliest slot any run is for (a backfilled history counts from its first slot).
 
     None means nothing ever began: no scheduler started and no run exists, so no slot was due.

@@ -88,7 +88,7 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: catch up, then fire every slot as it comes due."""
         with contextlib.suppress(StoreUnavailable):
-            # The first scheduler to start records when the schedule began: slots before it
+            # The first service to start records when the schedule began: slots before it
             # were never due, so they are neither caught up nor logged as missed.
             await self.store.begin_schedule(self.clock())
             await self.catch_up()

@@ -319,7 +319,7 @@ class Store:
         return await self._read(self.backend.schedule_start)
 
     async def begin_schedule(self, at: datetime) -> datetime:
-        """Record when the schedule began (the first scheduler's start); return what is stored."""
+        """Record when the schedule began (a service's first start); return what is stored."""
         return await self._call(self.backend.begin_schedule, at, write=True)
 
     async def runs_revision(self) -> int:

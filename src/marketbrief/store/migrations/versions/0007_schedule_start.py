@@ -1,8 +1,8 @@
-"""When the schedule began: `store_revision.schedule_started_at`, set by the first scheduler.
+"""When the schedule began: `store_revision.schedule_started_at`, set as a service first starts.
 
 A fresh install has no slots from before its service first started: the grid, `verify --days`
-and catch-up count from the earlier of this instant and the first run's date. It stays null on
-an existing install until its scheduler next starts; its runs already say where it began.
+and catch-up count from the earlier of this instant and the first run's slot. It stays null on
+an existing install until a service next starts; its runs already say where it began.
 
 Revision ID: 0007
 Revises: 0006
