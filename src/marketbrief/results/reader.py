@@ -1,7 +1,7 @@
 """The read path: cache, then the store, then honest fallbacks.
 
-A day the market does not trade is `closed` (with the next session) before anything is read.
-cache hit -> report_latest (single-flight, warms the cache) -> pending -> stale (age-limited,
+cache hit -> report_latest (single-flight, warms the cache) -> closed (a daily report on a day
+without a session, with the next session) -> pending -> stale (age-limited,
 labelled with its own date, never cached under the requested date) -> partial from the day's
 predictions -> failed or missing. With the store down, a hit is served with a warning and a
 miss is `unavailable`: never an error page, never an empty success.
@@ -48,10 +48,7 @@ class Reader:
         if day is not None:
             self.d.calendar.check(day)  # the date asked is the one named when it is not covered
         day = day or self.d.calendar.default_report_date(report_type, now)
-        if report_type is not ReportType.WEEKLY and not self.d.calendar.is_session(day):
-            response = _closed(report_type, day, self.d.calendar.next_session(day))
-        else:
-            response = await self._answer(report_type, day, now)
+        response = await self._answer(report_type, day, now)
         self.d.counters.served(response.state.value)
         return response
 
@@ -217,6 +214,9 @@ class Reader:
         self, report_type: ReportType, day: date, now: datetime, warnings: list[str]
     ) -> ReportResponse:
         calendar = self.d.calendar
+        if report_type is not ReportType.WEEKLY and not calendar.is_session(day):
+            # No report is due on a day without a session: an older one never stands in.
+            return _closed(report_type, day, calendar.next_session(day), warnings)
         slot = calendar.slot_instant(report_type, day)
         grace = self.d.policy.pending_grace
         scheduled = {"scheduled_at": iso_instant(slot)}
@@ -300,13 +300,15 @@ def _fresh(
     )
 
 
-def _closed(report_type: ReportType, day: date, next_session: date) -> ReportResponse:
+def _closed(
+    report_type: ReportType, day: date, next_session: date, warnings: list[str]
+) -> ReportResponse:
     """A day the market does not trade: no daily report is due, and no older one stands in."""
     return ReportResponse(
         report_type.value,
         day,
         ReportState.CLOSED,
-        warnings=("market_closed",),
+        warnings=(*warnings, "market_closed"),
         extra={"market_closed": True, "next_session": next_session.isoformat()},
     )
 
