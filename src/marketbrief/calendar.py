@@ -244,6 +244,20 @@ class MarketCalendar:
             start = end
         raise InvalidInput(f"no slot after {after.isoformat()} within the calendar's coverage")
 
+    def check_due(self, report_type: ReportType, day: date, now: datetime) -> None:
+        """Raise InvalidInput when `day` is after the latest `report_type` date that can run at
+        `now`: a date after today's New York business date, or a Sunday whose week is not over.
+
+        The one rule for `run`, `backfill` and `POST /jobs/trigger`, checked before anything is
+        written.
+        """
+        current = self.default_report_date(report_type, now)
+        if day > current:
+            raise InvalidInput(
+                f"{day.isoformat()} is in the future: the latest {report_type.value} report "
+                f"that can run now is for {current.isoformat()}"
+            )
+
     def default_report_date(self, report_type: ReportType, now: datetime) -> date:
         """Return the date a reader means by "today's" `report_type` at instant `now`."""
         today = business_date(now)

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -93,6 +93,9 @@ async def stacks(
             services = Services.open(settings, clock=clock)
             exit_stack.push_async_callback(services.stop)
             opened.append(services)
+        # The processes have served since before DAY: its slots were due (a fresh install's
+        # slots from before its first start never are).
+        await opened[0].results.deps.store.begin_schedule(datetime(2026, 11, 20, tzinfo=UTC))
         yield opened
 
 

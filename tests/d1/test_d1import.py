@@ -212,11 +212,12 @@ def test_a_d1_dump_imports_with_reasons_twice_without_duplicates_and_is_served(
     run, predictions = found
     assert run.run_id == "2026-01-09_pre-market_b2"
     assert [(p.symbol, p.confidence) for p in predictions] == [("AAPL", 0.72), ("MSFT", 0.72)]
-    made = store.predictions_for(date(2026, 1, 13), (ReportType.PRE_MARKET,))
+    made = store.get_run("2026-01-13_pre-market_d1-predictions")
     assert made is not None
-    assert made[0].run_id == "2026-01-13_pre-market_d1-predictions"
-    assert made[0].status is RunStatus.FAILED
-    assert made[1][0].confidence is None  # a failed analysis has no confidence
+    assert made.run.status is RunStatus.FAILED
+    assert made.predictions[0].confidence is None  # a failed analysis has no confidence
+    # A failed run's predictions are never what the read path shapes as a partial report.
+    assert store.predictions_for(date(2026, 1, 13), (ReportType.PRE_MARKET,)) is None
     with store.snapshot_read() as connection:
         on_day = market_closes.c.close_date == date(2026, 1, 9)
         closes = {r.symbol: r for r in connection.execute(sa.select(market_closes).where(on_day))}

@@ -111,3 +111,24 @@ def test_assess_marks_a_slot_ok_only_when_a_report_is_served() -> None:
     assert [c.status for c in checks] == ["ok"]
     checks = assess([(ReportType.PRE_MARKET, day, instant)], set(), [])
     assert [c.status for c in checks] == ["missed"]
+
+
+def test_verify_days_counts_only_slots_after_the_schedule_began(sqlite_url: str) -> None:
+    store = SQLStore(sqlite_url)
+    store.migrate()
+    # A fresh install: no scheduler ever started and no run, so no slot was due.
+    code, output = _verify(sqlite_url, "--now", NOW.isoformat())
+    assert code == 0, output
+    assert "0 of 0 slot(s)" in output
+    # The scheduler first started at 08:00 New York on NOW's day: only that day's slots count.
+    store.begin_schedule(datetime(2026, 11, 25, 13, 0, tzinfo=UTC))
+    store.close()
+    code, output = _verify(sqlite_url, "--now", NOW.isoformat(), "--json")
+    found = orjson.loads(output)
+    assert code == 1
+    gaps = {(g["report_type"], g["date"]) for g in found["completeness"]["gaps"]}
+    assert gaps == {
+        ("pre-market", "2026-11-25"),
+        ("intraday", "2026-11-25"),
+        ("end-of-day", "2026-11-25"),
+    }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from marketbrief.calendar import MarketCalendar
 from marketbrief.models import ReportType, TriggerSource
@@ -74,6 +77,9 @@ def test_a_service_down_over_a_slot_catches_it_up_once_and_reports_older_ones_mi
     sqlite_url: str,
 ) -> None:
     url = _migrated(sqlite_url)
+    store = SQLStore(url)
+    store.begin_schedule(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))  # the service ran before
+    store.close()
     # Tuesday 10:00 New York: pre-market (08:30) is 1.5 h late; Monday's slots are older than 6 h.
     now = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
     runner = asyncio.run(drive(url, now, now + timedelta(minutes=1)))
@@ -143,3 +149,25 @@ def test_after_a_suspend_the_passed_slots_get_the_catch_up_policy_not_a_burst_of
     assert fired[(PRE, date(2026, 11, 19))] is TriggerSource.SCHEDULE
     assert fired[(EOD, date(2026, 11, 19))] is TriggerSource.SCHEDULE
     assert len(runner.fired) == len(fired)  # each slot once
+
+
+def test_a_fresh_install_catches_up_and_logs_nothing_from_before_its_first_start(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = _migrated(sqlite_url)
+    # First start ever, Tuesday 10:00 New York: the 08:30 slot and Monday's were never due.
+    now = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    with caplog.at_level(logging.WARNING, logger="marketbrief.runs.scheduler"):
+        runner = asyncio.run(drive(url, now, now + timedelta(minutes=1)))
+    assert [s for s, trigger, _ in runner.fired if trigger is TriggerSource.CATCH_UP] == []
+    assert not [r for r in caplog.records if "was missed" in r.getMessage()]
+    store = SQLStore(url)
+    assert store.schedule_start().started_at == now  # the first start is recorded once
+    store.begin_schedule(now + timedelta(days=3))
+    assert store.schedule_start().started_at == now
+    store.close()
+    # A later restart over the 12:00 slot, with the floor recorded, does catch that slot up.
+    later = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    again = asyncio.run(drive(url, later, later + timedelta(minutes=1)))
+    catch_ups = [(s.report_type, s.day) for s, t, _ in again.fired if t is TriggerSource.CATCH_UP]
+    assert catch_ups == [(ReportType.INTRADAY, date(2026, 11, 24))]

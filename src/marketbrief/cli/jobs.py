@@ -94,6 +94,9 @@ def backfill(
             for kind in kinds
             if (instant := calendar.slot_instant(kind, day)) is not None
         )
+        now = services.now()
+        for _, kind, day in slots:  # a future slot refuses the whole backfill, before any run
+            calendar.check_due(kind, day, now)
         done: list[RunOutcome] = []
         with progress_bar(len(slots), "backfill") as advance:
             for _, kind, day in slots:

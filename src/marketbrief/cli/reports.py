@@ -42,7 +42,7 @@ def report(ctx: click.Context, report_type: str, day: str | None, as_json: bool)
             f"{meta['report_type']} for {meta['requested_date']}: {meta['state']}"
             + (f" (content of {meta['business_date']})" if meta["business_date"] else "")
         )
-        for name in ("source", "run_id", "generated_at", "scheduled_at"):
+        for name in ("source", "run_id", "generated_at", "scheduled_at", "next_session"):
             if meta.get(name) is not None:
                 click.echo(f"  {name}: {meta[name]}")
         if meta["warnings"]:

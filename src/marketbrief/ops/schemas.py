@@ -16,6 +16,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0007": {},
     # 0008 let incidents be of kind rollback_trigger: no column added.
     "0008": {},
+    # 0009 recorded when the schedule began.
+    "0009": {"store_revision": ("schedule_started_at",)},
 }
 
 

@@ -14,6 +14,19 @@ def is_usable(prediction: Prediction) -> bool:
     return prediction.status is PredictionStatus.SUCCESS and prediction.confidence is not None
 
 
+def unusable(predictions: Sequence[Prediction]) -> list[dict[str, str]]:
+    """Each symbol that produced nothing usable, with its status and the reason."""
+    return [
+        {
+            "symbol": p.symbol,
+            "status": p.status.value,
+            "reason": p.error or "no confidence",
+        }
+        for p in predictions
+        if not is_usable(p)
+    ]
+
+
 def prediction_row(
     prediction: Prediction, detail: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:

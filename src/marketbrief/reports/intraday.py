@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from marketbrief.calendar import iso_instant
+from marketbrief.calendar import NEW_YORK, iso_instant
 from marketbrief.models import Direction, Prediction
 from marketbrief.reports.common import is_usable, prediction_row
 
@@ -73,6 +73,52 @@ def build_intraday(
             "reversed": len(judged) - consistent,
             "incomplete": len(rows) - len(judged),
             "ratio": round(consistent / len(judged), 4) if judged else None,
+        },
+        "symbols": rows,
+    }
+
+
+def quiet_note(since: datetime) -> str:
+    """What a quiet window says: `no new news since 08:30` (New York time of its start)."""
+    return f"no new news since {since.astimezone(NEW_YORK):%H:%M}"
+
+
+def build_quiet_intraday(
+    day: date,
+    *,
+    pre_market_run_id: str,
+    pre_market: Sequence[Prediction],
+    since: datetime,
+    until: datetime,
+) -> dict[str, Any]:
+    """The intraday payload when no symbol had a headline since the morning: the morning's
+    calls stand, said plainly; a quiet window is news, not a failure."""
+    note = quiet_note(since)
+    rows = [
+        {
+            **prediction_row(p),
+            "pre_market": {"direction": p.direction.value, "confidence": p.confidence},
+            "verdict": "unchanged",
+            "confidence_change": None,
+        }
+        for p in pre_market
+    ]
+    return {
+        "report_type": "intraday",
+        "business_date": day.isoformat(),
+        "news_window": {"since": iso_instant(since), "until": iso_instant(until)},
+        "pre_market_run_id": pre_market_run_id,
+        "partial": False,
+        "partial_reason": None,
+        "quiet": True,
+        "note": note,
+        "warnings": [f"no_new_news: {note}; the morning's calls stand"],
+        "consistency": {
+            "compared": 0,
+            "consistent": 0,
+            "reversed": 0,
+            "incomplete": 0,
+            "ratio": None,
         },
         "symbols": rows,
     }

@@ -33,7 +33,8 @@ from marketbrief.results.policy import Policy
 from marketbrief.results.publisher import Publisher
 from marketbrief.results.reader import Reader
 from marketbrief.results.serving import ServedStates
-from marketbrief.results.slots import Completeness, assess, build_schedule, window
+from marketbrief.results.slots import Completeness, assess, build_schedule, schedule_floor
+from marketbrief.results.slots import window as schedule_window
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
 from marketbrief.store.postgres import PgTimeouts
@@ -195,24 +196,41 @@ class Results:
     async def schedule(self, days: int) -> dict[str, Any]:
         """Every slot of the last `days` sessions and what happened to it."""
         now = self.now()
-        start, end = window(self.deps.calendar, now, days)
+        start, end = schedule_window(self.deps.calendar, now, days)
         runs = await self.deps.store.runs_between(start, end)
         grace = self.deps.policy.pending_grace
-        slots = build_schedule(self.deps.calendar, runs, now, start, end, grace=grace)
+        began = await self.schedule_began()
+        slots = build_schedule(
+            self.deps.calendar, runs, now, start, end, grace=grace, began=began or now
+        )
         counts: dict[str, int] = {}
         for slot in slots:
             counts[slot.status] = counts.get(slot.status, 0) + 1
         return {
             "from": start.isoformat(),
             "to": end.isoformat(),
+            "schedule_began": iso_instant(began),
             "counts": counts,
             "slots": [s.as_dict() for s in slots],
         }
+
+    async def begin_schedule(self) -> None:
+        """Record now as when the schedule began, unless a service started here before (a store
+        that cannot take it now is told by the next process that starts)."""
+        with contextlib.suppress(StoreError):
+            await self.deps.store.begin_schedule(self.now())
+
+    async def schedule_began(self) -> datetime | None:
+        """When the schedule began (first service start or earliest run's slot), or None."""
+        return schedule_floor(self.deps.calendar, await self.deps.store.schedule_start())
 
     async def completeness(self, now: datetime, days: int) -> Completeness:
         """Whether every slot of the `days` days up to `now` (minus the grace) has a report."""
         since, until = now - timedelta(days=days), now - self.deps.policy.pending_grace
         expected = self.deps.calendar.slots_between(since, until) if until > since else []
+        # Nothing before the schedule began was due (and nothing at all when it never began).
+        began = await self.schedule_began() or now
+        expected = [slot for slot in expected if slot[2] >= began]
         if not expected:
             return Completeness(days, since, until, [])
         first, last = min(d for _, d, _ in expected), max(d for _, d, _ in expected)

@@ -27,6 +27,8 @@ class ReportState(enum.StrEnum):
     MISSING = "missing"
     FAILED = "failed"
     UNAVAILABLE = "unavailable"
+    CLOSED = "closed"
+    """The market did not trade that day: no daily report is due, and none is made up."""
 
     @property
     def has_content(self) -> bool:

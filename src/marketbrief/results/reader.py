@@ -1,6 +1,7 @@
 """The read path: cache, then the store, then honest fallbacks.
 
-cache hit -> report_latest (single-flight, warms the cache) -> pending -> stale (age-limited,
+cache hit -> report_latest (single-flight, warms the cache) -> closed (a daily report on a day
+without a session, with the next session) -> pending -> stale (age-limited,
 labelled with its own date, never cached under the requested date) -> partial from the day's
 predictions -> failed or missing. With the store down, a hit is served with a warning and a
 miss is `unavailable`: never an error page, never an empty success.
@@ -17,7 +18,8 @@ import orjson
 from marketbrief.cache import keys
 from marketbrief.calendar import iso_instant
 from marketbrief.errors import CacheError, StoreUnavailable
-from marketbrief.models import Prediction, ReportType, Run, RunStatus
+from marketbrief.models import PUBLISHABLE, Prediction, ReportType, Run, RunStatus
+from marketbrief.reports.common import is_usable
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, decode_entry, encode_entry
 from marketbrief.results.envelope import ReportResponse, ReportState, Source
@@ -212,6 +214,9 @@ class Reader:
         self, report_type: ReportType, day: date, now: datetime, warnings: list[str]
     ) -> ReportResponse:
         calendar = self.d.calendar
+        if report_type is not ReportType.WEEKLY and not calendar.is_session(day):
+            # No report is due on a day without a session: an older one never stands in.
+            return _closed(report_type, day, calendar.next_session(day), warnings)
         slot = calendar.slot_instant(report_type, day)
         grace = self.d.policy.pending_grace
         scheduled = {"scheduled_at": iso_instant(slot)}
@@ -240,8 +245,12 @@ class Reader:
             )
         if report_type in _PARTIAL_TYPES:
             found = await self.d.store.predictions_for(day, _PREDICTION_SOURCES)
-            if found is not None:
-                return _partial(report_type, day, *found, warnings)
+            # Partial needs real content: a run that failed, or one without a single usable
+            # prediction, is never shaped into a report.
+            if found is not None and found[0].status in PUBLISHABLE:
+                usable = [p for p in found[1] if is_usable(p)]
+                if usable:
+                    return _partial(report_type, day, found[0], found[1], warnings)
         last = await self.d.store.latest_run_for(report_type, day)
         if last is not None and last.status is RunStatus.FAILED:
             return ReportResponse(
@@ -288,6 +297,19 @@ def _fresh(
         snapshot_id=found.snapshot_id,
         content_sha256=found.content_sha256,
         warnings=tuple(warnings),
+    )
+
+
+def _closed(
+    report_type: ReportType, day: date, next_session: date, warnings: list[str]
+) -> ReportResponse:
+    """A day the market does not trade: no daily report is due, and no older one stands in."""
+    return ReportResponse(
+        report_type.value,
+        day,
+        ReportState.CLOSED,
+        warnings=(*warnings, "market_closed"),
+        extra={"market_closed": True, "next_session": next_session.isoformat()},
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marketbrief.calendar import iso_instant
-from marketbrief.models import Prediction, Run, RunDetail, Snapshot, StageRecord
+from marketbrief.models import Prediction, Run, RunDetail, RunStatus, Snapshot, StageRecord
 from marketbrief.reports.payload import parsed
 
 
@@ -29,7 +29,35 @@ def job(run: Run) -> dict[str, Any]:
         "success_rate": run.success_rate,
         "errors": run.errors,
         "warnings": run.warnings,
+        "reason": reason(run),
     }
+
+
+_REASON_CHARS = 240
+
+
+def reason(run: Run) -> str | None:
+    """Why a run is not a plain success, in one line: its errors if failed, else its warnings."""
+    if run.status is RunStatus.SUCCESS or run.status is RunStatus.RUNNING:
+        return None
+    items = run.errors if run.status is RunStatus.FAILED else run.warnings
+    said = "; ".join(_said(item) for item in items) or None
+    if said is not None and len(said) > _REASON_CHARS:
+        said = said[: _REASON_CHARS - 1] + "…"
+    return said
+
+
+def _said(item: Any) -> str:
+    """One error or warning as words: `AAPL skipped: no articles`, `analysis: ...`."""
+    if not isinstance(item, dict):
+        return str(item)
+    who = item.get("symbol") or item.get("stage") or item.get("provider")
+    what = item.get("reason") or item.get("error")
+    status = item.get("status")
+    head = f"{who} {status}" if who and status else (who or status)
+    if head and what:
+        return f"{head}: {what}"
+    return str(what or head or item)
 
 
 def stage(record: StageRecord) -> dict[str, Any]:

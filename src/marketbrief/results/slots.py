@@ -10,15 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from marketbrief.calendar import MarketCalendar, business_date, iso_instant
+from marketbrief.calendar import NEW_YORK, MarketCalendar, business_date, iso_instant
 from marketbrief.models import PUBLISHABLE, ReportType, Run, RunStatus
+from marketbrief.store.base import ScheduleStart
 
 MISSED = "missed"
 MISSED_LOOKBACK = timedelta(days=7)
 """How far back the scheduler looks for slots that never ran."""
+
+
+def schedule_floor(calendar: MarketCalendar, start: ScheduleStart) -> datetime | None:
+    """The instant the schedule began: the earlier of the service's first start and the
+    earliest slot any run is for (a backfilled history counts from its first slot).
+
+    None means nothing ever began: no scheduler started and no run exists, so no slot was due.
+    """
+    floors = [start.started_at] if start.started_at is not None else []
+    for report_type, day in start.first_runs:
+        instant = calendar.slot_instant(report_type, day)
+        # A run on a day without its slot (an import) counts from that day's start.
+        floors.append(instant or datetime.combine(day, time(), NEW_YORK).astimezone(UTC))
+    return min(floors) if floors else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +98,13 @@ def build_schedule(
     end: date,
     *,
     grace: timedelta = timedelta(minutes=30),
+    began: datetime | None = None,
 ) -> list[SlotView]:
-    """Every slot from start to end (inclusive), newest first, matched with its run."""
+    """Every slot from start to end (inclusive), newest first, matched with its run.
+
+    A slot before the schedule `began` (None: no floor) without a run was never due: it is left
+    out, not missed.
+    """
     by_slot: dict[tuple[ReportType, date], Run] = {}
     for run in sorted(runs, key=lambda r: r.id):
         key = (run.report_type, run.scheduled_date)
@@ -100,6 +120,8 @@ def build_schedule(
             if instant is None:
                 continue
             found = by_slot.get((report_type, day))
+            if found is None and began is not None and instant < began:
+                continue
             if found is not None:
                 status = _STATUS[found.status]
             elif now < instant + grace:
@@ -124,11 +146,17 @@ def plan_catch_up(
     now: datetime,
     window: timedelta,
     has_run: Callable[[Slot], bool],
+    began: datetime | None = None,
 ) -> CatchUpPlan:
-    """Missed slots younger than `window` run once; older ones are reported as missed."""
+    """Missed slots younger than `window` run once; older ones are reported as missed.
+
+    Only slots after the schedule `began` count (every slot of the lookback when None).
+    """
     to_run: list[Slot] = []
     missed: list[Slot] = []
     for report_type, day, instant in calendar.slots_between(now - MISSED_LOOKBACK, now):
+        if began is not None and instant < began:
+            continue  # the schedule had not begun: this slot was never due
         slot = Slot(report_type, day, instant)
         if has_run(slot):
             continue

@@ -16,11 +16,11 @@ import orjson
 
 from marketbrief.calendar import MarketCalendar
 from marketbrief.errors import InvalidInput
-from marketbrief.models import Prediction, ReportType, RunStatus, Stage
+from marketbrief.models import Prediction, PredictionStatus, ReportType, Run, RunStatus, Stage
 from marketbrief.pipeline.ports import Analysis, Analyst, PriceFeed
-from marketbrief.reports.common import judge
+from marketbrief.reports.common import is_usable, judge, unusable
 from marketbrief.reports.endofday import build_end_of_day, outcome
-from marketbrief.reports.intraday import build_intraday
+from marketbrief.reports.intraday import build_intraday, build_quiet_intraday
 from marketbrief.reports.payload import parsed
 from marketbrief.reports.premarket import MARKET_PULSE, build_pre_market
 from marketbrief.reports.weekly import build_weekly
@@ -104,7 +104,7 @@ def _from_analysis(payload: dict[str, Any], analysis: Analysis, **extra: Any) ->
         failed=verdict.failed,
         fallback=analysis.fallbacks,
         errors=errors + (analysis.failures if failed else []),
-        warnings=[] if failed else list(analysis.failures),
+        warnings=[] if failed else [*unusable(analysis.predictions), *analysis.failures],
         **extra,
     )
 
@@ -130,6 +130,8 @@ async def intraday(ctx: JobContext) -> JobResult:
     since = news_window(ctx.calendar, ctx.report_type, ctx.day)
     morning = await ctx.store.good_run(ReportType.PRE_MARKET, ctx.day)
     analysis = await _analyse(ctx, since)
+    if morning is not None and _quiet(analysis):
+        return _quiet_intraday(ctx, since, morning, analysis)
     run_id = morning[0].run_id if morning else None
     payload = build_intraday(
         ctx.day,
@@ -145,6 +147,42 @@ async def intraday(ctx: JobContext) -> JobResult:
         reason = payload["partial_reason"]
         return replace(result, status=RunStatus.PARTIAL, warnings=[*result.warnings, reason])
     return result
+
+
+def _quiet(analysis: Analysis) -> bool:
+    """No symbol had a headline in the window, and no provider failed: nothing new happened."""
+    predictions = analysis.predictions
+    return (
+        bool(predictions)
+        and not analysis.failures
+        and all(p.status is PredictionStatus.SKIPPED for p in predictions)
+    )
+
+
+def _quiet_intraday(
+    ctx: JobContext,
+    since: datetime,
+    morning: tuple[Run, list[Prediction]],
+    analysis: Analysis,
+) -> JobResult:
+    """A quiet midday window: the morning's calls stand, and the run says why."""
+    run, calls = morning
+    payload = build_quiet_intraday(
+        ctx.day, pre_market_run_id=run.run_id, pre_market=calls, since=since, until=ctx.until
+    )
+    carried = sum(is_usable(p) for p in calls)
+    return JobResult(
+        status=RunStatus.SUCCESS,
+        payload=payload,
+        predictions=analysis.predictions,
+        processed=len(analysis.predictions),
+        successful=carried,
+        warnings=[
+            f"{payload['note']}: no symbol had a headline in the intraday window, "
+            f"so the morning's calls (run {run.run_id}) stand"
+        ],
+        metadata={"pre_market_run_id": run.run_id, "quiet": True},
+    )
 
 
 async def end_of_day(ctx: JobContext) -> JobResult:
@@ -178,12 +216,27 @@ async def end_of_day(ctx: JobContext) -> JobResult:
             "change_pct": move.change_pct if move else None,
             "outcome": outcome(pulse, move, ctx.policy.high_confidence),
         }
+    priced = sum(1 for p in predictions if p.symbol in prices.moves)
+    if predictions and priced == 0:
+        # Zero usable symbols is a failure, whatever the morning said: nothing was scored.
+        reason = f"no close found for any symbol on {ctx.day.isoformat()}"
+        return JobResult(
+            RunStatus.FAILED,
+            None,
+            processed=len(predictions),
+            failed=len(predictions),
+            errors=[{"stage": "data_fetch", "error": reason}, *prices.failures],
+            metadata={"pre_market_run_id": run.run_id},
+        )
     status = RunStatus.SUCCESS
     warnings: list[Any] = list(prices.failures)
     if payload["pending"]:
         status = RunStatus.PARTIAL
-        warnings.append(f"{payload['pending']} scored call(s) wait for a close")
-    priced = sum(1 for p in predictions if p.symbol in prices.moves)
+        waiting = sorted(p.symbol for p in predictions if p.symbol not in prices.moves)
+        warnings.append(
+            f"{payload['pending']} scored call(s) wait for a close"
+            + (f": no close for {', '.join(waiting)}" if waiting else "")
+        )
     return JobResult(
         status,
         payload,

@@ -73,8 +73,8 @@ class Runner:
     def resolve_day(self, kind: ReportType, day: date | None) -> date:
         """The business date a run is for: given (not after the current one), with a slot."""
         calendar = self.calendar
-        current = calendar.default_report_date(kind, self.results.now())
-        day = day or current
+        now = self.results.now()
+        day = day or calendar.default_report_date(kind, now)
         if not calendar.has_slot(kind, day):
             what = (
                 "a Sunday closing a week with sessions"
@@ -82,11 +82,7 @@ class Runner:
                 else "a session"
             )
             raise InvalidInput(f"{day.isoformat()} is not {what}: no {kind.value} report is due")
-        if day > current:
-            raise InvalidInput(
-                f"{day.isoformat()} is in the future: the latest {kind.value} report that can "
-                f"run now is for {current.isoformat()}"
-            )
+        calendar.check_due(kind, day, now)
         return day
 
     async def run(
@@ -211,6 +207,8 @@ class Runner:
             log.exception("run %s crashed", run.run_id)
             result = JobResult(RunStatus.FAILED, None, errors=[await stages.fail(error)])
             content = None
+        # A stage the run's errors name as failed is recorded failed, never success.
+        await stages.fail_named(result.errors)
         await stages.enter(Stage.STORAGE)
         metadata = dict(result.metadata)
         if slot is not None:
@@ -287,6 +285,7 @@ class _StageLog:
         self.run = run
         self.current: Stage | None = None
         self.started: datetime | None = None
+        self.began: dict[Stage, datetime] = {}
         self.warnings: list[str] = []
 
     async def enter(self, stage: Stage) -> None:
@@ -296,6 +295,7 @@ class _StageLog:
         if self.current is not None:
             await self._record(self.current, StageStatus.SUCCESS, self.started or now, now)
         self.current, self.started = stage, now
+        self.began[stage] = now
         await self._record(stage, StageStatus.RUNNING, now, None)
 
     async def fail(self, error: Exception) -> dict[str, str]:
@@ -306,6 +306,24 @@ class _StageLog:
         await self._record(stage, StageStatus.FAILED, self.started or now, now, message)
         self.current, self.started = None, None
         return message
+
+    async def fail_named(self, errors: list[Any]) -> None:
+        """Record as failed each stage an error of the run names (`{"stage": ..., "error": ...}`).
+
+        A builder that gives up returns its verdict instead of raising; without this, the stage
+        it gave up in would be closed as success when the next one starts.
+        """
+        known = {stage.value: stage for stage in Stage}
+        now = self.runner.results.now()
+        for error in errors:
+            name = error.get("stage") if isinstance(error, dict) else None
+            stage = known.get(name) if isinstance(name, str) else None
+            if stage is None or stage not in self.began:
+                continue
+            details = {"stage": stage.value, "error": str(error.get("error"))}
+            await self._record(stage, StageStatus.FAILED, self.began[stage], now, details)
+            if stage is self.current:
+                self.current, self.started = None, None
 
     def final(self, status: RunStatus) -> tuple[StageRecord, ...]:
         """The closing stage records, written in the same transaction as the result."""

@@ -18,7 +18,13 @@ from typing import Protocol
 from marketbrief.calendar import MarketCalendar, business_date, utc_now
 from marketbrief.errors import StoreUnavailable
 from marketbrief.models import TriggerSource
-from marketbrief.results.slots import MISSED_LOOKBACK, CatchUpPlan, Slot, plan_catch_up
+from marketbrief.results.slots import (
+    MISSED_LOOKBACK,
+    CatchUpPlan,
+    Slot,
+    plan_catch_up,
+    schedule_floor,
+)
 from marketbrief.store.gateway import Store
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,7 @@ class Scheduler:
     async def catch_up(self) -> CatchUpPlan:
         """Run each recently missed slot once, as `catch-up`."""
         now = self.clock()
+        began = schedule_floor(self.calendar, await self.store.schedule_start())
         claimed = {
             (run.report_type, run.scheduled_date)
             for run in await self.store.runs_between(
@@ -66,7 +73,11 @@ class Scheduler:
             )
         }
         plan = plan_catch_up(
-            self.calendar, now, self.catchup, lambda s: (s.report_type, s.day) in claimed
+            self.calendar,
+            now,
+            self.catchup,
+            lambda s: (s.report_type, s.day) in claimed,
+            began=began or now,
         )
         for slot in plan.missed:
             log.warning("slot %s %s at %s was missed", slot.report_type, slot.day, slot.instant)
@@ -77,6 +88,9 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: catch up, then fire every slot as it comes due."""
         with contextlib.suppress(StoreUnavailable):
+            # The first service to start records when the schedule began: slots before it
+            # were never due, so they are neither caught up nor logged as missed.
+            await self.store.begin_schedule(self.clock())
             await self.catch_up()
         last_sweep: datetime | None = None
         after = self.clock()

@@ -114,6 +114,17 @@ class PendingDelivery:
     claimed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleStart:
+    """Where the schedule began: when the scheduler first started, and the first runs' slots.
+
+    `first_runs` holds the (type, date) of every run on the earliest date any run is for.
+    """
+
+    started_at: datetime | None
+    first_runs: tuple[tuple[ReportType, date], ...] = ()
+
+
 def run_key(ref: str | int) -> int | str | None:
     """An integer id (ASCII digits), a run_id, or None for a reference no row can match."""
     if isinstance(ref, str) and len(ref) > MAX_RUN_REF:
@@ -209,6 +220,10 @@ class StoreBackend(Protocol):
     def fail_stuck_runs(self, started_before: datetime, now: datetime) -> list[str]: ...
 
     def revision(self) -> int: ...
+
+    def schedule_start(self) -> ScheduleStart: ...
+
+    def begin_schedule(self, at: datetime) -> datetime: ...
 
     def runs_revision(self) -> int: ...
 

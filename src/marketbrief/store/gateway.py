@@ -42,15 +42,13 @@ from marketbrief.models import (
     TriggerSource,
 )
 from marketbrief.store.base import (
-    DeliveryKey,
     HistoryPage,
     HistoryQuery,
-    Incident,
-    IncidentReport,
-    PendingDelivery,
+    ScheduleStart,
     StoreBackend,
     WriteCounts,
 )
+from marketbrief.store.claims import Claims
 
 T = TypeVar("T")
 DEFAULT_READ_TIMEOUT_SECONDS = 1.5
@@ -119,7 +117,7 @@ class StoreHealth(Breaker):
             self.writes_down_since = None
 
 
-class Store:
+class Store(Claims):
     """The async face of a blocking store backend; every method may raise StoreError."""
 
     def __init__(
@@ -292,7 +290,7 @@ class Store:
     async def predictions_for(
         self, day: date, report_types: tuple[ReportType, ...]
     ) -> tuple[Run, list[Prediction]] | None:
-        """The newest run of those types on `day` that stored predictions, with them."""
+        """The newest success/partial run of those types on `day` with a usable prediction."""
         return await self._read(self.backend.predictions_for, day, report_types)
 
     async def good_run(
@@ -321,6 +319,14 @@ class Store:
         """One run in full, by integer id or run_id."""
         return await self._read(self.backend.get_run, ref)
 
+    async def schedule_start(self) -> ScheduleStart:
+        """When the scheduler first started here, and the runs of the earliest date."""
+        return await self._read(self.backend.schedule_start)
+
+    async def begin_schedule(self, at: datetime) -> datetime:
+        """Record when the schedule began (a service's first start); return what is stored."""
+        return await self._call(self.backend.begin_schedule, at, write=True)
+
     async def runs_revision(self) -> int:
         """A counter that grows with every write to run history."""
         return await self._read(self.backend.runs_revision)
@@ -348,45 +354,3 @@ class Store:
         """Release every connection, once reads abandoned past their deadline have ended."""
         await anyio.to_thread.run_sync(self._reads.wait_idle, CLOSE_GRACE_SECONDS)
         await anyio.to_thread.run_sync(self.backend.close)
-
-    # -- incidents (the alerts' claims: the store decides which process tells people) -----------
-
-    async def open_incident(self, report: IncidentReport, now: datetime) -> Incident:
-        """Open the incident unless one is open for its (kind, subject); claimed if this did."""
-        return await self._call(self.backend.open_incident, report, now, write=True)
-
-    async def claim_repeat(self, incident_id: int, due_before: datetime, now: datetime) -> bool:
-        """Take the next repeat of an open incident last told before `due_before`."""
-        return await self._call(self.backend.claim_repeat, incident_id, due_before, now, write=True)
-
-    async def resolve_incident(self, kind: str, subject: str, now: datetime) -> Incident | None:
-        """Close the open incident; returned only to the one process that closed it."""
-        return await self._call(self.backend.resolve_incident, kind, subject, now, write=True)
-
-    async def incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Incident]:
-        """The newest incidents first."""
-        return await self._read(self.backend.incidents, open_only=open_only, limit=limit)
-
-    # -- deliveries (the store decides which process sends a published report) ----------------
-
-    async def claim_delivery(self, key: DeliveryKey, run_id: str | None, now: datetime) -> bool:
-        """Claim a published report's delivery; True only for the process whose insert won."""
-        return await self._call(self.backend.claim_delivery, key, run_id, now, write=True)
-
-    async def reclaim_delivery(
-        self, key: DeliveryKey, stale_before: datetime, now: datetime
-    ) -> frozenset[int] | None:
-        """Take over a stale undelivered claim; the channels already done, or None."""
-        return await self._call(self.backend.reclaim_delivery, key, stale_before, now, write=True)
-
-    async def record_delivery(
-        self, key: DeliveryKey, done: frozenset[int], delivered_at: datetime | None
-    ) -> None:
-        """Record the channels that took a report (and when all had)."""
-        await self._call(self.backend.record_delivery, key, done, delivered_at, write=True)
-
-    async def undelivered(
-        self, since: datetime, report_types: tuple[str, ...], stale_before: datetime
-    ) -> list[PendingDelivery]:
-        """Reports published since `since` not delivered (never claimed, or a stale claim)."""
-        return await self._read(self.backend.undelivered, since, report_types, stale_before)

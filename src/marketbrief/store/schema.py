@@ -187,6 +187,9 @@ store_revision = sa.Table(
     sa.Column("runs_revision", sa.BigInteger, nullable=False, server_default="0"),
     # The last report version the store issued: each claim moves it on by VERSION_STRIDE.
     sa.Column("issued_version", sa.BigInteger, nullable=False, server_default="0"),
+    # When a serving process or scheduler first started on this store (null until then): no
+    # slot before it, and before the first run's slot, was ever due, so none is `missed`.
+    sa.Column("schedule_started_at", UTCDateTime),
 )
 
 symbol_predictions = sa.Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,11 +12,13 @@ import sqlalchemy as sa
 from marketbrief.models import (
     PUBLISHABLE,
     Prediction,
+    PredictionStatus,
     ReportType,
     Run,
     Snapshot,
 )
 from marketbrief.store import rows
+from marketbrief.store.base import ScheduleStart
 from marketbrief.store.deliveries import DeliveryWrites
 from marketbrief.store.engine import (
     Engines,
@@ -115,13 +117,20 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
     def predictions_for(
         self, day: date, report_types: tuple[ReportType, ...]
     ) -> tuple[Run, list[Prediction]] | None:
-        """The newest run of those types on `day` that stored predictions, with them."""
-        has_predictions = (
+        """The newest success/partial run of those types on `day` with a usable prediction.
+
+        A failed run stores its predictions too, but what failed is never shown as content:
+        only a run that produced something, and that holds a usable prediction, qualifies.
+        """
+        usable = (
             sa.select(symbol_predictions.c.id)
             .where(symbol_predictions.c.run_id == job_executions.c.run_id)
+            .where(symbol_predictions.c.status == PredictionStatus.SUCCESS.value)
+            .where(symbol_predictions.c.confidence.is_not(None))
             .exists()
         )
-        return self._newest_run(day, report_types, has_predictions)
+        good = job_executions.c.status.in_([s.value for s in PUBLISHABLE])
+        return self._newest_run(day, report_types, sa.and_(good, usable))
 
     def good_run(self, report_type: ReportType, day: date) -> tuple[Run, list[Prediction]] | None:
         """The newest success/partial run of that type on `day`, with its predictions."""
@@ -206,6 +215,32 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
         with self._engines.write() as connection:
             bump_runs(connection)
             yield connection
+
+    def schedule_start(self) -> ScheduleStart:
+        """When the scheduler first started here, and the runs of the earliest date."""
+        earliest = sa.select(sa.func.min(job_executions.c.scheduled_date)).scalar_subquery()
+        first = (
+            sa.select(job_executions.c.job_type, job_executions.c.scheduled_date)
+            .where(job_executions.c.scheduled_date == earliest)
+            .distinct()
+        )
+        with self._engines.read() as connection:
+            started = connection.execute(sa.select(store_revision.c.schedule_started_at)).scalar()
+            runs = connection.execute(first).all()
+        known = {t.value for t in ReportType}
+        return ScheduleStart(started, tuple((ReportType(t), d) for t, d in runs if t in known))
+
+    def begin_schedule(self, at: datetime) -> datetime:
+        """Record `at` as when the schedule began, unless a scheduler already did; return it."""
+        with self._engines.write() as connection:
+            connection.execute(
+                sa.update(store_revision)
+                .where(store_revision.c.schedule_started_at.is_(None))
+                .values(schedule_started_at=at)
+            )
+            recorded = connection.execute(sa.select(store_revision.c.schedule_started_at))
+            value: datetime = recorded.scalar_one()
+            return value
 
     def runs_revision(self) -> int:
         """A counter that grows with every write to run history."""

@@ -28,6 +28,7 @@ REPORT_STATUS = {
     ReportState.MISSING: 404,
     ReportState.FAILED: 404,
     ReportState.UNAVAILABLE: 503,
+    ReportState.CLOSED: 200,  # a true answer: no report is due on a day without a session
 }
 
 

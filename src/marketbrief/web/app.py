@@ -51,6 +51,7 @@ def create_app(
         )
         app.state.trigger_limit = trigger_limit
         opened.deliveries.renderer = pages.report_html  # mail shows the report page itself
+        await opened.results.begin_schedule()  # the service's first start begins the schedule
         opened.start(scheduler=settings.scheduler_enabled if scheduler is None else scheduler)
         try:
             yield

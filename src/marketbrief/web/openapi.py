@@ -6,6 +6,7 @@ from typing import Any
 
 from marketbrief import __version__
 from marketbrief.models import ReportType, RunStatus
+from marketbrief.results.envelope import ReportState
 from marketbrief.web.openapi_plan import SLO_PATH
 from marketbrief.web.security import MAX_BODY_BYTES
 
@@ -305,15 +306,7 @@ def openapi_document() -> dict[str, Any]:
                                 "business_date": {"type": ["string", "null"], "format": "date"},
                                 "state": {
                                     "type": "string",
-                                    "enum": [
-                                        "fresh",
-                                        "stale",
-                                        "partial",
-                                        "pending",
-                                        "missing",
-                                        "failed",
-                                        "unavailable",
-                                    ],
+                                    "enum": [s.value for s in ReportState],
                                 },
                                 "has_content": {"type": "boolean"},
                                 "source": {
@@ -359,6 +352,10 @@ def openapi_document() -> dict[str, Any]:
                         "symbols_processed": {"type": "integer"},
                         "symbols_successful": {"type": "integer"},
                         "symbols_failed": {"type": "integer"},
+                        "reason": {
+                            "type": ["string", "null"],
+                            "description": "why a failed or partial run is not a success",
+                        },
                     },
                     "required": [
                         "id",
