@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -25,6 +26,7 @@ from tests.support.backends import PG_HOST, PG_PORT
 from tests.support.clock import DAY
 from tests.support.receivers import Webhook, alerting
 
+BEFORE_THE_WINDOW = date(2026, 10, 20)  # a Tuesday session, five weeks before DAY
 INF = float("inf")
 
 
@@ -56,7 +58,9 @@ async def test_with_nothing_served_every_rate_says_it_was_not_measured(api: Api)
     assert plan["history_latency"]["absent"] == "no history requests in the window"
     assert plan["history_latency"]["value"] is None
     assert plan["dashboard_latency"]["absent"] == "no dashboard requests in the window"
-    assert plan["write_success"]["absent"] == "no store writes in the window"
+    # The one write so far is the service's start recording when its schedule began.
+    assert plan["write_success"]["detail"]["attempts"] == 1
+    assert plan["write_success"]["detail"]["committed"] == 1
     assert plan["blank_answers"]["absent"] == "no report answers in the window"
     assert plan["cache_hit_rate"]["absent"] == "no cache lookups in the window"
     assert plan["outbox_age"]["absent"] == "the outbox is empty"
@@ -149,6 +153,9 @@ async def test_report_answers_dashboards_writes_and_cache_are_counted_from_what_
 
 
 async def test_completeness_counts_the_stored_reports_of_the_expected_slots(api: Api) -> None:
+    # The schedule counts from its first run's slot when that is earlier than the service's
+    # first start: one run weeks before the window makes every slot of the window expected.
+    await api.publish(made(PRE, BEFORE_THE_WINDOW))
     before = _by_name(await _plan(api))["completeness"]
     assert before["window"]["sessions"] == 14
     expected = before["detail"]["expected"]
