@@ -130,6 +130,8 @@ def test_no_module_is_over_400_lines() -> None:
 
 
 def test_the_top_level_holds_only_the_shared_nouns_and_the_composition_root() -> None:
-    top = sorted(path.stem for path in PACKAGE.glob("*.py"))
+    # `config` is a package (its nested settings groups in config/groups.py): still one noun.
+    assert (PACKAGE / "config" / "__init__.py").is_file()
+    top = sorted([path.stem for path in PACKAGE.glob("*.py")] + ["config"])
     assert len(top) <= MAX_TOP_LEVEL_MODULES
     assert top == ["__init__", "breaker", "calendar", "config", "errors", "models", "services"]

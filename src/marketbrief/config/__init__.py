@@ -11,55 +11,31 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from marketbrief.config.groups import (
+    DEFAULT_CLOSE_OFFSET_MINUTES,
+    DEFAULT_SLOTS,
+    Alerting,
+    HttpServing,
+    Slots,
+)
 from marketbrief.errors import ConfigError
 from marketbrief.models import ReportType
 
 T = TypeVar("T")
 
+__all__ = [
+    "DEFAULT_CLOSE_OFFSET_MINUTES",
+    "DEFAULT_SLOTS",
+    "PREFIX",
+    "Alerting",
+    "HttpServing",
+    "Settings",
+    "Slots",
+]
+
 PREFIX = "MARKETBRIEF_"
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "NVDA")
-DEFAULT_SLOTS: dict[ReportType, time] = {
-    ReportType.PRE_MARKET: time(8, 30),
-    ReportType.INTRADAY: time(12, 0),
-    ReportType.WEEKLY: time(10, 0),
-}
-DEFAULT_CLOSE_OFFSET_MINUTES = 5
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Slots:
-    """Report slot times in New York; end-of-day is the session's close plus an offset."""
-
-    pre_market: time = DEFAULT_SLOTS[ReportType.PRE_MARKET]
-    intraday: time = DEFAULT_SLOTS[ReportType.INTRADAY]
-    weekly: time = DEFAULT_SLOTS[ReportType.WEEKLY]
-    close_offset_minutes: int = DEFAULT_CLOSE_OFFSET_MINUTES
-
-
-@dataclass(frozen=True, slots=True)
-class HttpServing:
-    """How `serve` bounds its connections and what it logs."""
-
-    header_timeout_seconds: float = 10.0
-    keep_alive_seconds: int = 5
-    max_connections: int = 1000
-    access_log: bool = False
-    log_throttle_seconds: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Alerting:
-    """Who is told when the service watches itself and finds something wrong, and when."""
-
-    notify: tuple[str, ...] = ()
-    repeat_minutes: int = 60
-    public_url: str | None = None
-    watch_seconds: float = 60.0
-    outbox_minutes: int = 15
-    stale_minutes: int = 60
-    deliver: tuple[str, ...] = ()  # reports sent once when published fresh, and which types
-    deliver_types: tuple[str, ...] = ("pre-market", "end-of-day")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +220,7 @@ class Settings:
                 deliver_types=reader.get(
                     "DELIVER_TYPES", _report_types, defaults.alerting.deliver_types
                 ),
+                auto_rollback=reader.get("AUTO_ROLLBACK", _switch, defaults.alerting.auto_rollback),
             ),
         )
 
