@@ -14,9 +14,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from marketbrief.alerts.checks import ROLLBACK_TRIGGER
+from marketbrief.cli.main import main
 from marketbrief.models import RunStatus
 from marketbrief.store import engine as store_engine
 from marketbrief.web.quantiles import histogram_quantile
@@ -195,6 +197,12 @@ def _rollbacks(webhook: Webhook) -> list[str]:
     return [m["title"] for m in webhook.items if "rollback trigger" in m["title"]]
 
 
+async def _switches(api: Api) -> dict[str, Any]:
+    ready = (await api.get("/readyz")).json()
+    switches: dict[str, Any] = ready["switches"]
+    return switches
+
+
 async def _open_rollbacks(api: Api) -> list[dict[str, Any]]:
     found = await api.services.alerts.incidents(open_only=True)
     return [i for i in found if i["kind"] == ROLLBACK_TRIGGER]
@@ -232,6 +240,8 @@ async def test_writes_failing_on_a_locked_store_open_the_rollback_incident_once_
     [incident] = await _open_rollbacks(api)
     assert incident["subject"] == "write_success"
     assert "write success < 95%" in incident["summary"]
+    # MARKETBRIEF_AUTO_ROLLBACK is off (the default): the trigger alerts, reads stay on.
+    assert (await _switches(api))["store_reads"] is True
     plan = await _plan(api)
     [trigger] = [t for t in plan["rollback_triggers"] if t["name"] == "write_success"]
     assert trigger["state"] == "crossed"
@@ -256,7 +266,7 @@ async def test_history_requests_held_by_a_locked_store_cross_the_p95_trigger_unt
     make_api: Callable[..., Awaitable[Api]], webhook: Webhook
 ) -> None:
     api = await make_api(
-        alerting=alerting(webhook.url()),
+        alerting=alerting(webhook.url(), auto_rollback=True),
         store_breaker_seconds=1.0,
         store_read_timeout_seconds=1.5,  # the production deadline: this test is about it
     )
@@ -288,6 +298,9 @@ async def test_history_requests_held_by_a_locked_store_cross_the_p95_trigger_unt
     await alerts.check()
     [incident] = await _open_rollbacks(api)
     assert incident["subject"] == "history_p95"
+    switches = await _switches(api)  # MARKETBRIEF_AUTO_ROLLBACK=on: store reads off
+    assert switches["store_reads"] is False
+    assert switches["store_reads_reason"].startswith("rollback history_p95 since ")
 
     # Requests answer again: once 95% of the window's requests are fast, P95 is back.
     for _ in range(200):
@@ -301,4 +314,99 @@ async def test_history_requests_held_by_a_locked_store_cross_the_p95_trigger_unt
     assert _rollbacks(webhook) == [
         "[marketbrief] rollback trigger: history_p95",
         "[marketbrief] resolved: rollback trigger: history_p95",
+    ]
+    # Resolved is not cleared: reads stay off until an operator says so.
+    assert (await _switches(api))["store_reads"] is False
+
+
+def _cli_env(api: Api) -> dict[str, str]:
+    s = api.settings
+    return {
+        "MARKETBRIEF_DATABASE_URL": s.database_url,
+        "MARKETBRIEF_CACHE": "off",
+        "MARKETBRIEF_OUTBOX_DIR": str(s.outbox_dir),
+    }
+
+
+async def _state(api: Api, path: str) -> str:
+    state: str = (await api.get(path)).json()["meta"]["state"]
+    return state
+
+
+async def _marketbrief(api: Api, *args: str) -> str:
+    """Run one `marketbrief` command against the api's store (in a thread: it runs its loop)."""
+    result = await asyncio.to_thread(CliRunner().invoke, main, list(args), env=_cli_env(api))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api_settings", ["embedded"], indirect=True)
+async def test_with_auto_rollback_a_crossed_write_trigger_serves_from_the_cache_until_cleared(
+    make_api: Callable[..., Awaitable[Api]],
+    webhook: Webhook,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(store_engine, "BUSY_TIMEOUT_MS", 200)
+    api = await make_api(
+        alerting=alerting(webhook.url(), auto_rollback=True), outbox_replay_seconds=3600.0
+    )
+    alerts, store = api.services.alerts, api.services.results.store
+    await api.publish(made(PRE, PREVIOUS))
+    cached = f"/api/v1/reports/pre-market?date={PREVIOUS}"
+    uncached = f"/api/v1/reports/end-of-day?date={PREVIOUS}"
+    assert (await api.get(cached)).status_code == 200
+    answered = await _state(api, uncached)  # what the store answers for it
+    assert answered != "unavailable"
+    path = api.settings.database_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        for i in range(3):
+            assert (await api.publish(made(PRE, DAY, marker=f"locked {i}"))).outboxed
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert (await _switches(api))["store_reads"] is True
+    await alerts.check()
+    [incident] = await _open_rollbacks(api)
+    assert incident["subject"] == "write_success"
+    switches = await _switches(api)
+    assert switches["store_reads"] is False
+    assert switches["store_reads_reason"].startswith("rollback write_success since ")
+    assert "store reads False (rollback write_success" in (await api.get("/status")).text
+
+    served = await api.get(cached)
+    assert served.status_code == 200
+    assert served.json()["meta"]["source"] == "cache"
+    refused = await api.get(uncached)
+    assert refused.status_code == 503
+    meta = refused.json()["meta"]
+    assert meta["state"] == "unavailable"
+    assert {"store_reads_off", "rollback:write_success"} <= set(meta["warnings"])
+
+    # Writes recover and the incident resolves; reads stay off until an operator clears.
+    for _ in range(2000):
+        if _by_name(await _plan(api))["write_success"]["value"] >= 0.95:
+            break
+        await store.ping_writes()
+    await alerts.check()
+    assert await _open_rollbacks(api) == []
+    assert (await _switches(api))["store_reads"] is False
+    assert (await api.get(uncached)).status_code == 503
+
+    cleared = await _marketbrief(api, "rollback", "clear", "--by", "test-operator")
+    assert "cleared: rollback cleared by operator test-operator" in cleared
+    status = await _marketbrief(api, "rollback", "status")
+    assert "rollback_cleared" in status
+    assert "resolved rollback_trigger" in status
+    assert (await _switches(api))["store_reads"] is False  # until this process's next pass
+    await alerts.check()
+    switches = await _switches(api)
+    assert (switches["store_reads"], switches["store_reads_reason"]) == (True, None)
+    assert await _state(api, uncached) == answered
+    await alerts.close()
+    assert _rollbacks(webhook) == [
+        "[marketbrief] rollback trigger: write_success",
+        "[marketbrief] resolved: rollback trigger: write_success",
     ]

@@ -21,6 +21,7 @@ from typing import Any
 from marketbrief.alerts import checks, messages
 from marketbrief.alerts.channels import Channel, channels_from
 from marketbrief.alerts.checks import Findings, Links, Reading
+from marketbrief.alerts.rollback import AutoRollback
 from marketbrief.alerts.sender import Sender
 from marketbrief.calendar import iso_instant
 from marketbrief.config import Settings
@@ -49,6 +50,7 @@ class AlertPolicy:
     outbox_after: timedelta = timedelta(minutes=15)
     stale_after: timedelta = timedelta(minutes=60)
     grace: timedelta = timedelta(minutes=30)
+    auto_rollback: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertPolicy:
@@ -61,6 +63,7 @@ class AlertPolicy:
             outbox_after=timedelta(minutes=a.outbox_minutes),
             stale_after=timedelta(minutes=a.stale_minutes),
             grace=timedelta(minutes=settings.pending_grace_minutes),
+            auto_rollback=a.auto_rollback,
         )
 
 
@@ -82,6 +85,7 @@ class Alerts:
         self.sender = Sender(channels)
         self.clock = clock or results.now
         self._pending: set[asyncio.Task[None]] = set()
+        self.rollback = AutoRollback(results.switches, self.store, enabled=policy.auto_rollback)
         self.readings: Callable[[datetime], list[Reading]] | None = None
         """The rollback triggers as measured, when this process measures them (the web app
         sets it: the request histogram lives there)."""
@@ -181,6 +185,7 @@ class Alerts:
     async def check(self) -> None:
         """One watch pass: every condition, opened, repeated or resolved."""
         now = self.clock()
+        await self.rollback.cleared()
         findings = [
             await self._slots(now),
             checks.outbox(self.results.outbox_since(), now, self.policy.outbox_after, self.links),
@@ -189,7 +194,8 @@ class Alerts:
         if self.readings is not None:
             findings.append(checks.rollback(self.readings(now), now, self.links))
         for found in findings:
-            await self._apply(found)
+            held = await self._apply(found)
+            self.rollback.held([i for i in held if i.kind == checks.ROLLBACK_TRIGGER], now)
 
     async def verified(self, problems: list[str]) -> None:
         """What `verify` found: problems open (or remind of) an incident; a clean one closes it."""
@@ -219,14 +225,14 @@ class Alerts:
             )
         return found
 
-    async def _apply(self, found: Findings) -> None:
-        for report in found.holding:
-            await self.notice(report)
+    async def _apply(self, found: Findings) -> list[Incident]:
+        held = [await self.notice(report) for report in found.holding]
         if found.fine:
             listed = await self.store.incidents(open_only=True, limit=OPEN_LIMIT)
             open_now = {(i.kind, i.subject) for i in listed}
             for kind, subject in sorted(found.fine & open_now):
                 await self.clear(kind, subject)
+        return held
 
     # -- the background tasks ---------------------------------------------------------------
 

@@ -18,6 +18,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0008": {},
     # 0009 recorded when the schedule began.
     "0009": {"store_revision": ("schedule_started_at",)},
+    # 0010 let incidents be of kind rollback_cleared: no column added.
+    "0010": {},
 }
 
 

@@ -88,6 +88,7 @@ class Results:
         self._publisher = Publisher(deps)
         self._reader = Reader(deps)
         self.served = ServedStates()
+        self.switches = deps.switches  # store reads now: the settings', or off by a rollback
 
     @classmethod
     def open(
@@ -385,7 +386,7 @@ class Results:
             "outbox": {"depth": d.outbox.depth(), "rejected": len(d.outbox.rejected())},
             "switches": {
                 "store_writes": d.policy.store_writes,
-                "store_reads": d.policy.store_reads,
+                **d.switches.record(),
                 "cache": d.cache is not None,
             },
         }

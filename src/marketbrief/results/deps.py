@@ -14,6 +14,7 @@ from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.results.counters import Counters
 from marketbrief.results.outbox import Outbox
 from marketbrief.results.policy import Policy
+from marketbrief.results.switches import Switches
 from marketbrief.store.gateway import Store, StoreHealth
 
 
@@ -28,6 +29,10 @@ class Deps:
     policy: Policy
     clock: Callable[[], datetime] = utc_now
     counters: Counters = field(default_factory=Counters)
+    switches: Switches = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.switches = Switches(store_reads=self.policy.store_reads)
 
     @property
     def health(self) -> StoreHealth:

@@ -56,14 +56,14 @@ class Reader:
         warnings: list[str] = []
         key = keys.report_key(report_type.value, day)
         if self.d.cache is not None:
-            revision = await self.revisions.known() if self.d.policy.store_reads else None
+            revision = await self.revisions.known() if self.d.switches.store_reads else None
             hit = await self._from_cache(key, report_type, day, revision, warnings)
             if hit is not None:
                 return _fresh(
                     report_type, day, hit, Source.CACHE, self._hit_warnings(hit, warnings)
                 )
-        if not self.d.policy.store_reads:
-            return _unavailable(report_type, day, [*warnings, "store_reads_off"])
+        if not self.d.switches.store_reads:
+            return _unavailable(report_type, day, [*warnings, *self.d.switches.warnings()])
         if self.d.health.refuses():
             # The store is known not to answer: no cache lock, no wait for another process.
             return _unavailable(report_type, day, [*warnings, "store_unavailable"])

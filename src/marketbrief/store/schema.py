@@ -260,6 +260,7 @@ INCIDENT_KINDS = (
     "report_stale",
     "corruption",
     "rollback_trigger",
+    "rollback_cleared",  # an operator's `marketbrief rollback clear` (migration 0010)
 )
 incidents = sa.Table(
     "incidents",
