@@ -20,6 +20,7 @@ from harness.process import HttpServer
 from harness.serve import serve_command, server_env
 
 from benchmarks import SERVER_CORE
+from benchmarks.commands import CEILING, granian
 
 
 def pinned(core: int, command: list[str]) -> list[str]:
@@ -51,8 +52,6 @@ def ceiling(body_file: Path, logs: Path) -> HttpServer:
 
 def fastest_ceiling(body_file: Path, logs: Path) -> HttpServer:
     """The same bare application on the fastest server measured (granian, uvloop)."""
-    from benchmarks.candidates import CEILING, granian
-
     port = free_port()
     command = granian(CEILING, port)
     return _server("ceiling_fastest", command, {"BENCH_BODY_FILE": str(body_file)}, port, logs)
