@@ -202,7 +202,8 @@ def cases(session: str, saturday: str, monday: str) -> list[Case]:
     add("paths", "GET trigger (POST only)", "GET", trigger, 405)
     add("paths", "unknown path", "GET", "/api/v2/reports/pre-market", 404)
     add("paths", "no report type", "GET", "/api/v1/reports/", 404)
-    add("paths", "missing report (honest 404)", "GET", f"{report}?date={saturday}", 404)
+    # A day without a session is no error: it answers `closed`, with the next session.
+    add("paths", "a Saturday's report (honest closed)", "GET", f"{report}?date={saturday}", 200)
     return found
 
 
