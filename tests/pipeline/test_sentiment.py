@@ -311,7 +311,8 @@ async def test_a_lexicon_analysis_fills_the_prediction_and_keeps_five_headlines(
     assert p.status is PredictionStatus.SUCCESS
     assert p.direction is Direction.UP
     assert p.articles_count == 7
-    assert p.headlines == titles[:5]
+    assert [h["title"] for h in p.headlines] == titles[:5]
+    assert set(p.headlines[0]) == {"title", "source", "published_at", "url"}
     assert p.model == DEFAULT_LEXICON
     assert analysis.detail[DEFAULT_LEXICON]["confidence"] == p.confidence
     assert analysis.fallback is False

@@ -70,7 +70,7 @@ def test_a_backfilled_day_produces_all_four_reports_with_hand_checked_numbers(
     assert body["market_pulse"]["symbol"] == "SPY"
     # Point in time: only the three pre-slot articles were knowable at 08:30 New York.
     assert {s["articles_count"] for s in body["symbols"]} == {3}
-    assert not any("LATE" in h for s in body["symbols"] for h in s["headlines"])
+    assert not any("LATE" in h["title"] for s in body["symbols"] for h in s["headlines"])
 
     intraday = _json(cli("run", "intraday", "--date", SESSION, "--json"))
     assert intraday["status"] == "success", intraday

@@ -36,7 +36,7 @@ async def analyse_symbol(
     if not 1 <= len(models) <= 2:
         raise ValueError(f"expected a model or a primary and a second opinion, got {len(models)}")
     names = "+".join(m.name for m in models)
-    headlines = [a.title for a in articles[:MAX_HEADLINES]]
+    headlines = [headline(a) for a in articles[:MAX_HEADLINES]]
     if not articles:
         skipped = Prediction(
             symbol, Direction.NEUTRAL, None, None, 0, names, PredictionStatus.SKIPPED, "no articles"
@@ -71,6 +71,16 @@ async def analyse_symbol(
         headlines=headlines,
     )
     return SymbolAnalysis(prediction, detail, fallback)
+
+
+def headline(article: Article) -> dict[str, Any]:
+    """One headline as a report shows it: its title, source, time and link."""
+    return {
+        "title": article.title,
+        "source": article.source,
+        "published_at": article.published_at.isoformat(),
+        "url": article.url,
+    }
 
 
 async def _score(model: SentimentModel, symbol: str, articles: list[Article]) -> ModelScore:
