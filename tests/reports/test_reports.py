@@ -94,7 +94,11 @@ def test_intraday_compares_each_symbol_with_the_mornings_call() -> None:
         "reversed": 1,
         "incomplete": 2,
         "ratio": 0.5,
+        "changed": 1,
     }
+    assert body["changes"] == [
+        {"symbol": "MSFT", "from": "up", "to": "down", "verdict": "reversed"}
+    ]
     assert body["pre_market_run_id"] == "run-1"
     assert body["partial"] is False
 
@@ -177,7 +181,8 @@ def test_weekly_aggregates_sessions_and_leaves_unscored_ones_null() -> None:
     assert body["average_session_accuracy"] == 0.625
     assert body["best_session"] == {"date": "2026-11-24", "accuracy": 0.75}
     assert body["worst_session"] == {"date": "2026-11-23", "accuracy": 0.5}
-    assert body["symbols"]["AAPL"] == {"correct": 2, "wrong": 0, "pending": 1, "accuracy": 1.0}
+    aapl = {k: body["symbols"]["AAPL"][k] for k in ("correct", "wrong", "pending", "accuracy")}
+    assert aapl == {"correct": 2, "wrong": 0, "pending": 1, "accuracy": 1.0}
     assert body["symbols"]["MSFT"]["accuracy"] == 0.5
     assert body["week"] == "2026-W48"
     assert body["sessions_with_reports"] == 3

@@ -84,7 +84,14 @@ def test_a_backfilled_day_produces_all_four_reports_with_hand_checked_numbers(
     assert (summary["scored"], summary["correct"], summary["wrong"]) == (4, 3, 1)
     assert summary["accuracy"] == 0.75
     assert summary["pre_market_run_id"] == pre["run_id"]
-    assert summary["top_movers"][0] == {"symbol": "TSLA", "change_pct": -3.0, "outcome": "correct"}
+    mover = summary["top_movers"][0]
+    assert {k: mover[k] for k in ("symbol", "change_pct", "outcome")} == {
+        "symbol": "TSLA",
+        "change_pct": -3.0,
+        "outcome": "correct",
+    }
+    assert (mover["direction"], mover["result"]) == ("down", "right")
+    assert summary["hit_rate"]["all"] == {"hits": 3, "calls": 4, "rate": 0.75}
 
     weekly = _json(cli("run", "weekly", "--date", "2026-11-29", "--json"))
     assert weekly["status"] == "partial", weekly  # one session of four has an end-of-day
@@ -97,7 +104,14 @@ def test_a_backfilled_day_produces_all_four_reports_with_hand_checked_numbers(
         "2026-11-27": None,
     }
     assert review["accuracy"] == 0.75
-    assert review["symbols"]["NVDA"] == {"correct": 0, "wrong": 1, "pending": 0, "accuracy": 0.0}
+    nvda = review["symbols"]["NVDA"]
+    assert {k: nvda[k] for k in ("correct", "wrong", "pending", "accuracy")} == {
+        "correct": 0,
+        "wrong": 1,
+        "pending": 0,
+        "accuracy": 0.0,
+    }
+    assert (nvda["hits"], nvda["calls"], nvda["calls_made"]) == (0, 1, 1)
 
     history = _json(cli("history", "--json"))
     triggers = {j["job_type"]: j["trigger_source"] for j in history["jobs"]}

@@ -47,16 +47,23 @@ def build_intraday(
         rows.append(
             {
                 **prediction_row(prediction, details.get(prediction.symbol)),
-                "pre_market": (
-                    {"direction": before.direction.value, "confidence": before.confidence}
-                    if before is not None
-                    else None
-                ),
+                "pre_market": _morning(before),
                 **compare(before, prediction),
+                "changed": _changed(before, prediction),
             }
         )
     judged = [r for r in rows if r["verdict"] != "incomplete"]
     consistent = sum(r["verdict"] == "consistent" for r in judged)
+    changes = [
+        {
+            "symbol": r["symbol"],
+            "from": r["pre_market"]["direction"],
+            "to": r["direction"],
+            "verdict": r["verdict"],
+        }
+        for r in rows
+        if r["changed"]
+    ]
     partial_reason = None
     if pre_market_run_id is None:
         partial_reason = f"no successful pre-market run for {day.isoformat()}"
@@ -73,9 +80,32 @@ def build_intraday(
             "reversed": len(judged) - consistent,
             "incomplete": len(rows) - len(judged),
             "ratio": round(consistent / len(judged), 4) if judged else None,
+            "changed": len(changes),
         },
+        "changes": changes,
         "symbols": rows,
     }
+
+
+def _morning(before: Prediction | None) -> dict[str, Any] | None:
+    """The morning's call as the intraday row carries it."""
+    if before is None:
+        return None
+    return {
+        "direction": before.direction.value,
+        "confidence": before.confidence,
+        "sentiment_score": before.sentiment_score,
+        "articles_count": before.articles_count,
+        "status": before.status.value,
+    }
+
+
+def _changed(morning: Prediction | None, midday: Prediction | None) -> bool:
+    """Whether the call moved: both usable, and the midday direction differs from the morning's
+    (to or from neutral included)."""
+    if morning is None or midday is None or not is_usable(morning) or not is_usable(midday):
+        return False
+    return morning.direction is not midday.direction
 
 
 def quiet_note(since: datetime) -> str:
@@ -97,9 +127,10 @@ def build_quiet_intraday(
     rows = [
         {
             **prediction_row(p),
-            "pre_market": {"direction": p.direction.value, "confidence": p.confidence},
+            "pre_market": _morning(p),
             "verdict": "unchanged",
             "confidence_change": None,
+            "changed": False,
         }
         for p in pre_market
     ]
@@ -119,6 +150,8 @@ def build_quiet_intraday(
             "reversed": 0,
             "incomplete": 0,
             "ratio": None,
+            "changed": 0,
         },
+        "changes": [],
         "symbols": rows,
     }

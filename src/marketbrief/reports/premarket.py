@@ -23,18 +23,20 @@ def build_pre_market(
     details: Mapping[str, Mapping[str, Any]] | None = None,
     news_sources: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The pre-market payload; SPY is reported apart as the market pulse."""
+    """The pre-market payload; SPY is reported apart as the market pulse, and `symbols` lists
+    the high-confidence calls first (each row says whether it is one)."""
     details = details or {}
     sources = news_sources or {}
     portfolio = [p for p in predictions if p.symbol != MARKET_PULSE]
     pulse = next((p for p in predictions if p.symbol == MARKET_PULSE), None)
     rows = []
-    for prediction in portfolio:
+    for prediction in sorted(portfolio, key=lambda p: _rank(p, high_confidence)):
         row = prediction_row(prediction, details.get(prediction.symbol))
         row["news_source"] = sources.get(prediction.symbol)
+        row["high_confidence"] = _high(prediction, high_confidence)
         rows.append(row)
     usable = [p for p in portfolio if is_usable(p)]
-    high = [p for p in usable if p.confidence is not None and p.confidence >= high_confidence]
+    high = [p for p in usable if _high(p, high_confidence)]
     return {
         "report_type": "pre-market",
         "business_date": day.isoformat(),
@@ -48,6 +50,26 @@ def build_pre_market(
         "signals": [{"symbol": p.symbol, "direction": p.direction.value} for p in high],
         "symbols": rows,
         "market_pulse": (
-            prediction_row(pulse, details.get(MARKET_PULSE)) if pulse is not None else None
+            {
+                **prediction_row(pulse, details.get(MARKET_PULSE)),
+                "high_confidence": _high(pulse, high_confidence),
+            }
+            if pulse is not None
+            else None
         ),
     }
+
+
+def _high(prediction: Prediction, threshold: float) -> bool:
+    return (
+        is_usable(prediction)
+        and prediction.confidence is not None
+        and prediction.confidence >= threshold
+    )
+
+
+def _rank(prediction: Prediction, threshold: float) -> tuple[int, float, str]:
+    """High-confidence calls first, then the other usable ones, then the rest; by confidence,
+    highest first, then by symbol."""
+    tier = 0 if _high(prediction, threshold) else 1 if is_usable(prediction) else 2
+    return tier, -(prediction.confidence or 0.0), prediction.symbol

@@ -19,7 +19,7 @@ from marketbrief.errors import InvalidInput
 from marketbrief.models import Prediction, PredictionStatus, ReportType, Run, RunStatus, Stage
 from marketbrief.pipeline.ports import Analysis, Analyst, PriceFeed
 from marketbrief.reports.common import is_usable, judge, unusable
-from marketbrief.reports.endofday import build_end_of_day, outcome
+from marketbrief.reports.endofday import build_end_of_day
 from marketbrief.reports.intraday import build_intraday, build_quiet_intraday
 from marketbrief.reports.payload import parsed
 from marketbrief.reports.premarket import MARKET_PULSE, build_pre_market
@@ -206,16 +206,8 @@ async def end_of_day(ctx: JobContext) -> JobResult:
         prices.moves,
         pre_market_run_id=run.run_id,
         threshold=ctx.policy.high_confidence,
+        pulse=pulse,
     )
-    if pulse is not None:
-        move = prices.moves.get(MARKET_PULSE)
-        payload["market_pulse"] = {
-            "symbol": MARKET_PULSE,
-            "direction": pulse.direction.value,
-            "confidence": pulse.confidence,
-            "change_pct": move.change_pct if move else None,
-            "outcome": outcome(pulse, move, ctx.policy.high_confidence),
-        }
     priced = sum(1 for p in predictions if p.symbol in prices.moves)
     if predictions and priced == 0:
         # Zero usable symbols is a failure, whatever the morning said: nothing was scored.
