@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +19,7 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from marketbrief.calendar import utc_now
+from marketbrief.calendar import parse_instant, utc_now
 from marketbrief.cli.main import main
 from marketbrief.config import Settings
 from marketbrief.demo.sample import MARKER, headline_pool
@@ -39,6 +39,7 @@ class Demo:
     database: Path
     files: Path
     result: Result
+    started: datetime
 
     @property
     def settings(self) -> Settings:
@@ -74,8 +75,9 @@ def _run_count(database: Path) -> int:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     folder = tmp_path_factory.mktemp("demo")
     database, files = folder / "demo.db", folder / "sample"
+    started = utc_now()
     result = _demo("--database", str(database), "--files", str(files))
-    return Demo(database, files, result)
+    return Demo(database, files, result, started)
 
 
 def _latest(demo: Demo) -> dict[ReportType, dict[str, Any]]:
@@ -137,8 +139,7 @@ def test_the_demo_fills_the_schedule_grid_for_two_weeks(demo: Demo) -> None:
     schedule = _read(demo.settings, lambda results: results.schedule(14))
     statuses = {slot["status"] for slot in schedule["slots"]}
     assert statuses <= {"ok", "pending"}, schedule["counts"]
-    now = utc_now().isoformat()
-    due = [slot for slot in schedule["slots"] if slot["scheduled_at"] <= now]
+    due = [s for s in schedule["slots"] if parse_instant(s["scheduled_at"]) <= demo.started]
     assert {slot["status"] for slot in due} == {"ok"}
     sessions = {slot["date"] for slot in due if slot["report_type"] == "end-of-day"}
     assert len(sessions) >= 13  # 14 sessions, today's close perhaps still to come

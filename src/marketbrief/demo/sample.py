@@ -17,7 +17,8 @@ pre-market slot) and the intraday window (the pre-market slot to the intraday sl
 same `news_window` the runs use. Portfolio symbols are written as JSON arrays (`<SYMBOL>.json`,
 `published_at` with its New York UTC offset), SPY as an RSS 2.0 feed (`SPY.xml`), prices as
 `Date,Open,High,Low,Close,Volume` CSV (`<SYMBOL>.csv`). Every headline names its source
-`demo sample` and says in its summary that it is not real news.
+`demo sample` and says in its summary that it is not real news. The files run through today's
+whole session; a run still reads only its own window, so none sees a headline dated after it.
 """
 
 from __future__ import annotations
