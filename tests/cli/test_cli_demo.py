@@ -222,3 +222,23 @@ def test_force_seeds_a_database_that_holds_runs(demo: Demo, tmp_path: Path) -> N
     result = _demo("--database", str(database), "--files", str(tmp_path / "f"), "--force")
     assert result.exit_code == 0, result.output
     assert _run_count(database) > before
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_configured_postgresql_database_is_seeded_then_refused(
+    pg_url: str, tmp_path: Path
+) -> None:
+    env = {"MARKETBRIEF_DATABASE_URL": pg_url}
+    first = _demo("--files", str(tmp_path / "f"), env=env)
+    assert first.exit_code == 0, first.output
+    assert "options=" not in first.output  # the URL is shown without its query
+    store = SQLStore(pg_url)
+    try:
+        runs = sum(store.run_counts().values())
+    finally:
+        store.close()
+    assert runs > 0
+    again = _demo("--files", str(tmp_path / "f"), env=env)
+    assert again.exit_code == 2
+    assert f"already holds {runs} run(s)" in again.output
