@@ -1,14 +1,14 @@
 """Automatic rollback: a crossed rollback trigger turns this process's store reads off.
 
 Where `MARKETBRIEF_AUTO_ROLLBACK=on`, the watch that opens or holds a `rollback_trigger`
-incident, or finds a `corruption` incident open (recorded by `marketbrief verify`, which runs
-in its own process), flips `Results.switches` (reports are served from the cache). The switch stays off
-until an operator runs `marketbrief rollback clear`, which reaches every serving process
-through the store: it records a `rollback_cleared` incident (opened and resolved at once, so
-it stays in the incidents list as the log of who cleared what), and each process's next watch
-pass that finds a mark newer than the incident that flipped it turns reads back on. A trigger
-still crossed after the clear does not flip it again: only a new crossing (an incident opened
-after the clear) does.
+incident, or finds a `corruption` incident open (recorded by `marketbrief verify`, which runs in
+its own process), flips `Results.switches` (reports are served from the cache). The switch stays
+off until an operator runs `marketbrief rollback clear`, which reaches every serving process
+through the store: it records a `rollback_cleared` incident (opened and resolved at once, so it
+stays in the incidents list as the log of who cleared what), and each process's next watch pass
+that finds a mark newer than the incident that flipped it turns reads back on. A trigger still
+crossed after the clear does not flip it again: only a new crossing (an incident opened after
+the clear) does.
 """
 
 from __future__ import annotations
