@@ -25,7 +25,7 @@ from marketbrief.store.engine import (
     create_engines,
     mapped_errors,
 )
-from marketbrief.store.history import NEWEST_FIRST, HistoryQueries, predictions_of
+from marketbrief.store.history import HistoryQueries, predictions_of
 from marketbrief.store.incidents import IncidentWrites
 from marketbrief.store.market import MarketData
 from marketbrief.store.migrate import Verification, upgrade, verify
@@ -150,7 +150,7 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
             sa.select(job_executions)
             .where(job_executions.c.scheduled_date == day)
             .where(job_executions.c.job_type.in_([t.value for t in report_types]))
-            .order_by(*NEWEST_FIRST)
+            .order_by(job_executions.c.id.desc())
             .limit(1)
         )
         if condition is not None:
