@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -77,9 +76,12 @@ async def test_a_fresh_pre_market_publish_is_mailed_and_posted_once(
     assert "AAPL" in text_of(mail)
 
     served = await api.get("/api/v1/reports/pre-market", params={"date": DAY.isoformat()})
-    assert posted["title"] == f"[marketbrief] pre-market report for {DAY}"
-    assert json.loads(posted["message"]) == served.json()
+    assert posted == served.json()  # the API's envelope is the raw body
     assert served.json()["meta"]["state"] == "fresh"
+    assert run.completion is not None
+    [headers] = webhook.headers
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Idempotency-Key"] == f"pre-market/{DAY}/{run.completion.version}"
 
     assert (len(smtp.items), len(webhook.items)) == (1, 1)
     [row] = _rows(api.settings)
@@ -100,12 +102,11 @@ async def test_a_type_not_in_deliver_types_is_not_sent(
     assert (await api.publish(made(INTRADAY, DAY, hours_before=1))).published
     eod = await api.services.runner.run(EOD, DAY, TriggerSource.MANUAL)
     assert eod.published
-    [posted] = await webhook.until(1)
+    await webhook.until(1)
     await api.services.deliveries.close()
     await api.services.deliveries.check()
     await api.services.deliveries.close()
-    assert posted["title"] == f"[marketbrief] end-of-day report for {DAY}"
-    assert len(webhook.items) == 1
+    assert webhook.reports() == [f"end-of-day {DAY}"]
     assert [row.report_type for row in _rows(api.settings)] == ["end-of-day"]
 
 
@@ -121,9 +122,9 @@ async def test_a_channel_down_then_up_gets_the_report_once_and_the_failure_is_co
     assert _rows(api.settings)[0].delivered_at is None
     with webhook.lock:
         webhook.fail = False
-    [posted] = await webhook.until(1)
+    await webhook.until(1)
     await api.services.deliveries.settle()
-    assert posted["title"] == f"[marketbrief] pre-market report for {DAY}"
+    assert webhook.reports() == [f"pre-market {DAY}"]
     metrics = (await api.get("/metrics")).text
     assert 'marketbrief_deliver_sent_total{channel="1"} 1.0' in metrics
     failures = next(
@@ -154,17 +155,16 @@ async def test_a_report_published_without_a_delivery_is_sent_by_the_watch_once(
 
     await deliveries_.check()
     await deliveries_.close()
-    assert webhook.titles() == [f"[marketbrief] pre-market report for {DAY}"]
+    assert webhook.reports() == [f"pre-market {DAY}"]
 
     clock.now += timedelta(minutes=16)  # the dead process's claim is past its lease
     await deliveries_.check()
     await deliveries_.close()
     await deliveries_.check()
     await deliveries_.close()
-    assert webhook.titles() == [
-        f"[marketbrief] pre-market report for {DAY}",
-        f"[marketbrief] end-of-day report for {DAY - timedelta(days=1)}",
-    ]
+    assert webhook.reports() == [f"pre-market {DAY}", f"end-of-day {DAY - timedelta(days=1)}"]
+    # The one resent after a lease carries the same idempotency key as any earlier try.
+    assert webhook.headers[1]["Idempotency-Key"] == f"end-of-day/{key.business_date}/{key.version}"
     rows = {row.report_type: row for row in _rows(api.settings)}
     assert rows["end-of-day"].attempts == 2
     assert rows["end-of-day"].delivered_at is not None
@@ -198,7 +198,7 @@ async def test_two_processes_seeing_one_publish_deliver_it_once(
     await asyncio.gather(*(s.deliveries.close() for s in stacks))
     await asyncio.gather(*(s.deliveries.check() for s in stacks))
     await asyncio.gather(*(s.deliveries.close() for s in stacks))
-    assert webhook.titles() == [f"[marketbrief] pre-market report for {DAY}"]
+    assert webhook.reports() == [f"pre-market {DAY}"]
     assert len(smtp.items) == 1
     assert sum(lane.counts.sent for s in stacks for lane in s.deliveries.sender.lanes) == 2
 

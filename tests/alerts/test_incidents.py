@@ -22,7 +22,7 @@ from marketbrief.services import Services
 from tests.support.api_fixtures import Api
 from tests.support.api_helpers import EOD, INTRADAY, PRE
 from tests.support.clock import DAY, Clock
-from tests.support.receivers import PUBLIC, Webhook, alerting
+from tests.support.receivers import PUBLIC, Mailbox, Webhook, alerting, text_of
 
 
 @pytest.fixture
@@ -31,8 +31,9 @@ async def alerted(make_api: Callable[..., Awaitable[Api]], webhook: Webhook) -> 
 
 
 async def test_a_failed_run_alerts_once_and_a_later_success_resolves_it_once(
-    alerted: Api, webhook: Webhook, tmp_path: Path
+    make_api: Callable[..., Awaitable[Api]], webhook: Webhook, smtp: Mailbox, tmp_path: Path
 ) -> None:
+    alerted = await make_api(alerting=alerting(webhook.url(), smtp.url()))
     runner, alerts = alerted.services.runner, alerted.services.alerts
     working = runner.analyst
     broken = tmp_path / "broken-news"
@@ -63,7 +64,9 @@ async def test_a_failed_run_alerts_once_and_a_later_success_resolves_it_once(
             f"[marketbrief] run failed: pre-market/{DAY}",
             f"[marketbrief] resolved: run failed: pre-market/{DAY}",
         ]
+        == [mail["Subject"] for mail in smtp.items]  # and by mail, over real SMTP
     )
+    assert f"Dashboard: {PUBLIC}/jobs/{failed.run_id}" in text_of(smtp.items[0])
     listed = (await alerted.get("/api/v1/alerts")).json()
     assert (listed["count"], listed["open"]) == (1, 0)
     [incident] = listed["alerts"]
@@ -72,7 +75,7 @@ async def test_a_failed_run_alerts_once_and_a_later_success_resolves_it_once(
         "resolved",
         1,
     )
-    assert listed["channels"][0]["sent"] == 2
+    assert [c["sent"] for c in listed["channels"]] == [2, 2]
     assert (await alerted.get("/api/v1/alerts", params={"state": "open"})).json()["count"] == 0
     refused = await alerted.get("/api/v1/alerts", params={"state": "closed"})
     assert refused.status_code == 400

@@ -203,9 +203,11 @@ def test_the_store_issues_increasing_versions_whatever_the_start_instants_say(
         ]
         assert versions == sorted(versions)
         assert all(b - a >= VERSION_STRIDE for a, b in itertools.pairwise(versions))
+        # History (and jobs/latest) go by start, which is what a reader asks of a list of
+        # runs; which report wins goes by the store's versions, never by the start.
         run = store.latest_run(PRE)
         assert run is not None
-        assert run.version == versions[-1]
+        assert run.version == versions[2]  # the start 3 days ahead
     finally:
         store.close()
 

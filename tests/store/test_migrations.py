@@ -98,11 +98,11 @@ def test_verify_lists_what_is_wrong_and_exits_one(database_url: str) -> None:
     assert _cli(database_url, "migrate").exit_code == 0
     engine = sa.create_engine(database_url)
     with engine.begin() as connection:
-        connection.exec_driver_sql("DROP INDEX ix_job_executions_status_id")
+        connection.exec_driver_sql("DROP INDEX ix_job_executions_status_started_at_id")
     engine.dispose()
     result = _cli(database_url, "verify")
     assert result.exit_code == 1
-    assert "missing index ix_job_executions_status_id" in result.output
+    assert "missing index ix_job_executions_status_started_at_id" in result.output
     report = json.loads(_cli(database_url, "verify", "--json").output)
     assert report["ok"] is False
 

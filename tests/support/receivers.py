@@ -61,6 +61,7 @@ class Webhook(Inbox):
     fail: bool = False
     hold: threading.Event | None = None
     tries: Inbox = field(default_factory=Inbox)  # every POST, delivered or not
+    headers: list[dict[str, str]] = field(default_factory=list)  # of each item, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str = "/hook") -> str:
@@ -70,6 +71,10 @@ class Webhook(Inbox):
     def titles(self) -> list[str]:
         """The title of each message received, in order."""
         return [str(item["title"]) for item in self.items]
+
+    def reports(self) -> list[str]:
+        """`report_type business_date` of each report envelope received, in order."""
+        return [f"{i['meta']['report_type']} {i['meta']['business_date']}" for i in self.items]
 
 
 def _handler(state: Webhook) -> type[BaseHTTPRequestHandler]:
@@ -85,6 +90,8 @@ def _handler(state: Webhook) -> type[BaseHTTPRequestHandler]:
                 self.send_response(500)
                 self.end_headers()
                 return
+            with state.lock:
+                state.headers.append(dict(self.headers.items()))
             state.add(json.loads(body))  # before answering: a sender that saw 200 finds it here
             self.send_response(200)
             self.send_header("Content-Length", "0")

@@ -6,6 +6,7 @@ expected versus actual runs.
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 
 import orjson
@@ -132,6 +133,8 @@ async def test_history_limit_defaults_to_50(api: Api) -> None:
         "cursor=not-a-cursor",
         "cursor=cjpx",  # base64 of "r:1" with a corrupted number
         "cursor=cjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ",  # "r:9999...": past any 64-bit id
+        "cursor=czoxOng",  # "s:1:x": a start with no id
+        "cursor=czo5OTk5OTk5OTk5OTk5OTk5OTk5OTox",  # "s:9999...:1": past the end of datetime
         "from=2026-13-01",
         "to=yesterday",
         f"from={DAY}&to={PREVIOUS}",
@@ -142,6 +145,35 @@ async def test_history_limit_defaults_to_50(api: Api) -> None:
 )
 async def test_history_rejects_a_bad_parameter_with_400(api: Api, query: str) -> None:
     assert_error(await api.get(f"/api/v1/jobs/history?{query}"), 400, "invalid_input")
+
+
+async def test_a_run_recorded_late_sorts_where_it_started_in_history_and_latest(api: Api) -> None:
+    """An outbox replay or an import writes a run after runs that started later: by start."""
+    first = made(PRE, PREVIOUS, hours_before=30)
+    last = made(INTRADAY, DAY, hours_before=2)
+    replayed = made(PRE, DAY, hours_before=6)  # started between them, stored last
+    for completion in (first, last, replayed):
+        await api.publish(completion)
+    order = [last.run_id, replayed.run_id, first.run_id]
+    page = (await api.get("/api/v1/jobs/history")).json()
+    assert [j["run_id"] for j in page["jobs"]] == order
+    assert (await api.get("/api/v1/jobs/latest")).json()["job"]["run_id"] == last.run_id
+    latest_pre = (await api.get("/api/v1/jobs/latest?type=pre-market")).json()["job"]
+    assert latest_pre["run_id"] == replayed.run_id
+    # Paged one at a time, the cursor follows the same order.
+    seen, cursor = [], ""
+    while True:
+        got = (await api.get(f"/api/v1/jobs/history?limit=1{cursor}")).json()
+        seen += [j["run_id"] for j in got["jobs"]]
+        if got["next_cursor"] is None:
+            break
+        cursor = f"&cursor={got['next_cursor']}"
+    assert seen == order
+    # A cursor made before history was ordered by start (`r:ID`) still pages from that run.
+    stored_id = page["jobs"][0]["id"]
+    old = base64.urlsafe_b64encode(f"r:{stored_id}".encode()).decode().rstrip("=")
+    after = (await api.get(f"/api/v1/jobs/history?cursor={old}")).json()
+    assert [j["run_id"] for j in after["jobs"]] == order[1:]
 
 
 # -- latest and one job --------------------------------------------------------------------------

@@ -410,3 +410,55 @@ async def test_with_auto_rollback_a_crossed_write_trigger_serves_from_the_cache_
         "[marketbrief] rollback trigger: write_success",
         "[marketbrief] resolved: rollback trigger: write_success",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api_settings", ["embedded"], indirect=True)
+async def test_with_auto_rollback_corruption_found_by_verify_turns_reads_off_until_cleared(
+    make_api: Callable[..., Awaitable[Api]], webhook: Webhook
+) -> None:
+    api = await make_api(alerting=alerting(webhook.url(), auto_rollback=True))
+    alerts = api.services.alerts
+    await api.publish(made(PRE, PREVIOUS))
+    cached = f"/api/v1/reports/pre-market?date={PREVIOUS}"
+    uncached = f"/api/v1/reports/end-of-day?date={PREVIOUS}"
+    assert (await api.get(cached)).status_code == 200
+    answered = await _state(api, uncached)
+    path = api.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        [ddl] = db.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'uq_job_executions_slot'"
+        ).fetchone()
+        db.execute("DROP INDEX uq_job_executions_slot")
+    # `verify` runs in its own process: it records the corruption incident and tells.
+    env = {**_cli_env(api), "MARKETBRIEF_NOTIFY": webhook.url()}
+    found = await asyncio.to_thread(CliRunner().invoke, main, ["verify"], env=env)
+    assert found.exit_code == 1, found.output
+    assert (await _switches(api))["store_reads"] is True  # until this process's watch pass
+    await alerts.check()
+    switches = await _switches(api)
+    assert switches["store_reads"] is False
+    assert switches["store_reads_reason"].startswith("rollback corruption since ")
+    assert (await api.get(cached)).json()["meta"]["source"] == "cache"
+    assert (await api.get(uncached)).status_code == 503
+    status = await _marketbrief(api, "rollback", "status")
+    assert "open     corruption" in status
+
+    # Repaired and verified clean: the incident resolves, reads stay off until an operator clears.
+    with sqlite3.connect(path) as db:
+        db.execute(ddl)
+    healed = await asyncio.to_thread(CliRunner().invoke, main, ["verify"], env=env)
+    assert healed.exit_code == 0, healed.output
+    await alerts.check()
+    assert (await _switches(api))["store_reads"] is False
+    await _marketbrief(api, "rollback", "clear", "--by", "test-operator")
+    await alerts.check()
+    switches = await _switches(api)
+    assert (switches["store_reads"], switches["store_reads_reason"]) == (True, None)
+    assert await _state(api, uncached) == answered
+    await alerts.close()
+    titles = [m["title"] for m in webhook.items if "corruption" in m["title"]]
+    assert titles == [
+        "[marketbrief] store corruption: store",
+        "[marketbrief] resolved: store corruption: store",
+    ]

@@ -2,8 +2,10 @@
 
 Apprise speaks every channel's protocol (`json://` and `jsons://` post a JSON body, `mailto://`
 sends mail over SMTP, `slack://`, and the rest it supports); marketbrief writes no client of its
-own. Each channel is sent to on its own, so one that is down never hides another's result.
-A channel is named by its position and its URL with secrets masked, never by its full URL.
+own, but for one request: a report delivered to a JSON channel is the API's envelope as the raw
+body, which Apprise's JSON schema cannot carry (`alerts/webhook.py`). Each channel is sent to on
+its own, so one that is down never hides another's result. A channel is named by its position
+and its URL with secrets masked, never by its full URL.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
+
+from marketbrief.alerts.webhook import post_envelope
 
 if TYPE_CHECKING:
     import apprise
@@ -32,14 +36,15 @@ class Message:
     """What one notification says: a title line and a plain-text body.
 
     A report delivery also carries `html` (what mail channels send, as HTML with a plain-text
-    alternative) and `data` (the JSON text webhook channels send as the message), and
-    `on_result`, which the sender calls with the channel's number and whether it took the
-    message, once it did or was given up."""
+    alternative), `data` (the JSON text webhook channels receive as the raw body), `key` (the
+    delivery's idempotency key, sent with it) and `on_result`, which the sender calls with the
+    channel's number and whether it took the message, once it did or was given up."""
 
     title: str
     body: str
     html: str | None = None
     data: str | None = None
+    key: str | None = None
     on_result: Callable[[int, bool], None] | None = field(default=None, compare=False)
 
 
@@ -48,6 +53,7 @@ class Channel:
 
     def __init__(self, url: str, number: int) -> None:
         self.number = number
+        self.url = url
         self.scheme = urlsplit(url).scheme
         # Imported only when a channel is configured: the library takes a while to load.
         import apprise
@@ -70,11 +76,11 @@ class Channel:
         # Imported here for the same reason as in __init__.
         from apprise import NotifyFormat
 
+        if message.data is not None and self.scheme in JSON_SCHEMES:
+            return post_envelope(self.url, message.data, message.key)
         body, body_format = message.body, NotifyFormat.TEXT
         if message.html is not None and self.scheme in MAIL_SCHEMES:
             body, body_format = message.html, NotifyFormat.HTML
-        elif message.data is not None and self.scheme in JSON_SCHEMES:
-            body = message.data
         try:
             return bool(
                 self._apprise.notify(title=message.title, body=body, body_format=body_format)

@@ -5,7 +5,8 @@ The store decides which process sends (`Store.claim_delivery`, an insert on the 
 finished run hands its outcome to `run_finished`, which only schedules a task: the run never
 waits for a channel. Mail channels get the report page's HTML (a `Renderer` the web face hands
 over at start-up, so alerts/ never imports web/), with Apprise's plain-text alternative;
-webhook channels get the API's JSON envelope as the message; others a short text. The
+webhook channels get the API's JSON envelope as the raw body, with the delivery's
+`Idempotency-Key` (`report_type/business_date/version`); others a short text. The
 background `Sender` retries a channel that is down; once every channel took the report,
 `delivered_at` is recorded. The watch (`check`) finds reports published within `LOOKBACK`
 that were never claimed (published while this process had no store, or by a process without
@@ -39,6 +40,11 @@ Renderer = Callable[[ReportResponse, datetime], str]
 LOOKBACK = timedelta(hours=24)  # reports published longer ago than this are not sent late
 LEASE = timedelta(minutes=15)  # an undelivered claim older than this is taken over
 FLUSH_SECONDS = 10.0
+
+
+def delivery_key(key: DeliveryKey) -> str:
+    """The idempotency key a receiver dedupes on: one per report version, whoever sends it."""
+    return f"{key.report_type}/{key.business_date.isoformat()}/{key.version}"
 
 
 class Deliveries:
@@ -144,6 +150,7 @@ class Deliveries:
             f"The {kind.value} report for {day} (version {key.version}): {link}",
             html=html,
             data=response.render(now).decode(),
+            key=delivery_key(key),
             on_result=self._tracker(key, done),
         )
         log.info("delivering %s %s version %d", kind.value, day, key.version)

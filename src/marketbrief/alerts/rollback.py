@@ -1,13 +1,14 @@
 """Automatic rollback: a crossed rollback trigger turns this process's store reads off.
 
 Where `MARKETBRIEF_AUTO_ROLLBACK=on`, the watch that opens or holds a `rollback_trigger`
-incident flips `Results.switches` (reports are served from the cache). The switch stays off
-until an operator runs `marketbrief rollback clear`, which reaches every serving process
-through the store: it records a `rollback_cleared` incident (opened and resolved at once, so
-it stays in the incidents list as the log of who cleared what), and each process's next watch
-pass that finds a mark newer than the incident that flipped it turns reads back on. A trigger
-still crossed after the clear does not flip it again: only a new crossing (an incident opened
-after the clear) does.
+incident, or finds a `corruption` incident open (recorded by `marketbrief verify`, which runs in
+its own process), flips `Results.switches` (reports are served from the cache). The switch stays
+off until an operator runs `marketbrief rollback clear`, which reaches every serving process
+through the store: it records a `rollback_cleared` incident (opened and resolved at once, so it
+stays in the incidents list as the log of who cleared what), and each process's next watch pass
+that finds a mark newer than the incident that flipped it turns reads back on. A trigger still
+crossed after the clear does not flip it again: only a new crossing (an incident opened after
+the clear) does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from marketbrief.alerts.checks import ROLLBACK_TRIGGER
+from marketbrief.alerts.checks import CORRUPTION, ROLLBACK_TRIGGER
 from marketbrief.results.switches import Switches
 from marketbrief.store.base import Incident, IncidentReport
 from marketbrief.store.gateway import Store
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 ROLLBACK_CLEARED = "rollback_cleared"
 CLEARED_SUBJECT = "operator"
 MARK_LOOKBACK = 200  # newest incidents searched for the operator's mark
+TRIGGER_KINDS = (ROLLBACK_TRIGGER, CORRUPTION)
+"""The incidents that roll back: the plan's three triggers (corruption is `verify`'s own)."""
 
 
 async def clear(store: Store, now: datetime, by: str) -> tuple[Incident, list[Incident]]:
@@ -45,7 +48,7 @@ async def clear(store: Store, now: datetime, by: str) -> tuple[Incident, list[In
 async def rollback_incidents(store: Store, *, open_only: bool) -> list[Incident]:
     """The newest rollback-trigger incidents and operator clears."""
     found = await store.incidents(open_only=open_only, limit=MARK_LOOKBACK)
-    kinds = (ROLLBACK_TRIGGER,) if open_only else (ROLLBACK_TRIGGER, ROLLBACK_CLEARED)
+    kinds = TRIGGER_KINDS if open_only else (*TRIGGER_KINDS, ROLLBACK_CLEARED)
     return [i for i in found if i.kind in kinds]
 
 
@@ -72,11 +75,12 @@ class AutoRollback:
             self.flipped_by, self.last_clear = None, marks[0].id
 
     def held(self, incidents: list[Incident], now: datetime) -> None:
-        """The rollback-trigger incidents this pass opened or held."""
+        """The rollback-trigger and corruption incidents this pass opened, held or found open."""
         fresh = [i for i in incidents if i.id > self.last_clear]
         if not self.enabled or self.flipped_by is not None or not fresh:
             return
         # The newest: an operator's clear must come after it to turn reads back on.
         newest = max(fresh, key=lambda i: i.id)
-        self.switches.roll_back(newest.subject, now)
+        trigger = newest.subject if newest.kind == ROLLBACK_TRIGGER else newest.kind
+        self.switches.roll_back(trigger, now)
         self.flipped_by = newest

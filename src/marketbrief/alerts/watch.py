@@ -196,6 +196,9 @@ class Alerts:
         for found in findings:
             held = await self._apply(found)
             self.rollback.held([i for i in held if i.kind == checks.ROLLBACK_TRIGGER], now)
+        if self.rollback.enabled:  # verify records corruption from its own process
+            listed = await self.store.incidents(open_only=True, limit=OPEN_LIMIT)
+            self.rollback.held([i for i in listed if i.kind == checks.CORRUPTION], now)
 
     async def verified(self, problems: list[str]) -> None:
         """What `verify` found: problems open (or remind of) an incident; a clean one closes it."""

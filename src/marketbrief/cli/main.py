@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from marketbrief import __version__
-from marketbrief.cli import alerts, jobs, ops, reports, rollback, schema, score
+from marketbrief.cli import alerts, demo, jobs, ops, reports, rollback, schema, score
 from marketbrief.cli.common import exits_cleanly
 from marketbrief.config import Settings
 
@@ -22,6 +22,6 @@ def main(ctx: click.Context) -> None:
     ctx.obj = Settings.from_env()
 
 
-for _theme in (schema, reports, jobs, ops, score, alerts, rollback):
+for _theme in (schema, reports, jobs, ops, score, alerts, rollback, demo):
     for _command in _theme.COMMANDS:
         main.add_command(_command)

@@ -20,6 +20,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0009": {"store_revision": ("schedule_started_at",)},
     # 0010 let incidents be of kind rollback_cleared: no column added.
     "0010": {},
+    # 0011 ordered history by start: indexes only.
+    "0011": {},
 }
 
 

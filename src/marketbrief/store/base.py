@@ -10,7 +10,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from marketbrief.errors import InvalidInput
@@ -31,6 +31,8 @@ from marketbrief.models import (
 
 MAX_HISTORY_LIMIT = 500
 MAX_ROW_ID = 2**63 - 1  # the largest id either engine can hold
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_CURSOR_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z: datetime's end
 MAX_RUN_REF = 200  # longer than any run_id marketbrief makes
 
 
@@ -137,22 +139,49 @@ def run_key(ref: str | int) -> int | str | None:
     return ref
 
 
-def encode_cursor(last_id: int) -> str:
-    """An opaque cursor after the run with this id."""
-    return base64.urlsafe_b64encode(f"r:{last_id}".encode()).decode().rstrip("=")
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a history page ends: after the run started at `started_at` with this `id`.
+
+    History is ordered by start (newest first, id breaking ties), so a run that reached the
+    store late (an outbox replay, an import) sorts where it ran. A cursor made before that
+    order (`r:ID`) has no `started_at`: the query reads that run's start from its row.
+    """
+
+    id: int
+    started_at: datetime | None = None
 
 
-def decode_cursor(cursor: str) -> int:
-    """The run id a cursor points after; InvalidInput when it was not made by encode_cursor."""
+def encode_cursor(started_at: datetime, last_id: int) -> str:
+    """An opaque cursor after the run with this start and id."""
+    raw = f"s:{_micros(started_at)}:{last_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _micros(instant: datetime) -> int:
+    delta = instant.astimezone(UTC) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _digits(text: str, limit: int) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > limit:
+        raise ValueError(text)
+    return int(text)
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    """The position a cursor points after; InvalidInput when encode_cursor did not make it."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        if prefix != "r" or not (number.isascii() and number.isdigit()):
+        prefix, _, rest = raw.partition(":")
+        if prefix == "r":  # before history was ordered by start
+            return Cursor(_digits(rest, MAX_ROW_ID))
+        if prefix != "s":
             raise ValueError(raw)
-        if int(number) > MAX_ROW_ID:
-            raise ValueError(raw)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        micros, _, number = rest.partition(":")
+        started = EPOCH + timedelta(microseconds=_digits(micros, MAX_CURSOR_MICROS))
+        return Cursor(_digits(number, MAX_ROW_ID), started)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(f"malformed cursor {cursor!r}") from None
 
 

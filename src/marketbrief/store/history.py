@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from marketbrief.models import Prediction, ReportType, Run, RunDetail, Snapshot
 from marketbrief.store import rows
 from marketbrief.store.base import (
+    Cursor,
     HistoryPage,
     HistoryQuery,
     decode_cursor,
@@ -18,6 +19,7 @@ from marketbrief.store.base import (
 )
 from marketbrief.store.engine import Engines
 from marketbrief.store.schema import (
+    UTCDateTime,
     job_executions,
     job_stages,
     report_latest,
@@ -25,10 +27,13 @@ from marketbrief.store.schema import (
     symbol_predictions,
 )
 
+NEWEST_FIRST = (job_executions.c.started_at.desc(), job_executions.c.id.desc())
+"""Runs by start, newest first: a run that reached the store late sorts where it ran."""
+
 
 def history_select(query: HistoryQuery) -> sa.Select[Any]:
     """The SQL of one history page: one row more than the limit tells whether more follow."""
-    select = sa.select(job_executions).order_by(job_executions.c.id.desc())
+    select = sa.select(job_executions).order_by(*NEWEST_FIRST)
     if query.report_type is not None:
         select = select.where(job_executions.c.job_type == query.report_type.value)
     if query.status is not None:
@@ -38,8 +43,23 @@ def history_select(query: HistoryQuery) -> sa.Select[Any]:
     if query.date_to is not None:
         select = select.where(job_executions.c.scheduled_date <= query.date_to)
     if query.cursor is not None:
-        select = select.where(job_executions.c.id < decode_cursor(query.cursor))
+        select = select.where(_after(decode_cursor(query.cursor)))
     return select.limit(query.limit + 1)
+
+
+def _after(cursor: Cursor) -> sa.ColumnElement[bool]:
+    """Runs sorting after the cursor's: started earlier, or at the same instant with a lower id."""
+    started: sa.ColumnElement[Any]
+    if cursor.started_at is None:  # an `r:ID` cursor: that run's own start
+        started = (
+            sa.select(job_executions.c.started_at)
+            .where(job_executions.c.id == cursor.id)
+            .scalar_subquery()
+        )
+    else:
+        started = sa.literal(cursor.started_at, UTCDateTime())
+    position = sa.tuple_(job_executions.c.started_at, job_executions.c.id)
+    return position < sa.tuple_(started, sa.literal(cursor.id, sa.BigInteger()))
 
 
 class HistoryQueries:
@@ -48,13 +68,16 @@ class HistoryQueries:
     _engines: Engines
 
     def history(self, query: HistoryQuery) -> HistoryPage:
-        """Runs newest first, filtered, one page at a time (keyset on id: no OFFSET scans)."""
+        """Runs newest first by start, filtered, one page at a time (keyset on (start, id): no
+        OFFSET scans)."""
         select = history_select(query)
         with self._engines.read() as connection:
             found = connection.execute(select).all()
         runs = [rows.run(r) for r in found[: query.limit]]
         more = len(found) > query.limit
-        return HistoryPage(runs, encode_cursor(runs[-1].id) if more and runs else None)
+        return HistoryPage(
+            runs, encode_cursor(runs[-1].started_at, runs[-1].id) if more and runs else None
+        )
 
     def latest_run(self, report_type: ReportType | None = None) -> Run | None:
         """The most recently started run, optionally of one type."""
@@ -66,7 +89,7 @@ class HistoryQueries:
         query = (
             sa.select(job_executions)
             .where(job_executions.c.scheduled_date.between(date_from, date_to))
-            .order_by(job_executions.c.id)
+            .order_by(job_executions.c.started_at, job_executions.c.id)
         )
         with self._engines.read() as connection:
             return [rows.run(r) for r in connection.execute(query)]

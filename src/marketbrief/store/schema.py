@@ -98,9 +98,11 @@ job_executions = sa.Table(
     _one_of("job_type", ReportType),
     _one_of("status", RunStatus),
     _one_of("trigger_source", TriggerSource),
-    # History: by type, by status, by date, always newest first (keyset on id).
-    sa.Index(None, "job_type", "id"),
-    sa.Index(None, "status", "id"),
+    # History: all, by type, by status, newest start first (keyset on (started_at, id));
+    # by date (migration 0011).
+    sa.Index(None, "started_at", "id"),
+    sa.Index(None, "job_type", "started_at", "id"),
+    sa.Index(None, "status", "started_at", "id"),
     sa.Index(None, "scheduled_date", "id"),
     # A scheduled slot is claimed at most once across every process: two schedulers never run
     # one report twice.
