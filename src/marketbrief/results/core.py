@@ -23,6 +23,7 @@ from marketbrief.config import Settings
 from marketbrief.errors import CacheError, StoreError, StoreUnavailable
 from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
 from marketbrief.reports.payload import parsed
+from marketbrief.reports.weekly import session_calls
 from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, encode_entry
@@ -162,15 +163,27 @@ class Results:
         return await self.deps.store.latest_snapshot(report_type, day) is not None
 
     async def trend(self, report_type: ReportType, sessions: int) -> list[dict[str, Any]]:
-        """The `accuracy` of each of the last `sessions` sessions' reports, oldest first."""
+        """Each of the last `sessions` sessions, oldest first, with its report's `accuracy`
+        (high-confidence calls) and its hit rate over every directional call (`hits` of
+        `calls`); a session without a report has None for each (a gap, never a zero)."""
         today = business_date(self.now())
         start = self.deps.calendar.sessions_before(today, sessions)
         snapshots = await self.deps.store.latest_snapshots(report_type, start, today)
+        found = {s.scheduled_date: parsed(s.content) for s in snapshots}
+        days = self.deps.calendar.sessions_between(start, today)
         points = []
-        for s in snapshots:
-            body = parsed(s.content)  # an older system's report may be any JSON value
-            accuracy = body.get("accuracy") if isinstance(body, dict) else None
-            points.append({"date": s.scheduled_date.isoformat(), "accuracy": accuracy})
+        for day in sorted({*days, *found}):
+            body = found.get(day)  # an older system's report may be any JSON value
+            hits, calls = session_calls(body) if isinstance(body, dict) else (None, None)
+            points.append(
+                {
+                    "date": day.isoformat(),
+                    "report": body is not None,
+                    "accuracy": body.get("accuracy") if isinstance(body, dict) else None,
+                    "hits": hits,
+                    "calls": calls,
+                }
+            )
         return points
 
     # -- run history --------------------------------------------------------------------------

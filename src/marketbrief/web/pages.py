@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketbrief.calendar import parse_date
+from marketbrief.calendar import MarketCalendar, parse_date
 from marketbrief.errors import InvalidInput, MarketbriefError, StoreError
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.reports.payload import parsed
@@ -18,7 +18,9 @@ from marketbrief.results.envelope import ReportResponse
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web import shapes
 from marketbrief.web.api import REPORT_STATUS, services
+from marketbrief.web.report_views import report_page_view
 from marketbrief.web.templating import render, render_text
+from marketbrief.web.trend import chart
 
 TREND_SESSIONS = 30
 
@@ -55,7 +57,7 @@ async def index(request: Request) -> Response:
     try:
         page = orjson.loads(await svc.results.history(query))
         schedule = await svc.results.schedule(14)
-        trend = _trend(await svc.results.trend(ReportType.END_OF_DAY, TREND_SESSIONS))
+        trend = chart(await svc.results.trend(ReportType.END_OF_DAY, TREND_SESSIONS))
         store_error = None
     except StoreError as error:
         page, schedule, trend, store_error = None, None, None, str(error)
@@ -83,32 +85,6 @@ def _grid(schedule: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda r: r["date"], reverse=True)
 
 
-def _trend(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """End-of-day accuracy per session, as SVG points computed here (no JavaScript).
-
-    An accuracy that is not a fraction (an older system's `"75%"`) is a gap, never a point.
-    """
-    points = [{**p, "accuracy": shapes.fraction(p["accuracy"])} for p in points]
-    width, height, pad = 600, 160, 20
-    rated = [p for p in points if p["accuracy"] is not None]
-    step = (width - 2 * pad) / max(len(points) - 1, 1)
-    coords = []
-    for i, point in enumerate(points):
-        if point["accuracy"] is None:
-            continue
-        x = pad + i * step
-        y = height - pad - float(point["accuracy"]) * (height - 2 * pad)
-        coords.append({"x": round(x, 1), "y": round(y, 1), **point})
-    return {
-        "points": points,
-        "coords": coords,
-        "polyline": " ".join(f"{c['x']},{c['y']}" for c in coords),
-        "width": width,
-        "height": height,
-        "rated": len(rated),
-    }
-
-
 async def report_page(request: Request) -> Response:
     """One report, readable, with a banner for every state that is not fresh."""
     svc = services(request)
@@ -120,20 +96,39 @@ async def report_page(request: Request) -> Response:
     response = await svc.results.get_report(kind, day)
     status = REPORT_STATUS[response.state]
     request.app.state.metrics.answered("page", status, response)
-    return render("report.html", report_context(response, svc.now()), status)
+    context = report_context(response, svc.now(), svc.calendar)
+    return render("report.html", context, status)
 
 
-def report_context(response: ReportResponse, now: datetime) -> dict[str, Any]:
-    """What report.html shows of one answer of the read path."""
+def report_context(
+    response: ReportResponse, now: datetime, calendar: MarketCalendar | None = None
+) -> dict[str, Any]:
+    """What report.html shows of one answer of the read path; with the market calendar, the
+    links to the previous and next session's report (a mail has none)."""
     data = parsed(response.data) if response.data is not None and response.has_content else None
     day = response.requested_date.isoformat()
+    kind = str(response.report_type)
     return {
-        "title": f"{response.report_type} {day}",
+        "title": f"{kind} {day}",
         "meta": response.meta(now),
         "data": data,
         "view": shapes.report_view(data),
-        "json_url": f"/api/v1/reports/{response.report_type}?date={day}",
+        "page": report_page_view(kind, data),
+        "nav": _neighbours(kind, response.requested_date, calendar) if calendar else None,
+        "json_url": f"/api/v1/reports/{kind}?date={day}",
     }
+
+
+def _neighbours(kind: str, day: date, calendar: MarketCalendar) -> dict[str, str] | None:
+    """The previous and next report dates: sessions, or Sundays for the weekly review."""
+    try:
+        if kind == ReportType.WEEKLY.value:
+            before, after = day - timedelta(days=7), day + timedelta(days=7)
+        else:
+            before, after = calendar.previous_session(day), calendar.next_session(day)
+    except MarketbriefError:  # outside the calendar's years: no links, the page still renders
+        return None
+    return {"previous": before.isoformat(), "next": after.isoformat(), "date": day.isoformat()}
 
 
 def report_html(response: ReportResponse, now: datetime) -> str:

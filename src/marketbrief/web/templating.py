@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from marketbrief.calendar import NEW_YORK
+from marketbrief.web.shapes import fraction, number
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(
@@ -29,7 +30,46 @@ def new_york(value: str | None) -> str:
     return instant.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M ET")
 
 
+def signed_percent(value: Any) -> str:
+    """A change already in percent, for people: `+1.23%`, `-0.40%`, `—` when unknown."""
+    found = number(value)
+    return "—" if found is None else f"{found:+.2f}%"
+
+
+def price(value: Any) -> str:
+    """A price with two decimals and thousands separators: `1,234.50`."""
+    found = number(value)
+    return "—" if found is None else f"{found:,.2f}"
+
+
+def share(value: Any) -> str:
+    """A fraction from 0 to 1 as a whole percent: `67%`."""
+    found = fraction(value)
+    return "—" if found is None else f"{found * 100:.0f}%"
+
+
+def decimal(value: Any, places: int = 2) -> str:
+    """A number such as a confidence or a sentiment score: `0.73`, `-0.41`."""
+    found = number(value)
+    return "—" if found is None else f"{found:.{places}f}"
+
+
+def k_of_n(value: Any) -> str:
+    """A hit rate for people: `3 of 5 (60%)`; `0 of 0` says it was not measured."""
+    if not isinstance(value, dict) or not isinstance(value.get("calls"), int):
+        return "not measured"
+    hits, calls = value.get("hits"), value["calls"]
+    if calls == 0:
+        return "0 of 0 (not measured)"
+    return f"{hits} of {calls} ({share(hits / calls if isinstance(hits, int) else None)})"
+
+
 _env.filters["ny"] = new_york
+_env.filters["signed_pct"] = signed_percent
+_env.filters["price"] = price
+_env.filters["share"] = share
+_env.filters["decimal"] = decimal
+_env.filters["k_of_n"] = k_of_n
 _env.filters["pretty"] = lambda v: orjson.dumps(v, option=orjson.OPT_INDENT_2).decode()
 
 
