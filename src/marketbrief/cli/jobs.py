@@ -28,6 +28,7 @@ from marketbrief.models import PUBLISHABLE, ReportType, RunStatus, TriggerSource
 from marketbrief.runs.outcome import RunOutcome
 from marketbrief.services import Services
 from marketbrief.store.base import HistoryQuery
+from marketbrief.web.logs import install
 
 
 @click.command()
@@ -182,6 +183,8 @@ def history(
 def scheduler(ctx: click.Context) -> None:
     """Run the scheduler alone (no web server) until interrupted."""
 
+    install(settings_from(ctx).log_format, events=True)  # every run and catch-up decision
+
     async def work(services: Services) -> None:
         from marketbrief.web.pages import report_html  # a delivered report's mail is its page
 
@@ -227,7 +230,13 @@ def serve(
     migrate_result = store_backend(ctx).verify()
     if not migrate_result.ok:
         raise SchemaError("; ".join(migrate_result.problems))
-    run_server(host or settings.host, port or settings.port, workers, settings.http)
+    run_server(
+        host or settings.host,
+        port or settings.port,
+        workers,
+        settings.http,
+        log_format=settings.log_format,
+    )
 
 
 COMMANDS: list[click.Command] = [run, backfill, schedule_command, history, scheduler, serve]
