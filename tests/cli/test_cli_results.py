@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from marketbrief.cache import from_url, keys
 from marketbrief.cli.main import main
+from marketbrief.cli.tables import report_lines
 from marketbrief.config import Settings
 from marketbrief.models import ReportType
 from marketbrief.results import Results
@@ -69,6 +70,41 @@ def test_report_prints_the_envelope_and_exits_zero_with_content(embedded: Settin
     )
     assert human.exit_code == 0
     assert "fresh" in human.output
+    # Without --json the payload's fields are lines for people, never raw JSON.
+    lines = human.output.splitlines()
+    assert f"  run_id: {completion.run_id}" in lines
+    assert "  date: 2026-11-24" in lines
+    assert "{" not in human.output
+
+
+def test_a_payload_reads_as_fields_and_a_table_per_list_of_rows() -> None:
+    body = {
+        "report_type": "end-of-day",
+        "business_date": "2026-11-24",
+        "accuracy": 0.8,
+        "counts": {"scored": 5, "correct": 4},
+        "symbols": [
+            {"symbol": "AAPL", "close": 102.0, "change_pct": 2.0, "headlines": [{"t": "x"}]},
+            {"symbol": "MSFT", "close": None, "change_pct": -1.234, "scored": False},
+        ],
+        "weekly": {"AAPL": {"hits": 3}, "MSFT": {"hits": 1}},
+    }
+    assert report_lines(body) == [
+        "  accuracy: 0.80",
+        "  counts: scored 5, correct 4",
+        "",
+        "symbols:",
+        "symbol  close   change_pct  scored",
+        "------  ------  ----------  ------",
+        "AAPL    102.00  2.00        —",
+        "MSFT    —       -1.23       no",
+        "",
+        "weekly:",
+        "key   hits",
+        "----  ----",
+        "AAPL  3",
+        "MSFT  1",
+    ]
 
 
 def test_report_exits_one_without_content_and_two_on_bad_input(embedded: Settings) -> None:

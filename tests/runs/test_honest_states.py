@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from marketbrief.calendar import business_date, utc_now
 from marketbrief.cli.main import main
+from marketbrief.results import records
 from marketbrief.store.sql import SQLStore
 from tests.support.session_files import (
     AFTER_SLOTS,
@@ -179,7 +180,8 @@ def test_a_quiet_intraday_window_carries_the_morning_calls_as_fresh(
         "TSLA": ("down", "unchanged"),
         "SPY": ("up", "unchanged"),
     }
-    assert any("no_new_news" in w for w in body["warnings"])
+    # The warning names the condition, in the report and on the run.
+    assert body["warnings"] == ["no_new_news: no new news since 08:30; the morning's calls stand"]
     job = _json(cli("history", "--type", "intraday", "--json"))["jobs"][0]
     assert job["status"] == "success"
     assert any("no new news since 08:30" in w for w in job["warnings"])
@@ -204,5 +206,31 @@ def test_a_date_after_today_is_refused_by_run_and_backfill_and_nothing_is_writte
     store = SQLStore(sqlite_url)
     try:
         assert store.latest_keys() == []
+    finally:
+        store.close()
+
+
+def test_the_stage_list_never_shows_success_for_a_stage_the_error_names(
+    make_cli: Callable[..., Cli], tmp_path: Path, sqlite_url: str
+) -> None:
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    failed_runs = [
+        _json(make_cli(news=empty)("run", "pre-market", "--date", SESSION, "--json")),
+        _json(make_cli(prices=empty)("run", "end-of-day", "--date", SESSION, "--json")),
+    ]
+    store = SQLStore(sqlite_url)
+    try:
+        for outcome in failed_runs:
+            assert outcome["status"] == "failed"
+            detail = store.get_run(outcome["run_id"])
+            assert detail is not None
+            # What the job API and page list: the shape both render.
+            shown = {s["stage"]: s["status"] for s in records.run_detail(detail)["stages"]}
+            named = {e["stage"] for e in outcome["errors"] if isinstance(e, dict)}
+            assert named, outcome["errors"]
+            for stage in named:
+                assert shown[stage] == "failed", (stage, shown)
+            assert shown.get("finalize") != "success", shown
     finally:
         store.close()

@@ -174,10 +174,11 @@ def test_backfill_runs_each_slot_and_reruns_only_slots_without_a_report(
     # 2026-11-23 has no news in its window (all of it is dated the 24th): that run fails.
     first = cli("backfill", "--from", "2026-11-23", "--to", "2026-11-24", "--type", "pre-market")
     assert first.exit_code == 1, first.output
-    assert "2026-11-23 pre-market: failed" in first.output
-    assert "2 run(s), 1 failed" in first.output
+    # Each failed slot says why; the summary says how many slots were skipped and why.
+    assert "2026-11-23 pre-market: failed: analysis: " in first.output
+    assert "2 run(s), 1 failed; 0 slot(s) skipped" in first.output
     again = cli("backfill", "--from", "2026-11-23", "--to", "2026-11-24", "--type", "pre-market")
-    assert "1 run(s), 1 failed" in again.output  # the 24th has its report: skipped
+    assert "1 run(s), 1 failed; 1 slot(s) skipped: they already have a report" in again.output
     forced = cli(
         "backfill", "--from", "2026-11-24", "--to", "2026-11-24", "--type", "pre-market", "--force"
     )

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from marketbrief.models import TriggerSource
+from marketbrief.models import RunStatus, TriggerSource
 from tests.support.api_fixtures import Api
 from tests.support.api_helpers import made
 from tests.support.clock import DAY
@@ -68,3 +68,37 @@ async def test_the_job_page_answers_404_for_a_reference_no_row_can_match(
 
 async def test_the_dashboard_refuses_a_cursor_past_any_id_with_400(api: Api) -> None:
     assert (await api.get("/?cursor=cjo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ")).status_code == 400
+
+
+async def test_the_job_page_names_fields_for_people_and_colours_the_status(api: Api) -> None:
+    completion = made(
+        status=RunStatus.PARTIAL,
+        warnings=({"symbol": "NVDA", "status": "skipped", "reason": "no articles"},),
+    )
+    await api.publish(completion)
+    html = (await api.get(f"/jobs/{completion.run_id}")).text
+    assert '<dd class="field-status"><span class="pill partial">partial</span></dd>' in html
+    assert '<dd class="field-reason">NVDA skipped: no articles</dd>' in html
+    for label in ("Started by", "Finished", "Duration", "Symbols processed", "Success rate"):
+        assert f"<dt>{label}</dt>" in html, label
+    for raw in ("trigger_source", "symbols_processed", "executed_at"):
+        assert f"<dt>{raw}</dt>" not in html, raw
+
+
+async def test_the_history_list_filters_by_date_and_missed_cells_link_to_their_slot(
+    api: Api,
+) -> None:
+    early = made(day=date(2026, 11, 23), hours_before=30)
+    await api.publish(early)
+    await api.publish(made())
+    both = (await api.get("/")).text
+    assert early.run_id in both
+    only_day = (await api.get(f"/?from={DAY}&to={DAY}")).text
+    assert early.run_id not in only_day
+    assert f'name="from" value="{DAY}"' in only_day
+    assert early.run_id in (await api.get("/?to=2026-11-23")).text
+    assert (await api.get("/?from=2026-11-24&to=2026-11-23")).status_code == 400
+    assert (await api.get("/?from=24/11/2026")).status_code == 400
+    # A slot with no run links to its report page for that type and date.
+    assert f'href="/reports/intraday?date={DAY}"' in both
+    assert '<div class="scroll"><table class="history">' in both

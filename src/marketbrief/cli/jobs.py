@@ -25,9 +25,11 @@ from marketbrief.cli.common import (
 from marketbrief.cli.progress import progress_bar
 from marketbrief.errors import InvalidInput, SchemaError
 from marketbrief.models import PUBLISHABLE, ReportType, RunStatus, TriggerSource
+from marketbrief.results.records import summary
 from marketbrief.runs.outcome import RunOutcome
 from marketbrief.services import Services
 from marketbrief.store.base import HistoryQuery
+from marketbrief.web.logs import install
 
 
 @click.command()
@@ -86,7 +88,7 @@ def backfill(
         raise InvalidInput("--from must not be after --to")
     kinds = [ReportType(report_type)] if report_type else list(ReportType)
 
-    async def work(services: Services) -> list[RunOutcome]:
+    async def work(services: Services) -> tuple[int, list[RunOutcome]]:
         calendar = services.calendar
         slots = sorted(
             (instant, kind, day)
@@ -103,16 +105,21 @@ def backfill(
                 if force or not await services.results.has_report(kind, day):
                     done.append(await services.runner.run(kind, day, TriggerSource.BACKFILL))
                 advance()
-        return done
+        return len(slots) - len(done), done
 
-    outcomes = with_services(ctx, work)
+    skipped, outcomes = with_services(ctx, work)
     failed = [o for o in outcomes if o.status is RunStatus.FAILED]
     for outcome in outcomes:
+        why = summary(outcome.errors) if outcome.status is RunStatus.FAILED else None
         click.echo(
             f"{outcome.scheduled_date} {outcome.report_type.value}: "
             f"{outcome.status.value if outcome.status else 'not claimed'}"
+            + (f": {why or 'no reason recorded'}" if outcome.status is RunStatus.FAILED else "")
         )
-    click.echo(f"{len(outcomes)} run(s), {len(failed)} failed")
+    click.echo(
+        f"{len(outcomes)} run(s), {len(failed)} failed; {skipped} slot(s) skipped: "
+        "they already have a report (--force runs them too)"
+    )
     sys.exit(1 if failed else 0)
 
 
@@ -182,6 +189,8 @@ def history(
 def scheduler(ctx: click.Context) -> None:
     """Run the scheduler alone (no web server) until interrupted."""
 
+    install(settings_from(ctx).log_format, events=True)  # every run and catch-up decision
+
     async def work(services: Services) -> None:
         from marketbrief.web.pages import report_html  # a delivered report's mail is its page
 
@@ -227,7 +236,13 @@ def serve(
     migrate_result = store_backend(ctx).verify()
     if not migrate_result.ok:
         raise SchemaError("; ".join(migrate_result.problems))
-    run_server(host or settings.host, port or settings.port, workers, settings.http)
+    run_server(
+        host or settings.host,
+        port or settings.port,
+        workers,
+        settings.http,
+        log_format=settings.log_format,
+    )
 
 
 COMMANDS: list[click.Command] = [run, backfill, schedule_command, history, scheduler, serve]

@@ -8,6 +8,8 @@ from marketbrief import __version__
 from marketbrief.cli import alerts, demo, jobs, ops, reports, rollback, schema, score
 from marketbrief.cli.common import exits_cleanly
 from marketbrief.config import Settings
+from marketbrief.pipeline.feeds import check_providers
+from marketbrief.web.logs import install
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,7 +21,11 @@ def main(ctx: click.Context) -> None:
 
     Settings come from MARKETBRIEF_* environment variables (see README.md).
     """
-    ctx.obj = Settings.from_env()
+    settings = Settings.from_env()
+    check_providers(settings)  # every command, even one that runs nothing, names a bad provider
+    # Commands print what they did and log only warnings; `serve` and `scheduler` log events.
+    install(settings.log_format, events=False)
+    ctx.obj = settings
 
 
 for _theme in (schema, reports, jobs, ops, score, alerts, rollback, demo):

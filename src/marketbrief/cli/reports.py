@@ -16,6 +16,7 @@ from marketbrief.cli.common import (
     settings_from,
     with_results,
 )
+from marketbrief.cli.tables import report_lines
 from marketbrief.errors import InvalidInput, StoreUnavailable
 from marketbrief.models import ReportType
 from marketbrief.reports.payload import parsed
@@ -48,7 +49,12 @@ def report(ctx: click.Context, report_type: str, day: str | None, as_json: bool)
         if meta["warnings"]:
             click.echo(f"  warnings: {', '.join(meta['warnings'])}")
         if response.data is not None and response.has_content:
-            click.echo(orjson.dumps(parsed(response.data), option=orjson.OPT_INDENT_2))
+            body = parsed(response.data)
+            if isinstance(body, dict):
+                for line in report_lines(body):
+                    click.echo(line)
+            else:  # an imported legacy payload that is not an object: shown as it is
+                click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2))
     sys.exit(0 if response.has_content else 1)
 
 

@@ -26,6 +26,7 @@ T = TypeVar("T")
 __all__ = [
     "DEFAULT_CLOSE_OFFSET_MINUTES",
     "DEFAULT_SLOTS",
+    "LOG_FORMATS",
     "PREFIX",
     "Alerting",
     "HttpServing",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 PREFIX = "MARKETBRIEF_"
+LOG_FORMATS = ("human", "json")
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "NVDA")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
@@ -82,6 +84,7 @@ class Settings:
     scheduler_enabled: bool = True
     trigger_rate_per_second: float = 1.0
     trigger_burst: int = 10
+    log_format: str = "human"  # one line per event, or JSON lines
     http: HttpServing = field(default_factory=HttpServing)
     alerting: Alerting = field(default_factory=Alerting)
 
@@ -184,6 +187,7 @@ class Settings:
             provider_timeout_seconds=reader.get(
                 "PROVIDER_TIMEOUT_SECONDS", _positive_float, defaults.provider_timeout_seconds
             ),
+            log_format=reader.get("LOG_FORMAT", _log_format, defaults.log_format),
             http=HttpServing(
                 header_timeout_seconds=reader.get(
                     "HTTP_HEADER_TIMEOUT_SECONDS",
@@ -328,6 +332,12 @@ def _provider_list(value: str) -> str:
     if not [item for item in value.split(",") if item.strip()]:
         raise ValueError("must name at least one provider")
     return value
+
+
+def _log_format(value: str) -> str:
+    if value.lower() not in LOG_FORMATS:
+        raise ValueError(f"expected {' or '.join(LOG_FORMATS)}")
+    return value.lower()
 
 
 def _http_url(value: str) -> str:

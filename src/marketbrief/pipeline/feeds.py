@@ -159,6 +159,13 @@ def prices_from(settings: Settings) -> PipelinePrices:
     return PipelinePrices(providers, timeout=settings.provider_timeout_seconds)
 
 
+def check_providers(settings: Settings) -> None:
+    """Build the configured providers and models once, so a bad setting stops a command at
+    start-up (ConfigError naming the variable) instead of failing its first run."""
+    analyst_from(settings)
+    prices_from(settings)
+
+
 def _named(variable: str, build: Callable[[], T]) -> T:
     try:
         return build()

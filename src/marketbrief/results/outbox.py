@@ -9,6 +9,7 @@ two processes at once) stores each completion exactly once.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import tempfile
@@ -33,6 +34,7 @@ from marketbrief.models import (
     version_of,
 )
 
+log = logging.getLogger(__name__)
 _SAFE_RUN_ID = re.compile(r"^[A-Za-z0-9._-]{1,160}$")
 FORMAT = 1
 
@@ -75,6 +77,18 @@ class Outbox:
             _fsync_directory(self.directory)
         except OSError as error:
             raise OutboxError(f"cannot write the outbox at {self.directory}: {error}") from error
+        log.info(
+            "run %s (%s) spooled to the outbox %s: the store did not take it",
+            completion.run_id,
+            completion.status.value,
+            self.directory,
+            extra={
+                "event": "outbox_spooled",
+                "run_id": completion.run_id,
+                "status": completion.status.value,
+                "outbox": str(self.directory),
+            },
+        )
         return target
 
     def pending(self) -> list[Path]:
@@ -137,9 +151,29 @@ class Outbox:
                 # A file that vanished meanwhile was taken by another replayer: not ours.
                 if path.exists() and self._reject(path, str(error)):
                     report.rejected[path.stem] = str(error)
+                    log.warning(
+                        "run %s rejected by the outbox replay, kept aside: %s",
+                        path.stem,
+                        error,
+                        extra={
+                            "event": "outbox_rejected",
+                            "run_id": path.stem,
+                            "reason": str(error),
+                        },
+                    )
                 continue
             report.stored.append((completion, result))
             path.unlink(missing_ok=True)
+            log.info(
+                "run %s replayed from the outbox into the store",
+                completion.run_id,
+                extra={
+                    "event": "outbox_replayed",
+                    "run_id": completion.run_id,
+                    "status": completion.status.value,
+                    "published": result.published,
+                },
+            )
         return report
 
     def _reject(self, path: Path, reason: str) -> bool:

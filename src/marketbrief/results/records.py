@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from marketbrief.calendar import iso_instant
@@ -40,7 +41,11 @@ def reason(run: Run) -> str | None:
     """Why a run is not a plain success, in one line: its errors if failed, else its warnings."""
     if run.status is RunStatus.SUCCESS or run.status is RunStatus.RUNNING:
         return None
-    items = run.errors if run.status is RunStatus.FAILED else run.warnings
+    return summary(run.errors if run.status is RunStatus.FAILED else run.warnings)
+
+
+def summary(items: Sequence[Any]) -> str | None:
+    """A run's errors or warnings as one line of words (None when there are none)."""
     said = "; ".join(_said(item) for item in items) or None
     if said is not None and len(said) > _REASON_CHARS:
         said = said[: _REASON_CHARS - 1] + "…"

@@ -1,12 +1,20 @@
-"""What one run did: claimed or not, what it completed, and what became of that completion."""
+"""What one run did: claimed or not, what it completed, and what became of that completion.
+
+The log keeps one line when a run starts and one when it ends (`finished` with its status and
+duration, or `failed` with its reason), each with the run's fields for JSON lines.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from marketbrief.models import Completion, Outcome, ReportType, RunStatus
+from marketbrief.models import Completion, Outcome, ReportType, Run, RunStatus
+from marketbrief.results.records import summary
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +92,58 @@ class RunOutcome:
             },
             "errors": self.errors,
         }
+
+
+def log_started(run: Run) -> None:
+    """One line: this run started (its type, business date and trigger)."""
+    log.info(
+        "run %s started: %s for %s (%s)",
+        run.run_id,
+        run.report_type.value,
+        run.scheduled_date,
+        run.trigger_source.value,
+        extra={
+            "event": "run_started",
+            "run_id": run.run_id,
+            "report_type": run.report_type.value,
+            "business_date": run.scheduled_date.isoformat(),
+            "trigger": run.trigger_source.value,
+        },
+    )
+
+
+def log_finished(completion: Completion) -> None:
+    """One line: the run finished with its status and duration, or failed with its reason."""
+    duration_ms = round((completion.executed_at - completion.started_at).total_seconds() * 1000)
+    failed = completion.status is RunStatus.FAILED
+    reason = summary(completion.errors if failed else completion.warnings)
+    fields = {
+        "event": "run_failed" if failed else "run_finished",
+        "run_id": completion.run_id,
+        "report_type": completion.report_type.value,
+        "business_date": completion.scheduled_date.isoformat(),
+        "status": completion.status.value,
+        "duration_ms": duration_ms,
+        "symbols_successful": completion.symbols_successful,
+        "symbols_processed": completion.symbols_processed,
+        "reason": reason,
+    }
+    if failed:
+        log.info(
+            "run %s failed after %d ms: %s",
+            completion.run_id,
+            duration_ms,
+            reason or "no reason recorded",
+            extra=fields,
+        )
+        return
+    log.info(
+        "run %s finished %s in %d ms (%d of %d symbols usable)%s",
+        completion.run_id,
+        completion.status.value,
+        duration_ms,
+        completion.symbols_successful,
+        completion.symbols_processed,
+        f": {reason}" if reason and completion.status is RunStatus.PARTIAL else "",
+        extra=fields,
+    )

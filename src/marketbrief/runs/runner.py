@@ -39,7 +39,7 @@ from marketbrief.results import Results
 from marketbrief.results.slots import Slot
 from marketbrief.runs.jobs import BUILDERS, JobContext, JobPolicy, JobResult
 from marketbrief.runs.lease import kept_alive
-from marketbrief.runs.outcome import RunOutcome
+from marketbrief.runs.outcome import RunOutcome, log_finished, log_started
 from marketbrief.runs.versions import VersionFloor
 from marketbrief.store.writes import new_run_id
 
@@ -181,6 +181,7 @@ class Runner:
             return await self._execute(run)
 
     async def _execute(self, run: Run) -> RunOutcome:
+        log_started(run)
         stages = _StageLog(self, run)
         await stages.enter(Stage.INIT)
         slot = self.calendar.slot_instant(run.report_type, run.scheduled_date)
@@ -235,6 +236,7 @@ class Runner:
             daily_analysis=_daily_analysis(run.report_type, result),
         )
         outcome = await self.results.publish(completion)
+        log_finished(completion)
         finished = RunOutcome(
             run.run_id, run.report_type, run.scheduled_date, True, completion, outcome
         )

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from marketbrief.calendar import MarketCalendar, business_date, utc_now
+from marketbrief.calendar import MarketCalendar, business_date, iso_instant, utc_now
 from marketbrief.errors import StoreUnavailable
 from marketbrief.models import TriggerSource
 from marketbrief.results.slots import (
@@ -79,9 +79,26 @@ class Scheduler:
             lambda s: (s.report_type, s.day) in claimed,
             began=began or now,
         )
+        hours = f"{self.catchup.total_seconds() / 3600:g} h"
         for slot in plan.missed:
-            log.warning("slot %s %s at %s was missed", slot.report_type, slot.day, slot.instant)
+            log.warning(
+                "slot %s %s at %s was missed and is skipped: it is older than the catch-up "
+                "window of %s (MARKETBRIEF_CATCHUP_HOURS)",
+                slot.report_type.value,
+                slot.day,
+                iso_instant(slot.instant),
+                hours,
+                extra=_decision("catchup_skipped", slot, f"older than the {hours} catch-up window"),
+            )
         for slot in plan.to_run:
+            log.info(
+                "slot %s %s at %s was missed; catching up now (within the %s window)",
+                slot.report_type.value,
+                slot.day,
+                iso_instant(slot.instant),
+                hours,
+                extra=_decision("catchup_run", slot, f"within the {hours} catch-up window"),
+            )
             await self._fire(slot, TriggerSource.CATCH_UP)
         return plan
 
@@ -137,3 +154,14 @@ class Scheduler:
                 await asyncio.wait_for(stop.wait(), seconds)
         else:
             await self.sleep(seconds)
+
+
+def _decision(event: str, slot: Slot, why: str) -> dict[str, str | None]:
+    """A catch-up decision's fields, for JSON lines."""
+    return {
+        "event": event,
+        "report_type": slot.report_type.value,
+        "business_date": slot.day.isoformat(),
+        "scheduled_at": iso_instant(slot.instant),
+        "reason": why,
+    }

@@ -33,6 +33,8 @@ async def index(request: Request) -> Response:
         query = HistoryQuery(
             report_type=ReportType.parse(params["type"]) if params.get("type") else None,
             status=RunStatus(params["status"]) if params.get("status") else None,
+            date_from=parse_date(params["from"]) if params.get("from") else None,
+            date_to=parse_date(params["to"]) if params.get("to") else None,
             limit=25,
             cursor=params.get("cursor") or None,
         )
@@ -66,7 +68,7 @@ async def index(request: Request) -> Response:
         "moments": moments,
         "jobs": page["jobs"] if page else [],
         "next_cursor": page["next_cursor"] if page else None,
-        "filters": {"type": params.get("type", ""), "status": params.get("status", "")},
+        "filters": {name: params.get(name, "") for name in ("type", "status", "from", "to")},
         "types": [t.value for t in ReportType],
         "statuses": [s.value for s in RunStatus],
         "grid": _grid(schedule) if schedule else [],

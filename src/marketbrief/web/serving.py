@@ -39,7 +39,15 @@ def connection_budget(configured: int, open_files: int) -> int:
     return max(1, min(configured, open_files - FD_RESERVE))
 
 
-def serve(host: str, port: int, workers: int, http: HttpServing, *, app: str = APP) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    http: HttpServing,
+    *,
+    app: str = APP,
+    log_format: str = "human",
+) -> None:
     """Run the `app` factory on uvicorn until SIGTERM or SIGINT (graceful shutdown, then exit)."""
     open_files = open_files_limit()
     max_connections = connection_budget(http.max_connections, open_files)
@@ -58,7 +66,9 @@ def serve(host: str, port: int, workers: int, http: HttpServing, *, app: str = A
         # uvicorn accepts any protocol factory here, not only a class.
         http=cast("type[asyncio.Protocol]", protocol),
         log_config=log_config(
-            access_log=http.access_log, throttle_seconds=http.log_throttle_seconds
+            access_log=http.access_log,
+            throttle_seconds=http.log_throttle_seconds,
+            log_format=log_format,
         ),
         log_level="info",
         access_log=http.access_log,
