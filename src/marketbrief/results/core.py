@@ -22,8 +22,6 @@ from marketbrief.calendar import MarketCalendar, business_date, iso_instant, utc
 from marketbrief.config import Settings
 from marketbrief.errors import CacheError, StoreError, StoreUnavailable
 from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
-from marketbrief.reports.payload import parsed
-from marketbrief.reports.weekly import session_calls
 from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, encode_entry
@@ -36,6 +34,7 @@ from marketbrief.results.reader import Reader
 from marketbrief.results.serving import ServedStates
 from marketbrief.results.slots import Completeness, assess, build_schedule, schedule_floor
 from marketbrief.results.slots import window as schedule_window
+from marketbrief.results.trend import session_trend
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
 from marketbrief.store.postgres import PgTimeouts
@@ -163,28 +162,8 @@ class Results:
         return await self.deps.store.latest_snapshot(report_type, day) is not None
 
     async def trend(self, report_type: ReportType, sessions: int) -> list[dict[str, Any]]:
-        """Each of the last `sessions` sessions, oldest first, with its report's `accuracy`
-        (high-confidence calls) and its hit rate over every directional call (`hits` of
-        `calls`); a session without a report has None for each (a gap, never a zero)."""
-        today = business_date(self.now())
-        start = self.deps.calendar.sessions_before(today, sessions)
-        snapshots = await self.deps.store.latest_snapshots(report_type, start, today)
-        found = {s.scheduled_date: parsed(s.content) for s in snapshots}
-        days = self.deps.calendar.sessions_between(start, today)
-        points = []
-        for day in sorted({*days, *found}):
-            body = found.get(day)  # an older system's report may be any JSON value
-            hits, calls = session_calls(body) if isinstance(body, dict) else (None, None)
-            points.append(
-                {
-                    "date": day.isoformat(),
-                    "report": body is not None,
-                    "accuracy": body.get("accuracy") if isinstance(body, dict) else None,
-                    "hits": hits,
-                    "calls": calls,
-                }
-            )
-        return points
+        """Each of the last `sessions` sessions' hit rate, oldest first (see `trend`)."""
+        return await session_trend(self.deps, business_date(self.now()), report_type, sessions)
 
     # -- run history --------------------------------------------------------------------------
 

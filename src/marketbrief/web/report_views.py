@@ -52,7 +52,8 @@ def headline(value: Any) -> dict[str, str | None] | None:
 
 def call(row: dict[str, Any]) -> View:
     """One symbol's call: direction, confidence, score, articles and the headlines used."""
-    found = [headline(h) for h in row.get("headlines") or [] if headline(h) is not None]
+    listed = row.get("headlines")
+    found = [h for h in map(headline, listed if isinstance(listed, list) else []) if h]
     return {
         "symbol": str(row.get("symbol", "")),
         "direction": _text(row.get("direction")) or "",
@@ -62,7 +63,7 @@ def call(row: dict[str, Any]) -> View:
         "high_confidence": row.get("high_confidence") is True,
         "status": _text(row.get("status")),
         "error": _text(row.get("error")),
-        "headlines": found if isinstance(row.get("headlines"), list) else [],
+        "headlines": found,
     }
 
 
