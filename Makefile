@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run demo test lint typecheck format bench eval resilience clean
+.PHONY: install install-dev run demo test lint typecheck format bench calibrate eval resilience clean
 
 # What running needs: marketbrief and its runtime dependencies, pinned by requirements.lock.
 $(RUNTIME): pyproject.toml requirements.lock
@@ -44,6 +44,9 @@ format: install-dev
 
 bench: install-dev  ## benchmarks, reported as side-by-side ratios
 	$(BIN)/python -m benchmarks
+
+calibrate: install-dev  ## confidence bucket -> observed hit rate on held-out TFNS; writes docs/calibration.md
+	$(BIN)/python -m benchmarks.calibration
 
 eval: install-dev  ## every sentiment model on held-out TFNS and our headlines; writes docs/sentiment.md
 	$(BIN)/python -m benchmarks.sentiment

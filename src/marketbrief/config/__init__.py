@@ -65,7 +65,7 @@ class Settings:
     cache_timeout_seconds: float = 1.0
     cache_breaker_seconds: float = 5.0
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
-    high_confidence: float = 0.7
+    high_confidence: float = 0.4  # chosen from data: docs/calibration.md
     run_timeout_minutes: int = 30
     run_lease_seconds: float = 120.0
     catchup_hours: int = 6
