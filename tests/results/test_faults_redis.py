@@ -129,14 +129,18 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def _settings(
     pg_url: str, own_redis: RedisServer, prefix: str, tmp_path: Path, **extra: Any
 ) -> Settings:
-    """Our migrated database and our own redis-server under our key prefix, with `extra`."""
+    """Our migrated database and our own redis-server under our key prefix, with `extra`.
+
+    The near cache is off unless `extra` turns it on: these tests watch the read path meet
+    Redis's faults, which the near cache would answer from memory instead.
+    """
     migrate(pg_url)
     return Settings(
         database_url=pg_url,
         cache_url=own_redis.url,
         cache_prefix=prefix,
         outbox_dir=tmp_path / "outbox",
-        **extra,
+        **{"near_cache_entries": 0, **extra},
     )
 
 

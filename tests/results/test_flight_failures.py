@@ -32,7 +32,7 @@ from marketbrief.store import engine as store_engine
 from tests.support.backends import PG_HOST, PG_PORT
 from tests.support.clock import DAY, LATE, Clock
 from tests.support.factories import standalone_completion
-from tests.support.results_fixtures import CallCounter
+from tests.support.results_fixtures import CallCounter, forget_near
 
 PRE = ReportType.PRE_MARKET
 
@@ -175,6 +175,7 @@ async def _published_then_cold(results: Results) -> Completion:
     assert (await results.get_report(PRE, DAY)).state is ReportState.FRESH
     assert results.deps.cache is not None
     await results.deps.cache.clear()
+    forget_near(results)
     return completion
 
 

@@ -22,6 +22,7 @@ from marketbrief.results.envelope import ReportState, Source
 from tests.support.api_helpers import META_FIELDS
 from tests.support.clock import DAY, LATE, Clock
 from tests.support.factories import completion_for, payload, standalone_completion
+from tests.support.results_fixtures import forget_near
 
 PRE = ReportType.PRE_MARKET
 EOD = ReportType.END_OF_DAY
@@ -77,6 +78,7 @@ async def test_lesson_6_a_malformed_cache_entry_is_a_miss_and_is_removed(
     for poison in (b"", b"garbage", b'{"f":1}\n{}', b"\n" + (completion.content or b"")):
         await cache.delete(key)
         await cache.set(key, poison, version=10**18, ttl=60)
+        forget_near(results)  # the poison is met once this process's memory of the key expires
         response = await results.get_report(PRE, DAY)
         assert response.state is ReportState.FRESH
         assert response.data == completion.content
@@ -215,6 +217,7 @@ async def test_store_reads_off_serves_from_the_cache_only(
     assert (hit.state, hit.source) == (ReportState.FRESH, Source.CACHE)
     assert results.deps.cache is not None
     await results.deps.cache.clear()
+    forget_near(results)
     miss = await results.get_report(PRE, DAY)
     assert miss.state is ReportState.UNAVAILABLE
     assert "store_reads_off" in miss.warnings

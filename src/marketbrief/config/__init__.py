@@ -57,6 +57,7 @@ class Settings:
     write_retry_seconds: float = 2.0
     outbox_replay_seconds: float = 5.0
     revision_check_seconds: float = 1.0
+    near_cache_entries: int = 256  # reports kept in memory in front of Redis (results/near.py)
     store_connect_timeout_seconds: float = 3.0
     store_statement_timeout_seconds: float = 30.0
     store_pool_timeout_seconds: float = 2.0
@@ -124,6 +125,9 @@ class Settings:
             ),
             revision_check_seconds=reader.get(
                 "REVISION_CHECK_SECONDS", _non_negative_float, defaults.revision_check_seconds
+            ),
+            near_cache_entries=reader.get(
+                "NEAR_CACHE_ENTRIES", _non_negative_int, defaults.near_cache_entries
             ),
             store_connect_timeout_seconds=reader.get(
                 "STORE_CONNECT_TIMEOUT_SECONDS",

@@ -27,6 +27,7 @@ from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, encode_entry
 from marketbrief.results.envelope import ReportResponse
 from marketbrief.results.history import history_page
+from marketbrief.results.near import near_cache
 from marketbrief.results.outbox import Outbox, ReplayReport
 from marketbrief.results.policy import Policy
 from marketbrief.results.publisher import Publisher
@@ -110,6 +111,11 @@ class Results:
             Deps(
                 store=store or open_gateway(settings, clock),
                 cache=cache if settings.cache_enabled else None,
+                near=near_cache(
+                    cache.name if settings.cache_enabled else None,
+                    settings.near_cache_entries,
+                    settings.revision_check_seconds,
+                ),
                 outbox=Outbox(settings.outbox_dir),
                 calendar=calendar or MarketCalendar(settings.slots),
                 policy=Policy.from_settings(settings),
@@ -245,6 +251,8 @@ class Results:
         d = self.deps
         if d.cache is None:
             return []
+        if d.near is not None:
+            d.near.clear()
         if purge:
             await d.cache.clear()
         found = await d.store.latest_keys(report_type, day)

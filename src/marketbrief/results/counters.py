@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 class Counters:
     """Monotonic counters of what the results core did in this process."""
 
-    cache_hits: int = 0
+    cache_hits: int = 0  # near-cache hits included
+    near_hits: int = 0  # answered from this process's memory in front of Redis
     cache_misses: int = 0
     cache_errors: int = 0
     malformed_entries: int = 0

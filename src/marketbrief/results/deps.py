@@ -12,6 +12,7 @@ from datetime import datetime
 from marketbrief.cache.base import Cache
 from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.results.counters import Counters
+from marketbrief.results.near import NearCache
 from marketbrief.results.outbox import Outbox
 from marketbrief.results.policy import Policy
 from marketbrief.results.switches import Switches
@@ -29,6 +30,7 @@ class Deps:
     policy: Policy
     clock: Callable[[], datetime] = utc_now
     counters: Counters = field(default_factory=Counters)
+    near: NearCache | None = None  # in front of a cache across the network (results/near.py)
     switches: Switches = field(init=False)
 
     def __post_init__(self) -> None:

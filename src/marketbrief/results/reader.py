@@ -13,13 +13,12 @@ import asyncio
 import contextlib
 from datetime import date, datetime, timedelta
 
-import orjson
-
 from marketbrief.cache import keys
 from marketbrief.calendar import iso_instant
 from marketbrief.errors import CacheError, StoreUnavailable
-from marketbrief.models import PUBLISHABLE, Prediction, ReportType, Run, RunStatus
+from marketbrief.models import PUBLISHABLE, ReportType, RunStatus
 from marketbrief.reports.common import is_usable
+from marketbrief.results import answers
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, decode_entry, encode_entry
 from marketbrief.results.envelope import ReportResponse, ReportState, Source
@@ -57,25 +56,46 @@ class Reader:
         key = keys.report_key(report_type.value, day)
         if self.d.cache is not None:
             revision = await self.revisions.known() if self.d.switches.store_reads else None
-            hit = await self._from_cache(key, report_type, day, revision, warnings)
+            hit = await self._cached(key, report_type, day, revision, warnings)
             if hit is not None:
-                return _fresh(
+                return answers.fresh(
                     report_type, day, hit, Source.CACHE, self._hit_warnings(hit, warnings)
                 )
         if not self.d.switches.store_reads:
-            return _unavailable(report_type, day, [*warnings, *self.d.switches.warnings()])
+            return answers.unavailable(report_type, day, [*warnings, *self.d.switches.warnings()])
         if self.d.health.refuses():
             # The store is known not to answer: no cache lock, no wait for another process.
-            return _unavailable(report_type, day, [*warnings, "store_unavailable"])
+            return answers.unavailable(report_type, day, [*warnings, "store_unavailable"])
         try:
             found = await self._flights.run(key, lambda: self._load(key, report_type, day))
             if found is not None:
-                return _fresh(report_type, day, found, Source.STORE, warnings)
+                return answers.fresh(report_type, day, found, Source.STORE, warnings)
             return await self._fallback(report_type, day, now, warnings)
         except StoreUnavailable:
-            return _unavailable(report_type, day, [*warnings, "store_unavailable"])
+            return answers.unavailable(report_type, day, [*warnings, "store_unavailable"])
 
     # -- cache ----------------------------------------------------------------------------------
+
+    async def _cached(
+        self,
+        key: str,
+        report_type: ReportType,
+        day: date,
+        revision: int | None,
+        warnings: list[str],
+    ) -> CachedReport | None:
+        """The near cache's entry, else the shared cache's (then kept near for the next read)."""
+        near = self.d.near
+        if near is not None:
+            found = near.get(key, revision)
+            if found is not None:
+                self.d.counters.cache_hits += 1
+                self.d.counters.near_hits += 1
+                return found
+        found = await self._from_cache(key, report_type, day, revision, warnings)
+        if found is not None and near is not None:
+            near.put(key, revision, found)
+        return found
 
     async def _from_cache(
         self,
@@ -216,7 +236,7 @@ class Reader:
         calendar = self.d.calendar
         if report_type is not ReportType.WEEKLY and not calendar.is_session(day):
             # No report is due on a day without a session: an older one never stands in.
-            return _closed(report_type, day, calendar.next_session(day), warnings)
+            return answers.closed(report_type, day, calendar.next_session(day), warnings)
         slot = calendar.slot_instant(report_type, day)
         grace = self.d.policy.pending_grace
         scheduled = {"scheduled_at": iso_instant(slot)}
@@ -250,7 +270,7 @@ class Reader:
             if found is not None and found[0].status in PUBLISHABLE:
                 usable = [p for p in found[1] if is_usable(p)]
                 if usable:
-                    return _partial(report_type, day, found[0], found[1], warnings)
+                    return answers.partial(report_type, day, found[0], found[1], warnings)
         last = await self.d.store.latest_run_for(report_type, day)
         if last is not None and last.status is RunStatus.FAILED:
             return ReportResponse(
@@ -280,83 +300,3 @@ class Reader:
         if report_type is ReportType.WEEKLY:
             return day - timedelta(weeks=limit)
         return self.d.calendar.sessions_before(day, limit)
-
-
-def _fresh(
-    report_type: ReportType, day: date, found: CachedReport, source: Source, warnings: list[str]
-) -> ReportResponse:
-    return ReportResponse(
-        report_type.value,
-        day,
-        ReportState.FRESH,
-        data=found.payload,
-        source=source,
-        business_date=found.business_date,
-        generated_at=found.generated_at,
-        run_id=found.run_id,
-        snapshot_id=found.snapshot_id,
-        content_sha256=found.content_sha256,
-        warnings=tuple(warnings),
-    )
-
-
-def _closed(
-    report_type: ReportType, day: date, next_session: date, warnings: list[str]
-) -> ReportResponse:
-    """A day the market does not trade: no daily report is due, and no older one stands in."""
-    return ReportResponse(
-        report_type.value,
-        day,
-        ReportState.CLOSED,
-        warnings=(*warnings, "market_closed"),
-        extra={"market_closed": True, "next_session": next_session.isoformat()},
-    )
-
-
-def _unavailable(report_type: ReportType, day: date, warnings: list[str]) -> ReportResponse:
-    return ReportResponse(report_type.value, day, ReportState.UNAVAILABLE, warnings=tuple(warnings))
-
-
-def _partial(
-    report_type: ReportType,
-    day: date,
-    run: Run,
-    predictions: list[Prediction],
-    warnings: list[str],
-) -> ReportResponse:
-    """The day's predictions shaped as a partial report; unknown outcomes stay null."""
-    payload = {
-        "report_type": report_type.value,
-        "business_date": day.isoformat(),
-        "partial": True,
-        "reason": (
-            f"no {report_type.value} report for {day.isoformat()}; "
-            f"showing the predictions of {run.report_type.value} run {run.run_id}"
-        ),
-        "source_run_id": run.run_id,
-        "accuracy": None,
-        "predictions": [
-            {
-                "symbol": p.symbol,
-                "direction": p.direction.value,
-                "confidence": p.confidence,
-                "sentiment_score": p.sentiment_score,
-                "articles_count": p.articles_count,
-                "model": p.model,
-                "status": p.status.value,
-                "outcome": None,
-            }
-            for p in predictions
-        ],
-    }
-    return ReportResponse(
-        report_type.value,
-        day,
-        ReportState.PARTIAL,
-        data=orjson.dumps(payload),
-        source=Source.FALLBACK,
-        business_date=day,
-        generated_at=run.executed_at or run.started_at,
-        run_id=run.run_id,
-        warnings=(*warnings, "partial"),
-    )

@@ -126,6 +126,7 @@ class _CoreCollector(Collector):
         for name, value, text in (
             ("cache_hits", c.cache_hits, "Report reads served from the cache."),
             ("cache_misses", c.cache_misses, "Report reads the cache could not serve."),
+            ("near_cache_hits", c.near_hits, "Cache hits answered from this process's memory."),
             ("cache_errors", c.cache_errors, "Cache operations that failed."),
             ("cache_malformed_entries", c.malformed_entries, "Malformed entries removed."),
             ("cache_rehydrations", c.rehydrations, "Entries warmed from the store."),
