@@ -158,9 +158,10 @@ class Results:
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The read path: always an honest answer, never an exception for a store outage."""
         answer = await self._reader.get_report(report_type, day)
-        now = self.deps.clock()
-        if answer.requested_date == self.deps.calendar.default_report_date(report_type, now):
-            self.served.served(report_type, answer.requested_date, answer.state.value, now)
+        if self.served.concerns(report_type, answer.state.value):
+            now = self.deps.clock()
+            if answer.requested_date == self.deps.calendar.default_report_date(report_type, now):
+                self.served.served(report_type, answer.requested_date, answer.state.value, now)
         return answer
 
     async def has_report(self, report_type: ReportType, day: date) -> bool:

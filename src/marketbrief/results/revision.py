@@ -39,7 +39,8 @@ class RevisionWatch:
             # Concurrent callers share the one read in flight and leave it together, so their
             # misses still share one store read.
             await self.refresh()
-        elif self._due() and not self._flights.in_flight(_KEY):
+        elif self._due() and not self._kicked and not self._flights.in_flight(_KEY):
+            # One refresh at a time: readers in the same loop tick see the one already kicked.
             task = asyncio.ensure_future(self.refresh())
             self._kicked.add(task)
             task.add_done_callback(self._kicked.discard)

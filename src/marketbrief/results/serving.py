@@ -31,6 +31,11 @@ class ServedStates:
     def __init__(self) -> None:
         self._bad: dict[ReportType, BadServing] = {}
 
+    def concerns(self, report_type: ReportType, state: str) -> bool:
+        """Whether an answer in `state` could change what is held: a bad one, or any answer
+        while the type is held bad (a good answer with nothing held changes nothing)."""
+        return state in BAD_STATES or report_type in self._bad
+
     def served(self, report_type: ReportType, day: date, state: str, now: datetime) -> None:
         """Record one answer for the report type's current business date."""
         held = self._bad.get(report_type)

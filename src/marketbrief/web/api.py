@@ -68,7 +68,8 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
 async def get_report(request: Request) -> Response:
     """The read path's envelope, with an ETag from the snapshot's hash."""
     kind = ReportType.parse(request.path_params["report_type"])
-    response = await services(request).results.get_report(kind, _query_date(request, "date"))
+    svc = services(request)
+    response = await svc.results.get_report(kind, _query_date(request, "date"))
     headers = {"Cache-Control": "no-cache"}
     if response.has_content and response.content_sha256:
         etag = f'"{response.content_sha256}-{response.state.value}"'
@@ -78,7 +79,7 @@ async def get_report(request: Request) -> Response:
     status = REPORT_STATUS[response.state]
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    body = response.render(services(request).now(), with_error=status >= 400)
+    body = response.render(svc.now(), with_error=status >= 400)
     request.app.state.metrics.answered("api", status, response)
     return Response(body, status, headers=headers, media_type="application/json")
 

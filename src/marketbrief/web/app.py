@@ -19,7 +19,7 @@ from marketbrief.services import Services
 from marketbrief.web import api, pages
 from marketbrief.web.errors import exception_handlers
 from marketbrief.web.metrics import Metrics
-from marketbrief.web.middleware import SecurityHeaders, Timing
+from marketbrief.web.middleware import Edge
 from marketbrief.web.openapi import openapi_document
 from marketbrief.web.plan import Plan
 from marketbrief.web.ratelimit import TriggerLimit
@@ -88,10 +88,7 @@ def create_app(
         Route("/status", pages.status_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [
-        Middleware(SecurityHeaders),
-        Middleware(Timing, observe=metrics.observe),
-    ]
+    middleware = [Middleware(Edge, observe=metrics.observe)]
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -93,7 +93,7 @@ async def http_exception(request: Request, error: Exception) -> Response:
 async def unexpected(request: Request, error: Exception) -> Response:
     """A bug: logged with its trace, answered without one."""
     log.exception("unexpected error on %s", request.url.path, exc_info=error)
-    # Answered by Starlette's outermost layer, outside SecurityHeaders: add them here.
+    # Answered by Starlette's outermost layer, outside the Edge middleware: add them here.
     message = "an unexpected error occurred; it was logged"
     return answer(request, 500, "internal_error", message, dict(SECURITY_HEADERS))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -54,6 +55,10 @@ class Metrics:
         )
         self.core = _CoreCollector(services)
         self.registry.register(self.core)
+        # prometheus_client validates and hashes label values on every `labels()`: each label
+        # set's child is looked up once and kept (every value comes from a closed set).
+        self._request_children: dict[tuple[str, str, str], Any] = {}
+        self._answer_children: dict[tuple[str, bool], Any] = {}
 
     async def refresh(self) -> None:
         """Read what the exposition reports of the store (run counts, latest runs) beforehand."""
@@ -61,15 +66,26 @@ class Metrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one request; every label value comes from a closed set, whatever was sent."""
-        known = method if method in METHODS else "other"
-        code = str(status) if 100 <= status <= 599 else "other"
-        self.requests.labels(known, route, code).observe(seconds)
+        labels = (
+            method if method in METHODS else "other",
+            route,
+            str(status) if 100 <= status <= 599 else "other",
+        )
+        child = self._request_children.get(labels)
+        if child is None:
+            child = self._request_children[labels] = self.requests.labels(*labels)
+        child.observe(seconds)
 
     def answered(self, surface: str, status: int, response: ReportResponse) -> None:
         """Count one report answer (`surface` is `api` or `page`); blank when it is a 200
         carrying no report and not saying it is still pending."""
-        blank = is_blank(status, response)
-        self.report_answers.labels(surface, "yes" if blank else "no").inc()
+        labels = (surface, is_blank(status, response))
+        child = self._answer_children.get(labels)
+        if child is None:
+            child = self._answer_children[labels] = self.report_answers.labels(
+                surface, "yes" if labels[1] else "no"
+            )
+        child.inc()
 
     def answers(self, *, blank: bool | None = None) -> float:
         """Report answers counted so far (only the blank ones, or only the others)."""

@@ -22,27 +22,10 @@ SECURITY_HEADERS: dict[str, str] = {name.decode(): value.decode() for name, valu
 unhandled exception from its outermost layer, which no user middleware wraps)."""
 
 
-class SecurityHeaders:
-    """Adds the Content-Security-Policy and friends to every response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_HEADERS]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-class Timing:
-    """Reports each request's route template, status and duration to `observe`."""
+class Edge:
+    """The one layer around every request: adds the Content-Security-Policy and friends to
+    every response, and reports the request's route template, status and duration to
+    `observe`. One layer (one wrapped `send`) instead of two, on every request."""
 
     def __init__(self, app: ASGIApp, observe: Callable[[str, str, int, float], None]) -> None:
         self.app = app
@@ -55,14 +38,15 @@ class Timing:
         started = time.perf_counter()
         status = 500
 
-        async def capture(message: Message) -> None:
+        async def edge_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", []), *_HEADERS]
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, edge_send)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
