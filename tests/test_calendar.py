@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import textwrap
@@ -497,3 +498,21 @@ def test_configured_slots_are_honoured_in_new_york_time() -> None:
     assert custom.slot_instant(EOD, date(2026, 11, 27)) == utc(2026, 11, 27, 18, 30)
     assert custom.slot_instant(WEEKLY, date(2026, 11, 29)) == utc(2026, 11, 29, 23)
     assert custom.slot_instant(MID, date(2026, 1, 15)) == utc(2026, 1, 15, 17)
+
+
+def test_a_serving_process_builds_the_calendar_without_holding_pandas() -> None:
+    # The XNYS schedule is worked out in a child (calendar/xnys.py): pandas costs a serving
+    # process about 45 MB it would keep for good.
+    code = (
+        "import sys; import marketbrief.web.app; from marketbrief.calendar import MarketCalendar;"
+        "from datetime import date; c = MarketCalendar();"
+        "assert c.is_early_close(date(2026, 11, 27)) and not c.is_session(date(2026, 11, 26));"
+        "print(sorted(m for m in ('pandas', 'exchange_calendars') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        check=True,
+    )
+    assert done.stdout.decode().strip() == "[]"

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,6 @@ from marketbrief.errors import CacheError, StoreError, StoreUnavailable
 from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
 from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
-from marketbrief.results.entries import CachedReport, encode_entry
 from marketbrief.results.envelope import ReportResponse
 from marketbrief.results.history import history_page
 from marketbrief.results.near import near_cache
@@ -32,6 +30,7 @@ from marketbrief.results.outbox import Outbox, ReplayReport
 from marketbrief.results.policy import Policy
 from marketbrief.results.publisher import Publisher
 from marketbrief.results.reader import Reader
+from marketbrief.results.rehydrate import DEFAULT_REHYDRATE_DAYS, Warmed, rehydrate
 from marketbrief.results.serving import ServedStates
 from marketbrief.results.slots import Completeness, assess, build_schedule, schedule_floor
 from marketbrief.results.slots import window as schedule_window
@@ -41,26 +40,6 @@ from marketbrief.store.base import HistoryQuery, run_key
 from marketbrief.store.postgres import PgTimeouts
 
 log = logging.getLogger(__name__)
-DEFAULT_REHYDRATE_DAYS = 14
-
-
-@dataclass(frozen=True, slots=True)
-class Warmed:
-    """One report put back in the cache by `rehydrate`."""
-
-    report_type: str
-    business_date: date
-    snapshot_id: int
-    run_id: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready form."""
-        return {
-            "report_type": self.report_type,
-            "business_date": self.business_date.isoformat(),
-            "snapshot_id": self.snapshot_id,
-            "run_id": self.run_id,
-        }
 
 
 def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
@@ -249,34 +228,7 @@ class Results:
         purge: bool = False,
     ) -> list[Warmed]:
         """Replace cache entries with the store's latest reports (purging poisoned ones)."""
-        d = self.deps
-        if d.cache is None:
-            return []
-        if d.near is not None:
-            d.near.clear()
-        if purge:
-            await d.cache.clear()
-        found = await d.store.latest_keys(report_type, day)
-        if day is None:
-            oldest = business_date(d.clock()) - timedelta(days=days)
-            found = [(t, when) for t, when in found if when >= oldest]
-        warmed: list[Warmed] = []
-        for kind, when in found:
-            snapshot = await d.store.latest_snapshot(kind, when)
-            if snapshot is None:
-                continue
-            key = keys.report_key(kind.value, when)
-            # Delete first: a poisoned entry may carry a version too high to be replaced.
-            await d.cache.delete(key)
-            await d.cache.set(
-                key,
-                encode_entry(CachedReport.from_snapshot(snapshot)),
-                version=snapshot.version,
-                ttl=d.policy.cache_ttl_seconds,
-            )
-            d.counters.rehydrations += 1
-            warmed.append(Warmed(kind.value, when, snapshot.id, snapshot.run_id))
-        return warmed
+        return await rehydrate(self.deps, report_type, day, days=days, purge=purge)
 
     async def cached_version(self, report_type: ReportType, day: date) -> int | None:
         """The version of the report the cache holds for (type, date); None if none or no cache.

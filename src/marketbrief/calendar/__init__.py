@@ -3,9 +3,10 @@
 The business date is the America/New_York date of an instant, computed in that zone, so a
 reader and a writer agree on "today" at every UTC instant. Dates stay `date`s and instants stay
 aware UTC `datetime`s: a date-only string is never pushed through a time-zone conversion.
-Sessions, holidays and early closes come from exchange_calendars' XNYS, never from the host
-clock or zone, and every slot is a New York wall-clock time converted to UTC per day, so a
-daylight-saving change never moves a slot against the market.
+Sessions, holidays and early closes come from exchange_calendars' XNYS (worked out in a child
+process by `xnys.py`), never from the host clock or zone, and every slot is a New York
+wall-clock time converted to UTC per day, so a daylight-saving change never moves a slot
+against the market.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from marketbrief.calendar import xnys
 from marketbrief.config import Slots
 from marketbrief.errors import InvalidInput
 from marketbrief.models import ReportType
@@ -87,25 +88,8 @@ class _Table:
 @cache
 def _table(start: date, end: date) -> _Table:
     # Building the calendar takes a noticeable fraction of a second: do it once per process.
-    with _build_lock, warnings.catch_warnings():
-        # exchange_calendars 4.13 trips pandas 3 deprecation warnings inside its own
-        # constructor; they are not ours to fix and must not fail warnings-as-errors runs.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        import exchange_calendars
-
-        xnys = exchange_calendars.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
-        schedule = xnys.schedule
-        times: dict[date, tuple[datetime, datetime]] = {}
-        for label, opened, closed in zip(
-            schedule.index, schedule["open"], schedule["close"], strict=True
-        ):
-            # pandas hands out ZoneInfo("UTC"); normalise to datetime.UTC.
-            times[label.date()] = (
-                opened.to_pydatetime().astimezone(UTC),
-                closed.to_pydatetime().astimezone(UTC),
-            )
-        early = frozenset(label.date() for label in xnys.early_closes)
+    with _build_lock:
+        times, early = xnys.sessions(start, end)
     return _Table(start, end, tuple(sorted(times)), times, early)
 
 

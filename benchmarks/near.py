@@ -1,0 +1,148 @@
+"""The near cache, scaled out: its hit ratio under load, and how long a publish takes to reach
+every serving process.
+
+Three `marketbrief serve` processes share one PostgreSQL schema and one Redis prefix, with the
+shipped defaults (near cache on, revision interval 1 s). This process publishes through the
+results door, as a run would, then asks every server for the report until each one serves the
+new run: the time from the publish returning to the last server serving it is the staleness of
+that publish. Readers keep asking throughout (they are what keeps each near cache warm), and
+the hit ratio is read from each server's /metrics: near-cache hits over cache hits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from statistics import median
+
+import httpx
+from harness.process import HttpServer
+from harness.store import migrate
+
+from benchmarks import servers
+from benchmarks.backends import REDIS_HOST, REDIS_PORT, PgSchema, drop_redis_prefix
+
+PROCESSES = 3
+PUBLISHES = 8
+DAY = date(2026, 11, 24)
+PATH = f"/api/v1/reports/pre-market?date={DAY.isoformat()}"
+GIVE_UP_SECONDS = 30.0
+
+
+@dataclass
+class NearResult:
+    """Per publish, the seconds until every process served it; per process, the hit ratio."""
+
+    processes: int
+    staleness_s: list[float] = field(default_factory=list)
+    hit_ratio: list[float] = field(default_factory=list)
+    revision_interval_s: float = 1.0
+
+    @property
+    def worst_s(self) -> float:
+        """The longest any publish took to reach the last process."""
+        return max(self.staleness_s)
+
+    @property
+    def median_s(self) -> float:
+        """The median over publishes."""
+        return median(self.staleness_s)
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "_total "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def _serves(client: httpx.AsyncClient, url: str, run_id: str) -> bool:
+    answer = await client.get(url)
+    return answer.status_code == 200 and answer.json()["meta"]["run_id"] == run_id
+
+
+async def _until_all_serve(urls: list[str], run_id: str, published: float) -> float:
+    """Seconds from `published` until every url serves `run_id` (each polled back to back)."""
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def one(url: str) -> float:
+            while not await _serves(client, url, run_id):
+                if loop.time() - published > GIVE_UP_SECONDS:
+                    raise RuntimeError(f"{url} never served {run_id}")
+            return loop.time() - published
+
+        return max(await asyncio.gather(*(one(url) for url in urls)))
+
+
+async def _publish_and_time(database_url: str, prefix: str, urls: list[str]) -> list[float]:
+    from marketbrief.config import Settings
+    from marketbrief.results import Results
+    from tests.support.factories import standalone_completion  # the suites' own completions
+
+    settings = Settings(
+        database_url=database_url,
+        cache_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+        cache_prefix=prefix,
+        outbox_dir=Path(f"/tmp/mbbench-near-outbox-{uuid.uuid4().hex[:8]}"),
+    )
+    results = Results.open(settings)
+    loop = asyncio.get_running_loop()
+    start = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    staleness: list[float] = []
+    try:
+        for n in range(PUBLISHES + 1):
+            completion = standalone_completion(
+                started_at=start + timedelta(minutes=n), marker=f"near-{n}", day=DAY
+            )
+            outcome = await results.publish(completion)
+            if not outcome.published:
+                raise RuntimeError(f"publish {n} was not published: {outcome}")
+            published = loop.time()
+            took = await _until_all_serve(urls, completion.run_id, published)
+            if n > 0:  # the first publish only warms every near cache
+                staleness.append(took)
+            await asyncio.sleep(0.3)  # let each process settle on the new version
+    finally:
+        await results.close()
+    return staleness
+
+
+def measure(logs: Path) -> NearResult:
+    """Start PROCESSES servers on a fresh schema and prefix, publish PUBLISHES times, stop."""
+    schema = PgSchema.create("near")
+    prefix = f"mbbench-near:{uuid.uuid4().hex[:10]}:"
+    started: list[HttpServer] = []
+    try:
+        migrate(schema.url)
+        for i in range(PROCESSES):
+            server = servers.marketbrief(
+                f"near{i}",
+                logs,
+                database_url=schema.url,
+                cache_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+                cache_prefix=prefix,
+            )
+            server.start()
+            started.append(server)
+        for server in started:
+            server.wait_ready()
+        urls = [server.url + PATH for server in started]
+        result = NearResult(PROCESSES)
+        result.staleness_s = asyncio.run(_publish_and_time(schema.url, prefix, urls))
+        for server in started:
+            _, text = servers.fetch(server.url + "/metrics")
+            body = text.decode()
+            hits = _metric(body, "marketbrief_cache_hits")
+            near = _metric(body, "marketbrief_near_cache_hits")
+            if hits:
+                result.hit_ratio.append(near / hits)
+        return result
+    finally:
+        for server in started:
+            server.stop()
+        drop_redis_prefix(prefix)
+        schema.drop()
