@@ -28,6 +28,7 @@ from marketbrief.store.engine import (
 from marketbrief.store.history import HistoryQueries, predictions_of
 from marketbrief.store.incidents import IncidentWrites
 from marketbrief.store.market import MarketData
+from marketbrief.store.measures import UsageQueries
 from marketbrief.store.migrate import Verification, upgrade, verify
 from marketbrief.store.postgres import PgTimeouts
 from marketbrief.store.schema import (
@@ -37,6 +38,7 @@ from marketbrief.store.schema import (
     store_revision,
     symbol_predictions,
 )
+from marketbrief.store.usage import UsageCounter, count_statements
 from marketbrief.store.writes import RunWrites, WriteStatements, bump_runs
 
 
@@ -55,7 +57,7 @@ _LATEST_SNAPSHOT = _via_latest(report_latest.c.scheduled_date == sa.bindparam("d
 _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("day", type_=sa.Date))
 
 
-class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWrites):
+class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWrites, UsageQueries):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
     def __init__(self, url: str, *, pg_timeouts: PgTimeouts | None = None) -> None:
@@ -63,6 +65,10 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
         self._engines: Engines = create_engines(url, pg_timeouts)
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
+        self.usage = UsageCounter()  # every statement and row, counted at this edge
+        count_statements(self._engines.reader, self.usage)
+        if self._engines.writer is not self._engines.reader:
+            count_statements(self._engines.writer, self.usage)
 
     # -- schema -------------------------------------------------------------------------------
 
