@@ -72,6 +72,7 @@ def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
             statement_seconds=settings.store_statement_timeout_seconds,
             pool_seconds=settings.store_pool_timeout_seconds,
         ),
+        clock=clock,
     )
     return Store(
         backend,

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from marketbrief.errors import StoreUnavailable
+from marketbrief.errors import StoreError
 from marketbrief.store import schema
 from marketbrief.store.engine import Engines, insert_with_conflicts
 from marketbrief.store.sizes import Sizes, measure
@@ -71,8 +71,8 @@ class UsageQueries:
         taken = self.usage.take()
         try:
             self.record_usage(taken, now)
-        except StoreUnavailable:
-            self.usage.restore(taken)  # nothing committed: the next flush adds it
+        except StoreError:
+            self.usage.restore(taken)  # rolled back, nothing added: the next flush adds it
             raise
 
     def record_usage(self, totals: Mapping[date, UsageTotals], now: datetime) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from marketbrief.calendar import utc_now
 from marketbrief.models import (
     PUBLISHABLE,
     Prediction,
@@ -60,12 +61,18 @@ _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("da
 class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWrites, UsageQueries):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
-    def __init__(self, url: str, *, pg_timeouts: PgTimeouts | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pg_timeouts: PgTimeouts | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.url = url
         self._engines: Engines = create_engines(url, pg_timeouts)
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
-        self.usage = UsageCounter()  # every statement and row, counted at this edge
+        self.usage = UsageCounter(clock=clock)  # every statement and row, by day, at this edge
         count_statements(self._engines.reader, self.usage)
         if self._engines.writer is not self._engines.reader:
             count_statements(self._engines.writer, self.usage)
