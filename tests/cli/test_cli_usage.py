@@ -47,7 +47,7 @@ def _usage(settings: Settings, *args: str) -> Any:
         "MARKETBRIEF_DATABASE_URL": settings.database_url,
         "MARKETBRIEF_OUTBOX_DIR": str(settings.outbox_dir),
     }
-    result = CliRunner().invoke(main, ["usage", *args], env=env)
+    result = CliRunner().invoke(main, list(args), env=env)
     assert result.exit_code == 0, result.output
     return json.loads(result.output) if "--json" in args else result.output
 
@@ -61,8 +61,8 @@ def test_usage_json_gives_runs_per_day_and_each_commands_queries_add_up(
     yesterday = midnight - timedelta(hours=12)
     _publish_runs(settings, [yesterday, yesterday + timedelta(minutes=5), midnight])
 
-    first = _usage(settings, "--days", "3", "--json")
-    second = _usage(settings, "--days", "3", "--json")
+    first = _usage(settings, "usage", "--days", "3", "--json")
+    second = _usage(settings, "usage", "--days", "3", "--json")
 
     assert [d["day"] for d in first["per_day"]] == [
         (today - timedelta(days=2 - i)).isoformat() for i in range(3)
@@ -86,8 +86,8 @@ def test_usage_prints_tables_per_day_and_the_growth_for_a_terminal(
     settings = _settings(sqlite_url, tmp_path)
     _publish_runs(settings, [utc_now() - timedelta(minutes=1)])
 
-    text = _usage(settings, "--days", "2")
-    report = _usage(settings, "--days", "2", "--json")
+    text = _usage(settings, "usage", "--days", "2")
+    report = _usage(settings, "usage", "--days", "2", "--json")
 
     lines = text.splitlines()
     assert lines[0].startswith(f"store usage {report['from']} .. {report['to']} (2 UTC days)")
