@@ -68,35 +68,45 @@ class UsageCounter:
         self.source = source  # where the counts come from, as the usage report says it
         self._clock = clock
         self._lock = threading.Lock()
-        self._pending: dict[date, UsageTotals] = {}
+        # Plain lists, not UsageTotals: `add` runs once or twice per statement.
+        self._pending: dict[date, list[int]] = {}
 
     def add(self, queries: int = 0, rows_read: int = 0, rows_written: int = 0) -> None:
         """Count statements and rows against today (UTC)."""
         day = self._clock().date()
         with self._lock:
-            now = self._pending.get(day, UsageTotals())
-            self._pending[day] = now.plus(UsageTotals(queries, rows_read, rows_written))
+            totals = self._pending.get(day)
+            if totals is None:
+                totals = self._pending[day] = [0, 0, 0]
+            totals[0] += queries
+            totals[1] += rows_read
+            totals[2] += rows_written
 
     def take(self) -> dict[date, UsageTotals]:
         """Everything pending, by day, leaving nothing pending (the flush's share)."""
         with self._lock:
             taken, self._pending = self._pending, {}
-        return {day: totals for day, totals in taken.items() if totals}
+        found = {day: UsageTotals(*totals) for day, totals in taken.items()}
+        return {day: totals for day, totals in found.items() if totals}
 
     def restore(self, taken: Mapping[date, UsageTotals]) -> None:
         """Put back what a flush took and could not write, so the next flush adds it."""
         with self._lock:
-            for day, totals in taken.items():
-                self._pending[day] = self._pending.get(day, UsageTotals()).plus(totals)
+            for day, t in taken.items():
+                totals = self._pending.setdefault(day, [0, 0, 0])
+                totals[0] += t.queries
+                totals[1] += t.rows_read
+                totals[2] += t.rows_written
 
     def pending(self) -> UsageTotals:
         """Everything counted here and not yet in the store, all days together."""
         with self._lock:
-            values = list(self._pending.values())
-        total = UsageTotals()
-        for totals in values:
-            total = total.plus(totals)
-        return total
+            values = [tuple(totals) for totals in self._pending.values()]
+        return (
+            UsageTotals(*(sum(column) for column in zip(*values, strict=True)))
+            if values
+            else UsageTotals()
+        )
 
 
 def _first_word(statement: str) -> str:
