@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tests.support.api_fixtures import PREVIOUS, Api
+from marketbrief.config import Settings
+from marketbrief.store.sql import SQLStore
+from tests.support.api_fixtures import PREVIOUS, Api, running
 from tests.support.api_helpers import EOD, PRE, assert_error, made
-from tests.support.clock import DAY, LATE
+from tests.support.clock import DAY, LATE, Clock
 
 
 async def _publish_four_runs(api: Api) -> None:
@@ -64,3 +66,23 @@ async def test_the_status_page_shows_the_usage_section_from_the_same_report(api:
     assert f"<td>total</td><td>{report['total']['rows']}</td>" in html
     assert report["bytes_method"] in html
     assert "rows/day" in html
+
+
+async def test_a_serving_process_adds_its_counts_to_the_store_as_it_stops(
+    api_settings: Settings, clock: Clock
+) -> None:
+    async with running(api_settings, clock) as api:
+        await _publish_four_runs(api)
+        assert (await api.get("/api/v1/jobs/history")).status_code == 200
+        store = api.services.results.store
+        counted = store.usage.pending()
+
+    backend = SQLStore(api_settings.database_url)  # a process started afterwards
+    try:
+        persisted = backend.usage_measures(LATE.date()).counted[LATE.date()]
+    finally:
+        backend.close()
+    # At least what was pending when the requests ended, and the background tasks' own.
+    assert persisted.queries >= counted.queries > 0
+    assert persisted.rows_read >= counted.rows_read > 0
+    assert persisted.rows_written >= counted.rows_written >= 4 * 10  # four runs' rows
