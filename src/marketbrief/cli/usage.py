@@ -35,7 +35,7 @@ def human_bytes(count: float) -> str:
 @click.pass_context
 @exits_cleanly
 def usage(ctx: click.Context, days: int, as_json: bool) -> None:
-    """Rows and bytes per table, runs and store queries per day, growth projected a year."""
+    """Rows and bytes per table, runs and store queries per day, growth a year ahead."""
     report = with_results(ctx, lambda results: results.usage(days))
     if as_json:
         emit_json(report)
