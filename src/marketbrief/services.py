@@ -17,6 +17,7 @@ from marketbrief.errors import StoreError
 from marketbrief.pipeline.feeds import analyst_from, prices_from
 from marketbrief.pipeline.ports import Analyst, PriceFeed
 from marketbrief.results import Results
+from marketbrief.results.usage import USAGE_FLUSH_SECONDS, flush_usage_every
 from marketbrief.runs.jobs import JobPolicy
 from marketbrief.runs.outcome import RunOutcome
 from marketbrief.runs.runner import Runner
@@ -87,9 +88,13 @@ class Services:
         return self.results.now()
 
     def start(self, *, scheduler: bool) -> None:
-        """Start the outbox replayer, the revision watch, the alerts' watch and sender, the
-        deliveries' watch and sender, and, if asked, the scheduler."""
+        """Start the outbox replayer, the revision watch, the usage flush, the alerts' watch and
+        sender, the deliveries' watch and sender, and, if asked, the scheduler."""
         self._stop.clear()
+        store = self.results.store
+        self._tasks.append(
+            asyncio.create_task(flush_usage_every(store, USAGE_FLUSH_SECONDS, self._stop))
+        )
         self._tasks.append(asyncio.create_task(self.results.run_replayer(self._stop)))
         self._tasks.append(asyncio.create_task(self.results.watch_revision(self._stop)))
         self._tasks.append(asyncio.create_task(self.alerts.run(self._stop)))

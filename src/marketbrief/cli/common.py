@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -12,7 +13,7 @@ from typing import Any, TypeVar, cast
 import click
 import orjson
 
-from marketbrief.calendar import parse_date
+from marketbrief.calendar import parse_date, utc_now
 from marketbrief.config import Settings
 from marketbrief.errors import (
     ConfigError,
@@ -20,6 +21,7 @@ from marketbrief.errors import (
     MarketbriefError,
     NotFound,
     SchemaError,
+    StoreError,
     StoreUnavailable,
 )
 from marketbrief.models import ReportType
@@ -68,9 +70,16 @@ def emit_json(value: Any) -> None:
 
 
 def store_backend(ctx: click.Context) -> SQLStore:
-    """The configured store backend, closed when the command ends (operator tools)."""
+    """The configured store backend, closed when the command ends (operator tools), once the
+    store usage it counted is added to the store's totals (if the store takes it)."""
     store = open_store(settings_from(ctx).database_url)
-    ctx.call_on_close(store.close)
+
+    def close() -> None:
+        with contextlib.suppress(StoreError):
+            store.flush_usage(utc_now())
+        store.close()
+
+    ctx.call_on_close(close)
     return store
 
 

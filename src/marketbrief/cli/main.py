@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from marketbrief import __version__
-from marketbrief.cli import alerts, demo, jobs, ops, reports, rollback, schema, score
+from marketbrief.cli import alerts, demo, jobs, ops, reports, rollback, schema, score, usage
 from marketbrief.cli.common import exits_cleanly
 from marketbrief.config import Settings
 from marketbrief.pipeline.feeds import check_providers
@@ -28,6 +28,6 @@ def main(ctx: click.Context) -> None:
     ctx.obj = settings
 
 
-for _theme in (schema, reports, jobs, ops, score, alerts, rollback, demo):
+for _theme in (schema, reports, jobs, ops, score, alerts, rollback, demo, usage):
     for _command in _theme.COMMANDS:
         main.add_command(_command)

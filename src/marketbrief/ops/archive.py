@@ -40,13 +40,14 @@ FORMAT = "marketbrief-archive"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HOT_COPY = "marketbrief.sqlite3"
-UNARCHIVED = (schema.store_revision, schema.incidents, schema.deliveries)
+UNARCHIVED = (schema.store_revision, schema.incidents, schema.deliveries, schema.store_usage)
 TABLES: tuple[sa.Table, ...] = tuple(t for t in ALL_TABLES if t not in UNARCHIVED)
 """The archived tables in foreign-key order (insert in this order, delete in reverse).
 
 Incidents are the service's watch over itself, not its data: a backup leaves them out and a
 restore leaves the live ones as they are (an alert about today is not undone by old data).
-Deliveries likewise: a restore neither resends a restored report nor forgets what was sent."""
+Deliveries likewise: a restore neither resends a restored report nor forgets what was sent.
+Store usage too: it counts what this database was asked, which a restore does not undo."""
 
 
 class ArchiveError(InvalidInput):

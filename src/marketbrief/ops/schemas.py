@@ -22,6 +22,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0010": {},
     # 0011 ordered history by start: indexes only.
     "0011": {},
+    # 0012 added the store_usage table, which archives never hold (ops/archive.TABLES).
+    "0012": {},
 }
 
 

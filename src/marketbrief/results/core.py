@@ -35,6 +35,7 @@ from marketbrief.results.serving import ServedStates
 from marketbrief.results.slots import Completeness, assess, build_schedule, schedule_floor
 from marketbrief.results.slots import window as schedule_window
 from marketbrief.results.trend import session_trend
+from marketbrief.results.usage import usage_report
 from marketbrief.store import SQLStore, Store, StoreHealth
 from marketbrief.store.base import HistoryQuery, run_key
 from marketbrief.store.postgres import PgTimeouts
@@ -51,6 +52,7 @@ def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
             statement_seconds=settings.store_statement_timeout_seconds,
             pool_seconds=settings.store_pool_timeout_seconds,
         ),
+        clock=clock,
     )
     return Store(
         backend,
@@ -293,6 +295,10 @@ class Results:
     async def watch_revision(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: keep the store revision readers validate against current."""
         await self._reader.revisions.run(stop)
+
+    async def usage(self, days: int) -> dict[str, Any]:
+        """Rows and bytes per table, runs and store usage per day, growth a year ahead."""
+        return await usage_report(self.deps.store, days, self.now())
 
     # -- health -------------------------------------------------------------------------------
 

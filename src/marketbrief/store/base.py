@@ -28,6 +28,8 @@ from marketbrief.models import (
     StageStatus,
     TriggerSource,
 )
+from marketbrief.store.measures import UsageMeasures
+from marketbrief.store.usage import UsageCounter
 
 MAX_HISTORY_LIMIT = 500
 MAX_ROW_ID = 2**63 - 1  # the largest id either engine can hold
@@ -186,9 +188,14 @@ def decode_cursor(cursor: str) -> Cursor:
 
 
 class StoreBackend(Protocol):
-    """The source of truth, blocking. Every method may raise StoreError (StoreUnavailable, ...)."""
+    """The source of truth, blocking. Every method may raise StoreError (StoreUnavailable, ...).
+
+    `usage` counts what this process asks of it (statements, rows read and written, per UTC
+    day); `flush_usage` adds those counts to the store.
+    """
 
     dialect: str
+    usage: UsageCounter
 
     def claim_run(
         self,
@@ -283,6 +290,10 @@ class StoreBackend(Protocol):
     def undelivered(
         self, since: datetime, report_types: tuple[str, ...], stale_before: datetime
     ) -> list[PendingDelivery]: ...
+
+    def flush_usage(self, now: datetime) -> None: ...
+
+    def usage_measures(self, since: date) -> UsageMeasures: ...
 
     def ping(self) -> None: ...
 

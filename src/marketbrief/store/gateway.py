@@ -15,6 +15,7 @@ and only a write that succeeds again says that it takes writes again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,11 +50,15 @@ from marketbrief.store.base import (
     WriteCounts,
 )
 from marketbrief.store.claims import Claims
+from marketbrief.store.measures import UsageMeasures
+from marketbrief.store.usage import UsageCounter
 
 T = TypeVar("T")
 DEFAULT_READ_TIMEOUT_SECONDS = 1.5
 # How long close() lets abandoned reads finish (their own round-trip timeout ends them).
 CLOSE_GRACE_SECONDS = 5.0
+# Measuring usage scans every table (and SQLite's dbstat every page): an operator's read.
+USAGE_READ_TIMEOUT_SECONDS = 30.0
 
 
 class _Running:
@@ -331,6 +336,28 @@ class Store(Claims):
         """A counter that grows with every write to run history."""
         return await self._read(self.backend.runs_revision)
 
+    # -- usage: what this process asked of the store ---------------------------------------------
+
+    @property
+    def usage(self) -> UsageCounter:
+        """This process's statement and row counts not yet added to the store."""
+        return self.backend.usage
+
+    async def flush_usage(self) -> None:
+        """Add this process's counts to the store's per-day totals (kept pending on failure).
+
+        Bounded like a read: past the deadline it is left to its thread, which puts back what
+        it took only if its write fails, so nothing is counted twice.
+        """
+        if self.backend.usage.pending():
+            await self._guarded(self.read_timeout, partial(self.backend.flush_usage, self.clock()))
+
+    async def usage_measures(self, since: date) -> UsageMeasures:
+        """Table sizes now, rows added per day since `since`, and the counted usage."""
+        return await self._guarded(
+            USAGE_READ_TIMEOUT_SECONDS, partial(self.backend.usage_measures, since)
+        )
+
     # -- the connection --------------------------------------------------------------------------
 
     async def ping(self) -> None:
@@ -351,6 +378,9 @@ class Store(Claims):
         await self._call(self.backend.ping_writes, write=True)
 
     async def close(self) -> None:
-        """Release every connection, once reads abandoned past their deadline have ended."""
+        """Add the usage counted here to the store (if it answers), then release every
+        connection, once reads abandoned past their deadline have ended."""
+        with contextlib.suppress(StoreError):
+            await self.flush_usage()
         await anyio.to_thread.run_sync(self._reads.wait_idle, CLOSE_GRACE_SECONDS)
         await anyio.to_thread.run_sync(self.backend.close)

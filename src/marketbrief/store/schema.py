@@ -313,4 +313,17 @@ deliveries = sa.Table(
     sa.UniqueConstraint("report_type", "business_date", "version"),
 )
 
+# What the service asked of the store, per UTC day (migration 0012): every process counts its
+# statements and rows at the store's edge and adds its totals here (an UPSERT that increments),
+# so concurrent processes sum, never overwrite.
+store_usage = sa.Table(
+    "store_usage",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("queries", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_read", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_written", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from marketbrief.calendar import utc_now
 from marketbrief.models import (
     PUBLISHABLE,
     Prediction,
@@ -28,6 +29,7 @@ from marketbrief.store.engine import (
 from marketbrief.store.history import HistoryQueries, predictions_of
 from marketbrief.store.incidents import IncidentWrites
 from marketbrief.store.market import MarketData
+from marketbrief.store.measures import UsageQueries
 from marketbrief.store.migrate import Verification, upgrade, verify
 from marketbrief.store.postgres import PgTimeouts
 from marketbrief.store.schema import (
@@ -37,6 +39,7 @@ from marketbrief.store.schema import (
     store_revision,
     symbol_predictions,
 )
+from marketbrief.store.usage import UsageCounter, count_statements
 from marketbrief.store.writes import RunWrites, WriteStatements, bump_runs
 
 
@@ -55,14 +58,24 @@ _LATEST_SNAPSHOT = _via_latest(report_latest.c.scheduled_date == sa.bindparam("d
 _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("day", type_=sa.Date))
 
 
-class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWrites):
+class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWrites, UsageQueries):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
-    def __init__(self, url: str, *, pg_timeouts: PgTimeouts | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pg_timeouts: PgTimeouts | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self.url = url
         self._engines: Engines = create_engines(url, pg_timeouts)
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
+        self.usage = UsageCounter(clock=clock)  # every statement and row, by day, at this edge
+        count_statements(self._engines.reader, self.usage)
+        if self._engines.writer is not self._engines.reader:
+            count_statements(self._engines.writer, self.usage)
 
     # -- schema -------------------------------------------------------------------------------
 

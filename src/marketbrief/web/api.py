@@ -15,6 +15,7 @@ from marketbrief.errors import InvalidInput, NotFound
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.results import records
 from marketbrief.results.envelope import ReportState
+from marketbrief.results.usage import DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS
 from marketbrief.services import Services
 from marketbrief.store.base import MAX_RUN_REF, HistoryQuery
 from marketbrief.web.errors import RETRY_AFTER_SECONDS
@@ -235,6 +236,12 @@ async def slo(request: Request) -> Response:
     """The migration plan's success metrics beside their targets, and its rollback triggers
     (this process's counters over the window; completeness from the store)."""
     return JSON(await request.app.state.plan.report())
+
+
+async def usage(request: Request) -> Response:
+    """Rows and bytes per table, runs and store usage per UTC day, growth a year ahead."""
+    days = _query_int(request, "days", DEFAULT_USAGE_DAYS, 1, MAX_USAGE_DAYS)
+    return JSON(await services(request).results.usage(days))
 
 
 async def healthz(request: Request) -> Response:

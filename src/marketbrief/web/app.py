@@ -77,6 +77,7 @@ def create_app(
         Route("/api/v1/schedule", api.schedule, methods=["GET"]),
         Route("/api/v1/alerts", api.alerts, methods=["GET"]),
         Route("/api/v1/slo", api.slo, methods=["GET"]),
+        Route("/api/v1/usage", api.usage, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -8,6 +8,7 @@ from marketbrief import __version__
 from marketbrief.models import ReportType, RunStatus
 from marketbrief.results.envelope import ReportState
 from marketbrief.web.openapi_plan import SLO_PATH
+from marketbrief.web.openapi_usage import usage_path
 from marketbrief.web.security import MAX_BODY_BYTES
 
 DATE = {"type": "string", "format": "date", "example": "2026-11-24"}
@@ -248,6 +249,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/v1/slo": SLO_PATH,
+            "/api/v1/usage": usage_path(_errors(400, 503)),
             "/healthz": {
                 "get": {
                     "summary": "The process is alive",

@@ -15,6 +15,7 @@ from marketbrief.models import ReportType, RunStatus
 from marketbrief.reports.payload import parsed
 from marketbrief.results import records
 from marketbrief.results.envelope import ReportResponse
+from marketbrief.results.usage import DEFAULT_USAGE_DAYS
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web import shapes
 from marketbrief.web.api import REPORT_STATUS, services
@@ -155,7 +156,7 @@ async def job_page(request: Request) -> Response:
 
 
 async def status_page(request: Request) -> Response:
-    """Store and cache health, hit ratio, outbox depth, last run per type."""
+    """Store and cache health, hit ratio, outbox depth, last run per type, store usage."""
     svc = services(request)
     readiness = await svc.results.readiness()
     counters = svc.results.counters
@@ -171,6 +172,10 @@ async def status_page(request: Request) -> Response:
         alerts: list[dict[str, Any]] | None = await svc.alerts.incidents(limit=20)
     except StoreError:
         alerts = None
+    try:  # the same dict GET /api/v1/usage returns
+        usage: dict[str, Any] | None = await svc.results.usage(DEFAULT_USAGE_DAYS)
+    except StoreError:
+        usage = None
     context = {
         "title": "status",
         "readiness": readiness,
@@ -188,6 +193,7 @@ async def status_page(request: Request) -> Response:
         "alerts": alerts,
         "channels": svc.alerts.channel_records(),
         "plan": await request.app.state.plan.report(),
+        "usage": usage,
         "uptime": str(timedelta(seconds=int((svc.now() - svc.started_at).total_seconds()))),
     }
     return render("status.html", context, 200 if readiness["ready"] else 503)
