@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from harness import ROOT
@@ -77,9 +76,18 @@ class FixedRateResult:
         return asdict(self)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
-    """Read one HTTP/1.1 response: (status, body bytes)."""
-    head = await reader.readuntil(b"\r\n\r\n")
+def _quantiles(values: list[float], qs: tuple[float, ...]) -> dict[str, float]:
+    values.sort()
+    out = {f"p{q:g}": percentile(values, q) * 1e3 for q in qs}
+    return out | {"max": values[-1] * 1e3 if values else float("nan")}
+
+
+def _response_end(buffer: bytearray) -> tuple[int, int, int] | None:
+    """(status, body bytes, bytes used) of the first whole HTTP/1.1 response in `buffer`."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = bytes(buffer[:end])
     status = int(head[9:12])
     length: int | None = None
     chunked = False
@@ -90,24 +98,128 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
             length = int(value)
         elif lowered == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
-    if chunked:
-        size = 0
-        while True:
-            chunk_size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(chunk_size + 2)
-            size += chunk_size
-            if chunk_size == 0:
-                return status, size
-    if length is None:
-        raise ValueError("response without Content-Length")
-    await reader.readexactly(length)
-    return status, length
+    start = end + 4
+    if not chunked:
+        if length is None:
+            raise ValueError("response without Content-Length")
+        return (status, length, start + length) if len(buffer) >= start + length else None
+    size, at = 0, start
+    while True:
+        line_end = buffer.find(b"\r\n", at)
+        if line_end < 0:
+            return None
+        chunk = int(bytes(buffer[at:line_end]).split(b";")[0], 16)
+        at = line_end + 2 + chunk + 2
+        if at > len(buffer):
+            return None
+        size += chunk
+        if chunk == 0:
+            return status, size, at
 
 
-def _quantiles(values: list[float], qs: tuple[float, ...]) -> dict[str, float]:
-    values.sort()
-    out = {f"p{q:g}": percentile(values, q) * 1e3 for q in qs}
-    return out | {"max": values[-1] * 1e3 if values else float("nan")}
+class _Run:
+    """One fixed-rate run: the timetable's requests handed to idle connections as they come due.
+
+    No task per request: the dispatcher writes to an idle connection, or queues the request
+    until a connection's answer frees it (a slow server makes requests wait, and that wait is
+    in their latency).
+    """
+
+    def __init__(self, request: bytes, warm_count: int, total: int) -> None:
+        self.request = request
+        self.warm_count = warm_count
+        self.total = total
+        self.idle: deque[_Client] = deque()
+        self.waiting: deque[tuple[int, float]] = deque()
+        self.latencies: list[float] = []
+        self.send_lags: list[float] = []
+        self.sizes: list[int] = []
+        self.errors: Counter[str] = Counter()
+        self.failed = 0  # measured requests that ended without an answer (a connection lost)
+        self.finished = 0
+        self.last_done = 0.0
+        self.all_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def offer(self, index: int, due: float) -> None:
+        if self.idle:
+            self.idle.pop().send(index, due)
+        else:
+            self.waiting.append((index, due))
+
+    def free(self, client: _Client) -> None:
+        if self.waiting:
+            client.send(*self.waiting.popleft())
+        else:
+            self.idle.append(client)
+
+    def answered(self, index: int, due: float, sent: float, status: int, size: int) -> None:
+        done = time.perf_counter()
+        if index >= self.warm_count:
+            if status != 200:
+                self.errors[f"status {status}"] += 1
+            self.latencies.append(done - due)
+            self.send_lags.append(sent - due)
+            self.sizes.append(size)
+            self.last_done = max(self.last_done, done)
+        self._count()
+
+    def lost(self, index: int, error: str) -> None:
+        if index >= self.warm_count:
+            self.errors[error] += 1
+            self.failed += 1
+        self._count()
+
+    def _count(self) -> None:
+        self.finished += 1
+        if self.finished == self.total and not self.all_done.done():
+            self.all_done.set_result(None)
+
+
+class _Client(asyncio.Protocol):
+    """One keep-alive connection: one request in flight at a time."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.current: tuple[int, float, float] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def send(self, index: int, due: float) -> None:
+        if self.transport is None or self.transport.is_closing():
+            self.run.lost(index, "connection closed")  # and this client stays out of the pool
+            return
+        self.current = (index, due, time.perf_counter())
+        self.transport.write(self.run.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        try:
+            found = _response_end(self.buffer)
+        except ValueError:
+            self._fail("ValueError")
+            return
+        if found is None or self.current is None:
+            return
+        status, size, used = found
+        del self.buffer[:used]
+        index, due, sent = self.current
+        self.current = None
+        self.run.answered(index, due, sent, status, size)
+        self.run.free(self)
+
+    def _fail(self, error: str) -> None:
+        if self.current is not None:
+            self.run.lost(self.current[0], error)
+            self.current = None
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(type(exc).__name__ if exc else "connection closed")
 
 
 async def fixed_rate(
@@ -117,7 +229,6 @@ async def fixed_rate(
     *,
     connections: int = 64,
     warmup: float = 1.0,
-    timeout: float = 10.0,
     drain: float = 3.0,
 ) -> FixedRateResult:
     """Offer `rate` GET requests per second to `url` for `seconds` (after `warmup`).
@@ -133,63 +244,19 @@ async def fixed_rate(
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: marketbrief-bench\r\n"
         "Accept: application/json\r\n\r\n"
     ).encode()
+    loop = asyncio.get_running_loop()
     # perf_counter, not loop.time(): uvloop's clock ticks in whole milliseconds.
     clock = time.perf_counter
     interval = 1.0 / rate
     warm_count = int(warmup * rate)
     total = warm_count + int(seconds * rate)
-    queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
-    latencies: list[float] = []
-    lags: list[float] = []
+    run = _Run(request, warm_count, total)
+    clients = [
+        (await loop.create_connection(lambda: _Client(run), host, port))[1]
+        for _ in range(connections)
+    ]
+    run.idle.extend(clients)
     dispatch_lags: list[float] = []
-    last_done = [0.0]
-    failed = [0]  # measured requests that ended in an exception, not an answer
-    errors: Counter[str] = Counter()
-    sizes: list[int] = []
-
-    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await asyncio.open_connection(host, port)
-
-    async def worker(
-        stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None,
-    ) -> None:
-        while True:
-            item = await queue.get()
-            if item is None:
-                break
-            index, due = item
-            measured = index >= warm_count
-            try:
-                if stream is None:
-                    stream = await connect()
-                reader, writer = stream
-                sent = clock()
-                writer.write(request)
-                async with asyncio.timeout(timeout):  # no task per request, unlike wait_for
-                    status, size = await _read_response(reader)
-                done = clock()
-                if not measured:
-                    continue
-                if status != 200:
-                    errors[f"status {status}"] += 1
-                latencies.append(done - due)
-                lags.append(sent - due)
-                last_done[0] = max(last_done[0], done)
-                sizes.append(size)
-            except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError) as error:
-                if measured:
-                    errors[type(error).__name__] += 1
-                    failed[0] += 1
-                if stream is not None:
-                    stream[1].close()
-                stream = None
-        if stream is not None:
-            stream[1].close()
-            with contextlib.suppress(OSError):
-                await stream[1].wait_closed()
-
-    streams = await asyncio.gather(*(connect() for _ in range(connections)))
-    workers = [asyncio.create_task(worker(s)) for s in streams]
     start = clock() + 0.05
     for index in range(total):
         due = start + index * interval
@@ -198,33 +265,32 @@ async def fixed_rate(
             await asyncio.sleep(delay)
         if index >= warm_count:
             dispatch_lags.append(clock() - due)
-        queue.put_nowait((index, due))
-    for _ in workers:
-        queue.put_nowait(None)
-    _done, late = await asyncio.wait(workers, timeout=drain)
-    for task in late:
-        task.cancel()
-    await asyncio.gather(*late, return_exceptions=True)
+        run.offer(index, due)
+    await asyncio.wait([run.all_done], timeout=drain)
+    for client in clients:
+        if client.transport is not None:
+            client.transport.close()
     measured = total - warm_count
-    answered = len(latencies)
-    unanswered = measured - answered - failed[0]
+    answered = len(run.latencies)
+    unanswered = measured - answered - run.failed
+    latencies = run.latencies
     if unanswered > 0:
-        errors["unanswered"] = unanswered
+        run.errors["unanswered"] = unanswered
         latencies.extend([float("inf")] * unanswered)
     # From the first measured request's scheduled time to the last answer: the rate the server
     # really sustained (below the offered rate when a backlog had to drain after the window).
-    measured_window = last_done[0] - (start + warm_count * interval)
+    measured_window = run.last_done - (start + warm_count * interval)
     return FixedRateResult(
         rate=rate,
         seconds=seconds,
         scheduled=measured,
         completed=answered,
-        errors=dict(errors),
+        errors=dict(run.errors),
         achieved_rate=answered / measured_window if measured_window > 0 else 0.0,
         latency_ms=_quantiles(latencies, (50, 90, 95, 99, 99.9)),
-        send_lag_ms=_quantiles(lags, (50, 99)),
+        send_lag_ms=_quantiles(run.send_lags, (50, 99)),
         dispatch_lag_ms=_quantiles(dispatch_lags, (50, 99)),
-        bytes_per_response=round(sum(sizes) / len(sizes)) if sizes else 0,
+        bytes_per_response=round(sum(run.sizes) / len(run.sizes)) if run.sizes else 0,
     )
 
 
