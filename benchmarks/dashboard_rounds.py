@@ -45,6 +45,7 @@ def run(
     outcome.seeds["dashboard"] = seed_sqlite(path, SeedPlan(config.dashboard_runs, end=today))
     dashboard = start(servers.marketbrief("dashboard", logs, database_url=f"sqlite:///{path}"))
     dashboard.wait_ready()
+    outcome.rss_start_mb["dashboard"] = worker_rss_mb(dashboard.pid)
     html = _get(dashboard.url + "/")
     assets = {
         href.decode(): _get(dashboard.url + href.decode()) for href in _STYLESHEETS.findall(html)

@@ -38,6 +38,8 @@ GENERATOR_LAG_MS = 2.0
 GENERATOR_LAG_INTERVALS = 10
 # It reached the rate it offered when this share of the requests was answered within the window.
 KEPT_RATE = 0.95
+# Answers still missing this long after the last scheduled send count as never answered.
+DRAIN_SECONDS = 3.0
 
 
 @dataclass(slots=True)
@@ -229,7 +231,7 @@ async def fixed_rate(
     *,
     connections: int = 64,
     warmup: float = 1.0,
-    drain: float = 3.0,
+    drain: float = DRAIN_SECONDS,
 ) -> FixedRateResult:
     """Offer `rate` GET requests per second to `url` for `seconds` (after `warmup`).
 

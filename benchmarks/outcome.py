@@ -43,6 +43,7 @@ class Outcome:
     static_page_bytes: int = 0
     # MB resident of the largest process of each marketbrief server at the end of its rounds.
     rss_mb: dict[str, float] = field(default_factory=dict)
+    rss_start_mb: dict[str, float] = field(default_factory=dict)  # the same, once ready
     dashboard_runs_in_window: int = 0
     report_dates: int = 0
     fsync_floor_us: float = 0.0

@@ -7,7 +7,7 @@ from statistics import median
 from benchmarks.config import FIXED_RATE
 from benchmarks.outcome import Outcome
 from benchmarks.report_figures import Emit, cost_us, fastest_ratios, round_ratios
-from benchmarks.report_targets import history_target
+from benchmarks.report_targets import RSS_LIMIT_MB, history_target
 
 SQLALCHEMY = "SQLAlchemy"
 
@@ -105,6 +105,20 @@ def _scaled_out(outcome: Outcome) -> list[str]:
     ]
 
 
+def _memory(outcome: Outcome) -> list[str]:
+    over = {k: mb for k, mb in outcome.rss_mb.items() if mb > RSS_LIMIT_MB}
+    if not over:
+        return []
+    worst = max(over, key=lambda k: over[k])
+    start = outcome.rss_start_mb.get(worst)
+    line = f"**Memory**: the {worst} server holds {over[worst]:,.0f} MB after its rounds"
+    if start:
+        line += f", of which {start:,.0f} MB were resident once it was ready, before any request"
+        if start >= 0.8 * over[worst]:
+            line += ": most of a worker's memory is what its imports and start-up take"
+    return [line + "."]
+
+
 def section(outcome: Outcome, emit: Emit) -> None:
     """What the numbers say about each missed target, from this run's own measurements."""
     lines = [
@@ -112,6 +126,7 @@ def section(outcome: Outcome, emit: Emit) -> None:
         *_history(outcome),
         *_completions(outcome),
         *_scaled_out(outcome),
+        *_memory(outcome),
     ]
     if not lines:
         return

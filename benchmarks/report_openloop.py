@@ -6,23 +6,25 @@ from statistics import median
 
 from benchmarks.config import FIXED_RATE
 from benchmarks.openloop import (
+    DRAIN_SECONDS,
     GENERATOR_LAG_INTERVALS,
     GENERATOR_LAG_MS,
     KEPT_RATE,
     FixedRateResult,
 )
 from benchmarks.outcome import Outcome
-from benchmarks.report_figures import Emit, rps_of, spread
+from benchmarks.report_figures import Emit, ms, rps_of, spread, times
 
 
-def _mid(runs: list[FixedRateResult], q: str) -> float:
-    return median(r.latency_ms[q] for r in runs)
+def _mid(runs: list[FixedRateResult], q: str) -> str:
+    return ms(median(r.latency_ms[q] for r in runs))
 
 
 def _times(runs: list[FixedRateResult], bare: list[FixedRateResult], q: str) -> str:
-    """The rounds' `q` latency as multiples of the bare app's in the same round."""
-    ratios = [r.latency_ms[q] / b.latency_ms[q] for r, b in zip(runs, bare, strict=False)]
-    return spread(ratios, 1, "×")
+    """The rounds' `q` latency as multiples of the bare app's in the same round (median)."""
+    return times(
+        median(r.latency_ms[q] / b.latency_ms[q] for r, b in zip(runs, bare, strict=False))
+    )
 
 
 def section(outcome: Outcome, emit: Emit) -> None:
@@ -39,7 +41,7 @@ def section(outcome: Outcome, emit: Emit) -> None:
     emit(
         f"Every condition is offered {c.fixed_fraction:.0%} of the closed-loop rate of the "
         f"faster bare ceiling of this run (`{outcome.fixed_bare}`, {spread(ceiling)} req/s), "
-        f"{c.fixed_reps} rounds of {c.fixed_seconds:g} s, interleaved; the bare app on that "
+        f"{c.fixed_reps} × {c.fixed_seconds:g} s rounds, interleaved; the bare app on that "
         "server gets the same rate from the same generator. Latency in ms from each request's "
         "scheduled send time; medians over rounds, p95 and p99 also as multiples of the bare "
         "app's in the same round. History is `GET /api/v1/jobs/history?limit=50` (about "
@@ -61,13 +63,13 @@ def section(outcome: Outcome, emit: Emit) -> None:
         others = [x for x in outcome.other_cpu.get(f"fixed:{key}", []) if x == x]
         noise = f"{median(others):.2f}" if others else "—"
         emit(
-            f"| {label} | {_mid(runs, 'p50'):.2f} | {_mid(runs, 'p95'):.2f} "
-            f"| {_times(runs, bare, 'p95')} | {_mid(runs, 'p99'):.2f} "
-            f"| {_times(runs, bare, 'p99')} | {_mid(runs, 'max'):.2f} "
+            f"| {label} | {_mid(runs, 'p50')} | {_mid(runs, 'p95')} "
+            f"| {_times(runs, bare, 'p95')} | {_mid(runs, 'p99')} "
+            f"| {_times(runs, bare, 'p99')} | {_mid(runs, 'max')} "
             f"| {median(r.achieved_rate for r in runs):,.0f} "
             f"| {sum(sum(r.errors.values()) for r in runs)} "
             f"| {median(r.dispatch_lag_ms['p99'] for r in runs):.2f} "
-            f"| {median(r.send_lag_ms['p99'] for r in runs):.2f} | {noise} |"
+            f"| {ms(median(r.send_lag_ms['p99'] for r in runs))} | {noise} |"
         )
     emit("")
     interval = 1e3 / outcome.fixed_rate
@@ -81,7 +83,9 @@ def section(outcome: Outcome, emit: Emit) -> None:
         f"larger, and the bare app answered at least {KEPT_RATE:.0%} of the offered rate; "
         "otherwise the target says the generator could not keep up instead of a number. "
         "*Answered req/s* counts answers from the first measured scheduled send to the last "
-        "answer: below the offered rate when the server fell behind."
+        "answer: below the offered rate when the server fell behind. Requests still unanswered "
+        f"{DRAIN_SECONDS:g} s after the last scheduled send are counted with an infinite "
+        "latency (∞), so a backlog is charged in full rather than left out."
     )
     emit("")
     for key, label in FIXED_RATE:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from statistics import median
 
 from benchmarks.config import FIXED_RATE
-from benchmarks.openloop import FixedRateResult
+from benchmarks.openloop import DRAIN_SECONDS, FixedRateResult
 from benchmarks.outcome import Outcome
-from benchmarks.report_figures import Emit, fastest_ratios, round_ratios, spread
+from benchmarks.report_figures import Emit, fastest_ratios, ms, round_ratios, spread, times
 
 RSS_LIMIT_MB = 150.0
 HISTORY_P95_TIMES, HISTORY_P99_TIMES = 3.0, 5.0
@@ -63,14 +63,18 @@ def history_target(outcome: Outcome, key: str, label: str) -> Target:
     p95 = [r.latency_ms["p95"] / b.latency_ms["p95"] for r, b in zip(runs, bare, strict=False)]
     p99 = [r.latency_ms["p99"] / b.latency_ms["p99"] for r, b in zip(runs, bare, strict=False)]
     measured = (
-        f"p95 {median(r.latency_ms['p95'] for r in runs):.2f} ms = {spread(p95, 1, '×')}; "
-        f"p99 {median(r.latency_ms['p99'] for r in runs):.2f} ms = {spread(p99, 1, '×')} "
-        f"(bare {median(b.latency_ms['p95'] for b in bare):.2f} / "
-        f"{median(b.latency_ms['p99'] for b in bare):.2f} ms); send lag p99 "
-        f"{median(r.send_lag_ms['p99'] for r in runs):.2f} ms"
+        f"p95 {ms(median(r.latency_ms['p95'] for r in runs))} ms = {times(median(p95))}; "
+        f"p99 {ms(median(r.latency_ms['p99'] for r in runs))} ms = {times(median(p99))} "
+        f"(bare {ms(median(b.latency_ms['p95'] for b in bare))} / "
+        f"{ms(median(b.latency_ms['p99'] for b in bare))} ms); send lag p99 "
+        f"{ms(median(r.send_lag_ms['p99'] for r in runs))} ms"
     )
     if not all(r.reached_rate for r in runs):
-        measured += f"; fell behind: {median(r.achieved_rate for r in runs):,.0f} req/s answered"
+        unanswered = median(r.errors.get("unanswered", 0) for r in runs)
+        measured += (
+            f"; fell behind: {median(r.achieved_rate for r in runs):,.0f} req/s answered, "
+            f"{unanswered:,.0f} requests unanswered {DRAIN_SECONDS:g} s after the last send"
+        )
     clean = all(r.ok for r in runs)
     if not clean:
         measured += " (with errors)"

@@ -156,6 +156,9 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
             )
         for server in started:
             server.wait_ready()
+        for key in MARKETBRIEF_SERVERS:
+            if key in by_key:
+                outcome.rss_start_mb[key] = worker_rss_mb(by_key[key].pid)
         # The ceiling serves the very bytes marketbrief serves for this report.
         status, body = servers.fetch(by_key["cached"].url + REPORT_PATH)
         if status != 200:
