@@ -436,3 +436,12 @@ def test_a_generator_that_fell_behind_gives_no_number() -> None:
     assert [t.met for t in history] == [None, None]
     assert all(t.unmeasured == "generator could not keep up" for t in history)
     assert "dispatch lag p99 25.0 ms" in history[0].measured
+
+
+def test_rounds_where_the_generator_fell_behind_are_left_out() -> None:
+    outcome = _outcome()
+    outcome.fixed["bare"] = [_fixed(2.0, 4.0, lag=25.0), _fixed(2.0, 4.0)]
+    outcome.fixed["history_sqlite"] = [_fixed(100.0, 200.0), _fixed(5.0, 12.0)]
+    history = next(t for t in targets(outcome) if t.name.startswith("history"))
+    assert history.met is True
+    assert "1 of 2 rounds" in history.measured
