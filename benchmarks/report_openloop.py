@@ -27,6 +27,16 @@ def _times(runs: list[FixedRateResult], bare: list[FixedRateResult], q: str) -> 
     )
 
 
+def _lag(runs: list[FixedRateResult]) -> str:
+    """Median send lag p99 over the rounds that sent anything answered."""
+    lags = [
+        r.send_lag_ms["p99"]
+        for r in runs
+        if r.send_lag_ms.get("p99", 0) == r.send_lag_ms.get("p99")
+    ]
+    return ms(median(lags)) if lags else "—"
+
+
 def section(outcome: Outcome, emit: Emit) -> None:
     c = outcome.config
     emit(f"## At a fixed offered rate (open loop): {outcome.fixed_rate:,.0f} requests/s")
@@ -69,7 +79,7 @@ def section(outcome: Outcome, emit: Emit) -> None:
             f"| {median(r.achieved_rate for r in runs):,.0f} "
             f"| {sum(sum(r.errors.values()) for r in runs)} "
             f"| {median(r.dispatch_lag_ms['p99'] for r in runs):.2f} "
-            f"| {ms(median(r.send_lag_ms['p99'] for r in runs))} | {noise} |"
+            f"| {_lag(runs)} | {noise} |"
         )
     emit("")
     interval = 1e3 / outcome.fixed_rate
