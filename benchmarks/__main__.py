@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     written = report.write(outcome, out)
     log(f"wrote {written}")
     for target in targets(outcome):
-        verdict = {True: "met", False: "NOT met", None: "not measured"}[target.met]
+        verdict = {True: "met", False: "NOT met", None: target.unmeasured}[target.met]
         log(f"  {verdict:>12}: {target.name} — {target.measured}")
     for name, error in outcome.failures.items():
         log(f"FAILED phase {name}: {error}")

@@ -2,9 +2,10 @@
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium. Each load is a fresh
 page in one browser context; the time is the Navigation Timing `domContentLoadedEventEnd` of
-that navigation (from its start), with time to first byte beside it. Run it as its own process
-pinned to the load core (Chromium's processes inherit the pinning):
-`taskset -c 1 python -m benchmarks.browser URL --loads 10`; it prints JSON.
+that navigation (from its start), with time to first byte beside it. Several pages are loaded
+in turn (A B A B ...), so a page and its reference meet the same noise. Run it as its own
+process pinned to the load core (Chromium's processes inherit the pinning):
+`taskset -c 1 python -m benchmarks.browser URL [URL ...] --loads 10`; it prints a JSON list.
 """
 
 from __future__ import annotations
@@ -82,57 +83,64 @@ def missing() -> str | None:
     return None
 
 
-def measure(url: str, loads: int) -> DashboardResult:
-    """Load `url` `loads` times, each in a new page, and read its navigation timing."""
+def measure(urls: list[str], loads: int) -> list[DashboardResult]:
+    """Load each of `urls` `loads` times, alternating, each in a new page; read its timing."""
     from playwright.sync_api import sync_playwright
 
-    result = DashboardResult(loads=loads)
+    results = [DashboardResult(loads=loads) for _ in urls]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            result.chromium = browser.version
             context = browser.new_context()
             for _ in range(loads):
-                page = context.new_page()
-                response = page.goto(url, wait_until="load", timeout=60_000)
-                if response is None or response.status != 200:
-                    status = None if response is None else response.status
-                    raise RuntimeError(f"the dashboard answered {status}")
-                timing = page.evaluate(_TIMING)
-                result.dcl_ms.append(round(float(timing["dcl"]), 2))
-                result.ttfb_ms.append(round(float(timing["ttfb"]), 2))
-                result.load_ms.append(round(float(timing["load"]), 2))
-                result.html_bytes = len(page.content().encode())
-                result.rows = page.locator("table tr").count()
-                page.close()
+                for url, result in zip(urls, results, strict=True):
+                    result.chromium = browser.version
+                    _load(context, url, result)
             context.close()
         finally:
             browser.close()
-    return result
+    return results
 
 
-def run_measure(url: str, loads: int) -> DashboardResult:
+def _load(context: Any, url: str, result: DashboardResult) -> None:
+    page = context.new_page()
+    response = page.goto(url, wait_until="load", timeout=60_000)
+    if response is None or response.status != 200:
+        status = None if response is None else response.status
+        raise RuntimeError(f"{url} answered {status}")
+    timing = page.evaluate(_TIMING)
+    result.dcl_ms.append(round(float(timing["dcl"]), 2))
+    result.ttfb_ms.append(round(float(timing["ttfb"]), 2))
+    result.load_ms.append(round(float(timing["load"]), 2))
+    result.html_bytes = len(page.content().encode())
+    result.rows = page.locator("table tr").count()
+    page.close()
+
+
+def run_measure(urls: list[str], loads: int) -> list[DashboardResult]:
     """`measure` in its own process pinned to the load core."""
     done = subprocess.run(
-        pinned(LOAD_CORE, [sys.executable, "-m", "benchmarks.browser", url, "--loads", str(loads)]),
+        pinned(
+            LOAD_CORE, [sys.executable, "-m", "benchmarks.browser", *urls, "--loads", str(loads)]
+        ),
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=60 + 30 * loads * len(urls),
         check=False,
         cwd=ROOT,
     )
     if done.returncode != 0:
         raise RuntimeError(f"browser benchmark failed: {done.stderr[-2000:]}")
-    return DashboardResult(**json.loads(done.stdout))
+    return [DashboardResult(**raw) for raw in json.loads(done.stdout)]
 
 
 def main(argv: list[str] | None = None) -> None:
     """CLI: prints one JSON object."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.browser")
-    parser.add_argument("url")
+    parser.add_argument("urls", nargs="+", help="pages loaded in turn, one each per round")
     parser.add_argument("--loads", type=int, default=10)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.url, args.loads).as_dict()))
+    print(json.dumps([r.as_dict() for r in measure(args.urls, args.loads)]))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from benchmarks.browser import DashboardResult
 from benchmarks.completions import CompletionsResult
+from benchmarks.completions_profile import CompletionProfile
 from benchmarks.config import Config
-from benchmarks.load import FixedRateResult, WrkResult
+from benchmarks.load import WrkResult
+from benchmarks.openloop import FixedRateResult
 from benchmarks.profiling import InProcess, ProfileSummary
 from benchmarks.seed_history import SeedInfo
 
@@ -26,10 +28,22 @@ class Outcome:
     throughput: dict[str, list[WrkResult]] = field(default_factory=dict)
     response_bytes: dict[str, int] = field(default_factory=dict)
     store_reads_per_request: dict[str, float] = field(default_factory=dict)
+    # The open loop's offered rate (a share of the bare ceiling's closed-loop rate), the key of
+    # the ceiling it was taken from, and every fixed-rate round by condition ("bare" included).
+    fixed_rate: float = 0.0
+    fixed_bare: str = ""
     fixed: dict[str, list[FixedRateResult]] = field(default_factory=dict)
-    relaxed: dict[str, FixedRateResult] = field(default_factory=dict)
+    # "sqlite", "postgresql" (SQLStore.finish_run) and "sqlite_raw" (the same driver calls
+    # replayed through plain sqlite3: the raw limit), round by round.
     completions: dict[str, list[CompletionsResult]] = field(default_factory=dict)
+    completion_profile: CompletionProfile | None = None
     dashboard: DashboardResult | None = None
+    # The dashboard's own HTML and stylesheet, saved and served as files by the same server.
+    static_page: DashboardResult | None = None
+    static_page_bytes: int = 0
+    # MB resident of the largest process of each marketbrief server at the end of its rounds.
+    rss_mb: dict[str, float] = field(default_factory=dict)
+    rss_start_mb: dict[str, float] = field(default_factory=dict)  # the same, once ready
     dashboard_runs_in_window: int = 0
     report_dates: int = 0
     fsync_floor_us: float = 0.0

@@ -9,8 +9,10 @@ from benchmarks import (
     report_completions,
     report_dashboard,
     report_housekeeping,
+    report_memory,
     report_method,
     report_misses,
+    report_openloop,
     report_profile,
     report_requests,
     report_servers,
@@ -53,9 +55,10 @@ def render(outcome: Outcome) -> str:
     report_method.machine(outcome, add)
     report_requests.closed_loop(outcome, add)
     report_servers.section(outcome, add)
-    report_requests.fixed_rate(outcome, add)
+    report_openloop.section(outcome, add)
     report_completions.section(outcome, add)
     report_dashboard.section(outcome, add)
+    report_memory.section(outcome, add)
     report_profile.section(outcome, add)
     report_housekeeping.section(outcome, add)
     return "\n".join(out).rstrip() + "\n"

@@ -1,9 +1,17 @@
-"""The "Dashboard" section: DOMContentLoaded, time to first byte and load in headless Chromium."""
+"""The "Dashboard" section: DOMContentLoaded in Chromium beside a static copy of the page."""
 
 from __future__ import annotations
 
+from benchmarks.browser import DashboardResult
 from benchmarks.outcome import Outcome
 from benchmarks.report_figures import Emit, spread
+
+
+def _rows(label: str, r: DashboardResult, emit: Emit) -> None:
+    emit(f"| {label}: DOMContentLoaded | {spread(r.warm_dcl_ms, 1)} | {r.dcl_ms[0]:.1f} |")
+    ttfb = spread(r.ttfb_ms[1:] or r.ttfb_ms, 1)
+    emit(f"| {label}: time to first byte | {ttfb} | {r.ttfb_ms[0]:.1f} |")
+    emit(f"| {label}: load event | {spread(r.load_ms[1:] or r.load_ms, 1)} | {r.load_ms[0]:.1f} |")
 
 
 def section(outcome: Outcome, emit: Emit) -> None:
@@ -15,17 +23,18 @@ def section(outcome: Outcome, emit: Emit) -> None:
         emit("")
         return
     emit(
-        f"Headless Debian Chromium {dash.chromium} via Playwright, {dash.loads} loads, each in a "
-        "new page; the first (cold) load is left out of the median. The store holds "
+        f"Headless Debian Chromium {dash.chromium} via Playwright, {dash.loads} loads of each "
+        "page, alternating with a static copy of the dashboard (its own HTML bytes, "
+        f"{outcome.static_page_bytes:,} bytes, and its stylesheet, saved from the server and "
+        "served as files by `benchmarks/static_page.py` on the same server stack), each load "
+        "in a new page; the first (cold) load is left out of the medians. The store holds "
         f"{outcome.config.dashboard_runs:,} runs, {outcome.dashboard_runs_in_window:,} of them in "
-        f"the last 14 days (the schedule grid's window); the page is {dash.html_bytes:,} bytes "
-        f"with {dash.rows} table rows."
+        f"the last 14 days (the schedule grid's window); the page has {dash.rows} table rows."
     )
     emit("")
     emit("| | median (min–max), ms | first load, ms |")
     emit("|---|---|---|")
-    emit(f"| DOMContentLoaded | {spread(dash.warm_dcl_ms, 1)} | {dash.dcl_ms[0]:.1f} |")
-    ttfb = spread(dash.ttfb_ms[1:] or dash.ttfb_ms, 1)
-    emit(f"| time to first byte | {ttfb} | {dash.ttfb_ms[0]:.1f} |")
-    emit(f"| load event | {spread(dash.load_ms[1:] or dash.load_ms, 1)} | {dash.load_ms[0]:.1f} |")
+    _rows("dashboard", dash, emit)
+    if outcome.static_page is not None:
+        _rows("static copy", outcome.static_page, emit)
     emit("")

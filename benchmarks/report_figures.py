@@ -21,6 +21,16 @@ def spread(values: Sequence[float], digits: int = 0, unit: str = "") -> str:
     return f"{mid} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
+def ms(value: float, digits: int = 2) -> str:
+    """A latency in ms; "∞" for requests never answered (the open loop counts them so)."""
+    return "∞" if value == float("inf") else f"{value:,.{digits}f}"
+
+
+def times(value: float) -> str:
+    """A multiple, "∞×" when the numerator was never answered."""
+    return "∞×" if value == float("inf") else f"{value:.1f}×"
+
+
 def round_ratios(outcome: Outcome, key: str, over: str) -> list[float]:
     """rps(key) / rps(over), round by round (each pair measured seconds apart)."""
     a = outcome.throughput.get(key, [])

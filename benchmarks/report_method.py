@@ -34,12 +34,16 @@ def method(outcome: Outcome, emit: Emit) -> None:
         "round), then the median over rounds is reported with its min–max."
     )
     emit(
-        f"- Open loop: {c.fixed_rate:,.0f} requests/s offered for {c.fixed_seconds:g} s (after "
-        f"1 s not recorded), {c.fixed_reps} rounds alternating the two modes, by one asyncio "
-        "process over 64 keep-alive connections. Requests follow a fixed timetable and each "
-        "latency is measured from its *scheduled* send time, so a stalled server is charged "
-        "for every request that waited (no coordinated omission). "
-        "The generator's own lateness (send lag) is reported beside it."
+        f"- Open loop: every condition offered {c.fixed_fraction:.0%} of the faster bare "
+        f"ceiling's closed-loop rate of this run ({outcome.fixed_rate:,.0f} requests/s) for "
+        f"{c.fixed_seconds:g} s (after 1 s not recorded), {c.fixed_reps} rounds, interleaved, "
+        "the bare app on that server included, by one asyncio process (uvloop) over 64 "
+        "keep-alive connections (`benchmarks/openloop.py`), each condition at one URL (the "
+        "cached report for one date, history as in the closed loop). Requests follow a fixed "
+        "timetable "
+        "and each latency is measured from its *scheduled* send time, so a stalled server is "
+        "charged for every request that waited (no coordinated omission). The generator's own "
+        "lateness is reported beside it, and a round where it fell behind gives no number."
     )
     emit(
         f"- Stores: the read benchmarks use one SQLite file seeded with "
@@ -60,7 +64,14 @@ def method(outcome: Outcome, emit: Emit) -> None:
         "- Run completions: `SQLStore.finish_run(completion)` back to back in one process "
         "pinned to core 0; each completion is a never-claimed run with a 20 KB report and six "
         "predictions, i.e. one transaction inserting the run row, the snapshot and the "
-        "predictions and moving the latest pointer (SQLite: WAL, `synchronous=FULL`)."
+        "predictions and moving the latest pointer (SQLite: WAL, `synchronous=FULL`). Each "
+        "round then replays the same driver calls through plain `sqlite3` "
+        "(`benchmarks/completions_raw.py`), the raw limit, on a fresh file of its own."
+    )
+    emit(
+        "- Dashboard: headless Chromium loads `/` and a static copy of the same HTML served "
+        "as a file by the same server stack, in turn; memory is each marketbrief server's "
+        "`VmRSS` at the end of its rounds."
     )
     emit("")
 

@@ -1,10 +1,10 @@
-"""The HTTP sections: requests per second side by side (closed loop), history at a fixed rate."""
+"""The closed-loop HTTP section: requests per second side by side, and their ratios."""
 
 from __future__ import annotations
 
 from statistics import median
 
-from benchmarks.config import FIXED_RATE, THROUGHPUT
+from benchmarks.config import THROUGHPUT
 from benchmarks.outcome import Outcome
 from benchmarks.report_figures import Emit, round_ratios, rps_of, spread
 
@@ -79,80 +79,4 @@ def closed_loop(outcome: Outcome, emit: Emit) -> None:
         emit(f"| {rep + 1} | " + " | ".join(cells) + " |")
     emit("")
     emit("</details>")
-    emit("")
-
-
-def fixed_rate(outcome: Outcome, emit: Emit) -> None:
-    c = outcome.config
-    emit(f"## Job history at a fixed {c.fixed_rate:,.0f} requests/s, {c.history_runs:,} runs")
-    emit("")
-    emit(
-        "`GET /api/v1/jobs/history?limit=50` (50 runs, about "
-        f"{outcome.response_bytes.get('history_sqlite', 0):,} bytes of JSON). Latency in ms "
-        "from the scheduled send time."
-    )
-    emit("")
-    emit(
-        "| mode | round | p50 | p90 | p95 | p99 | p99.9 | max | achieved req/s | errors | "
-        "send lag p99 | other CPU, cores |"
-    )
-    emit("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for key, label in FIXED_RATE:
-        runs = outcome.fixed.get(key)
-        if not runs:
-            emit(f"| {label} | skipped: {outcome.skipped.get(key, 'not run')} |" + " |" * 10)
-            continue
-        others = outcome.other_cpu.get(f"fixed:{key}", [])
-        for rep, r in enumerate(runs, start=1):
-            lat = r.latency_ms
-            errors = sum(r.errors.values())
-            noise = f"{others[rep - 1]:.2f}" if rep <= len(others) else "—"
-            emit(
-                f"| {label} | {rep} | {lat['p50']:.2f} | {lat['p90']:.2f} | {lat['p95']:.2f} "
-                f"| {lat['p99']:.2f} | {lat['p99.9']:.2f} | {lat['max']:.2f} "
-                f"| {r.achieved_rate:,.0f} | {errors} | {r.send_lag_ms['p99']:.2f} | {noise} |"
-            )
-        p95 = [r.latency_ms["p95"] for r in runs]
-        p99 = [r.latency_ms["p99"] for r in runs]
-        emit(
-            f"| **{label}** | median | {median(r.latency_ms['p50'] for r in runs):.2f} | "
-            f"| **{median(p95):.2f}** | {median(p99):.2f} | | | | | | |"
-        )
-    emit("")
-    if outcome.relaxed:
-        emit(
-            f"The same endpoint offered {c.relaxed_fraction:.0%} of its closed-loop maximum "
-            f"instead ({c.relaxed_seconds:g} s, one run each), i.e. not overloaded:"
-        )
-        emit("")
-        emit("| mode | offered req/s | p50 | p90 | p95 | p99 | max | errors |")
-        emit("|---|---|---|---|---|---|---|---|")
-        for key, label in FIXED_RATE:
-            relaxed = outcome.relaxed.get(key)
-            if relaxed is None:
-                continue
-            lat = relaxed.latency_ms
-            emit(
-                f"| {label} | {relaxed.rate:,.0f} | {lat['p50']:.2f} | {lat['p90']:.2f} "
-                f"| {lat['p95']:.2f} | {lat['p99']:.2f} | {lat['max']:.2f} "
-                f"| {sum(relaxed.errors.values())} |"
-            )
-        emit("")
-    emit(
-        "Achieved req/s counts answers from the first measured scheduled send to the last "
-        "answer: below the offered rate when the server fell behind and a backlog drained "
-        "after the window. Send lag is how late the generator itself sent (included in the "
-        "latencies)."
-    )
-    emit("")
-    for key, label in FIXED_RATE:
-        rps = rps_of(outcome, key)
-        if rps:
-            cost = 1e6 / median(rps)
-            emit(
-                f"- {label}: the closed-loop maximum of the same endpoint is {spread(rps)} "
-                f"req/s, i.e. one request costs the server about {cost:,.0f} µs of its one "
-                f"core; {c.fixed_rate:,.0f} req/s is {c.fixed_rate / median(rps) * 100:.0f} % "
-                f"of that maximum and leaves {1e6 / c.fixed_rate:,.0f} µs per request."
-            )
     emit("")

@@ -57,6 +57,13 @@ def fastest_ceiling(body_file: Path, logs: Path) -> HttpServer:
     return _server("ceiling_fastest", command, {"BENCH_BODY_FILE": str(body_file)}, port, logs)
 
 
+def static_page(directory: Path, logs: Path) -> HttpServer:
+    """The files saved under `directory` (benchmarks/static_page.py), on the shipped server."""
+    port = free_port()
+    command = _uvicorn("benchmarks.static_page:create_app", port)
+    return _server("static_page", command, {"BENCH_STATIC_DIR": str(directory)}, port, logs)
+
+
 def baseline(database_url: str, logs: Path) -> HttpServer:
     """The FastAPI endpoint written the common way over the same store."""
     port = free_port()

@@ -10,12 +10,19 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from harness.process import HttpServer
 
-from benchmarks import browser, candidates, completions, load, profiling, servers
+from benchmarks import (
+    candidates,
+    completion_rounds,
+    dashboard_rounds,
+    load,
+    openloop_rounds,
+    profiling,
+    servers,
+)
 from benchmarks.backends import (
     REDIS_HOST,
     REDIS_PORT,
@@ -24,16 +31,16 @@ from benchmarks.backends import (
     postgres_answers,
     redis_answers,
 )
-from benchmarks.config import FIXED_RATE, HISTORY_PATH, REPORT_PATH, THROUGHPUT, Config
+from benchmarks.config import HISTORY_PATH, MARKETBRIEF_SERVERS, REPORT_PATH, THROUGHPUT, Config
 from benchmarks.machine import machine_facts, server_versions
+from benchmarks.memory import worker_rss_mb
 from benchmarks.meter import Meter
 from benchmarks.outcome import Outcome
 from benchmarks.payloads import REPORT_DAY
 from benchmarks.progress import log, phase
 from benchmarks.seed_history import SeedPlan
 from benchmarks.seed_postgres import seed_postgres
-from benchmarks.seed_sqlite import cached_sqlite, seed_sqlite
-from marketbrief.calendar import business_date, utc_now
+from benchmarks.seed_sqlite import cached_sqlite
 
 
 def _metric(text: str, name: str) -> float:
@@ -149,6 +156,9 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
             )
         for server in started:
             server.wait_ready()
+        for key in MARKETBRIEF_SERVERS:
+            if key in by_key:
+                outcome.rss_start_mb[key] = worker_rss_mb(by_key[key].pid)
         # The ceiling serves the very bytes marketbrief serves for this report.
         status, body = servers.fetch(by_key["cached"].url + REPORT_PATH)
         if status != 200:
@@ -207,29 +217,9 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
             if served1 > served0:
                 outcome.store_reads_per_request[key] = (reads1 - reads0) / (served1 - served0)
 
-    with phase(outcome, "history at a fixed rate (open loop)", optional=True):
-        for rep in range(config.fixed_reps):
-            for key, _label in FIXED_RATE:
-                if key not in urls:
-                    continue
-                with Meter(by_key[key].pid) as meter:
-                    fixed = load.run_fixed_rate(urls[key], config.fixed_rate, config.fixed_seconds)
-                outcome.fixed.setdefault(key, []).append(fixed)
-                outcome.other_cpu.setdefault(f"fixed:{key}", []).append(meter.other_cores)
-                log(
-                    f"  round {rep + 1} {key}: p95 {fixed.latency_ms['p95']:.2f} ms, "
-                    f"errors {fixed.errors or 0}"
-                )
-        for key, _label in FIXED_RATE:
-            closed = [r.requests_per_second for r in outcome.throughput.get(key, [])]
-            if key not in urls or not closed:
-                continue
-            rate = max(10.0, round(median(closed) * config.relaxed_fraction / 10) * 10)
-            if rate >= config.fixed_rate:
-                continue  # the fixed rate is already well within what the endpoint serves
-            relaxed = load.run_fixed_rate(urls[key], rate, config.relaxed_seconds)
-            outcome.relaxed[key] = relaxed
-            log(f"  {key} at {rate:,.0f} req/s: p95 {relaxed.latency_ms['p95']:.2f} ms")
+    with phase(outcome, "fixed offered rate (open loop)", optional=True):
+        fixed_targets = {key: (urls[key], by_key[key].pid) for key in urls}
+        openloop_rounds.run(config, outcome, fixed_targets)
 
     with phase(outcome, "profiles (py-spy)", optional=True):
         if profiling.py_spy() is None:
@@ -246,6 +236,9 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
                 if raw.exists():
                     outcome.profiles[key] = profiling.summarize(label, raw.read_text())
 
+    for key in MARKETBRIEF_SERVERS:
+        if key in by_key:
+            outcome.rss_mb[key] = worker_rss_mb(by_key[key].pid)
     for server in list(started):
         server.stop()
     started.clear()
@@ -255,38 +248,16 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
             config.throughput_seconds, min(config.reps, 3), work / "candidates", "ceiling"
         )
 
-    with phase(outcome, "run completions (in-process finish_run loop)", optional=True):
-        targets = {"sqlite": f"sqlite:///{work / 'completions.db'}"}
+    with phase(outcome, "run completions (finish_run beside raw sqlite3)", optional=True):
+        write_url = None
         if pg_ok:
             write_schema = PgSchema.create("write")
             cleanups.append(write_schema.drop)
-            targets["postgresql"] = write_schema.url
-        else:
-            outcome.skipped["completions on PostgreSQL"] = "PostgreSQL does not answer"
-        outcome.fsync_floor_us = completions.fsync_floor(work)
-        for rep in range(config.reps):
-            for key, url in targets.items():
-                done = completions.run_measure(url, config.completion_seconds)
-                outcome.completions.setdefault(key, []).append(done)
-                log(f"  round {rep + 1} {key}: {done.per_second:,.0f} completions/s")
+            write_url = write_schema.url
+        completion_rounds.run(config, outcome, work, write_url)
 
-    with phase(outcome, "dashboard in Chromium", optional=True):
-        absent = browser.missing()
-        if absent:
-            outcome.skipped["dashboard"] = absent
-        else:
-            today = business_date(utc_now())
-            dashboard_plan = SeedPlan(config.dashboard_runs, end=today)
-            outcome.seeds["dashboard"] = seed_sqlite(work / "dashboard.db", dashboard_plan)
-            dashboard_url = f"sqlite:///{work / 'dashboard.db'}"
-            server = start(servers.marketbrief("dashboard", logs, database_url=dashboard_url))
-            server.wait_ready()
-            status, _ = servers.fetch(server.url + "/")
-            if status != 200:
-                raise RuntimeError(f"the dashboard answered {status}")
-            outcome.dashboard = browser.run_measure(server.url + "/", config.dashboard_loads)
-            outcome.dashboard_runs_in_window = _runs_in_last_days(work / "dashboard.db", today)
-            server.stop()
+    with phase(outcome, "dashboard in Chromium beside its static copy", optional=True):
+        dashboard_rounds.run(config, outcome, work, logs, start)
 
     with phase(outcome, "in-process timings", optional=True):
         outcome.in_process = profiling.in_process(
@@ -308,17 +279,3 @@ def _report_dates(sqlite_url: str) -> list[str]:
     if not dates or dates[0] != REPORT_DAY.isoformat():
         raise RuntimeError(f"the seeded store has no pre-market report for {REPORT_DAY}")
     return dates
-
-
-def _runs_in_last_days(path: Path, today: Any, days: int = 14) -> int:
-    from datetime import timedelta
-
-    connection = sqlite3.connect(path)
-    try:
-        row = connection.execute(
-            "SELECT count(*) FROM job_executions WHERE scheduled_date >= ?",
-            ((today - timedelta(days=days)).isoformat(),),
-        ).fetchone()
-        return int(row[0])
-    finally:
-        connection.close()
