@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import median
 
@@ -22,12 +21,14 @@ import httpx
 from harness.process import HttpServer
 from harness.store import migrate
 
-from benchmarks import servers
+from benchmarks import payloads, servers
 from benchmarks.backends import REDIS_HOST, REDIS_PORT, PgSchema, drop_redis_prefix
+from marketbrief.config import Settings
+from marketbrief.results import Results
 
 PROCESSES = 3
 PUBLISHES = 8
-DAY = date(2026, 11, 24)
+DAY = payloads.REPORT_DAY
 PATH = f"/api/v1/reports/pre-market?date={DAY.isoformat()}"
 GIVE_UP_SECONDS = 30.0
 
@@ -78,26 +79,22 @@ async def _until_all_serve(urls: list[str], run_id: str, published: float) -> fl
         return max(await asyncio.gather(*(one(url) for url in urls)))
 
 
-async def _publish_and_time(database_url: str, prefix: str, urls: list[str]) -> list[float]:
-    from marketbrief.config import Settings
-    from marketbrief.results import Results
-    from tests.support.factories import standalone_completion  # the suites' own completions
-
+async def _publish_and_time(
+    database_url: str, prefix: str, urls: list[str], outbox: Path
+) -> list[float]:
     settings = Settings(
         database_url=database_url,
         cache_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
         cache_prefix=prefix,
-        outbox_dir=Path(f"/tmp/mbbench-near-outbox-{uuid.uuid4().hex[:8]}"),
+        outbox_dir=outbox,
     )
     results = Results.open(settings)
     loop = asyncio.get_running_loop()
-    start = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     staleness: list[float] = []
     try:
         for n in range(PUBLISHES + 1):
-            completion = standalone_completion(
-                started_at=start + timedelta(minutes=n), marker=f"near-{n}", day=DAY
-            )
+            # Every third completion of the cycle is the pre-market report; versions grow with n.
+            completion = payloads.completion(3 * n, payloads.report_payload("pre-market", DAY))
             outcome = await results.publish(completion)
             if not outcome.published:
                 raise RuntimeError(f"publish {n} was not published: {outcome}")
@@ -132,7 +129,9 @@ def measure(logs: Path) -> NearResult:
             server.wait_ready()
         urls = [server.url + PATH for server in started]
         result = NearResult(PROCESSES)
-        result.staleness_s = asyncio.run(_publish_and_time(schema.url, prefix, urls))
+        result.staleness_s = asyncio.run(
+            _publish_and_time(schema.url, prefix, urls, logs / "outbox-near-publisher")
+        )
         for server in started:
             _, text = servers.fetch(server.url + "/metrics")
             body = text.decode()

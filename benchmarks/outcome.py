@@ -10,6 +10,7 @@ from benchmarks.completions import CompletionsResult
 from benchmarks.completions_profile import CompletionProfile
 from benchmarks.config import Config
 from benchmarks.load import WrkResult
+from benchmarks.near import NearResult
 from benchmarks.openloop import FixedRateResult
 from benchmarks.profiling import InProcess, ProfileSummary
 from benchmarks.seed_history import SeedInfo
@@ -43,6 +44,7 @@ class Outcome:
     static_page_bytes: int = 0
     # MB resident of the largest process of each marketbrief server at the end of its rounds.
     rss_mb: dict[str, float] = field(default_factory=dict)
+    near: NearResult | None = None  # the near cache: hit ratio and staleness (benchmarks/near.py)
     rss_start_mb: dict[str, float] = field(default_factory=dict)  # the same, once ready
     dashboard_runs_in_window: int = 0
     report_dates: int = 0

@@ -12,6 +12,7 @@ from benchmarks import (
     report_memory,
     report_method,
     report_misses,
+    report_near,
     report_openloop,
     report_profile,
     report_requests,
@@ -59,6 +60,7 @@ def render(outcome: Outcome) -> str:
     report_completions.section(outcome, add)
     report_dashboard.section(outcome, add)
     report_memory.section(outcome, add)
+    report_near.section(outcome, add)
     report_profile.section(outcome, add)
     report_housekeeping.section(outcome, add)
     return "\n".join(out).rstrip() + "\n"

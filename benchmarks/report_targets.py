@@ -162,7 +162,21 @@ def targets(outcome: Outcome) -> list[Target]:
     )
     found.append(_dashboard_target(outcome))
     found.append(_memory_target(outcome))
+    found.append(_near_target(outcome))
     return found
+
+
+def _near_target(outcome: Outcome) -> Target:
+    name = "near cache: every process serves a new publish within about a second"
+    near = outcome.near
+    if near is None or not near.staleness_s:
+        return Target(name, "—", None)
+    ratios = ", ".join(f"{r * 100:.0f} %" for r in near.hit_ratio)
+    measured = (
+        f"worst {near.worst_s * 1000:,.0f} ms over {len(near.staleness_s)} publishes to "
+        f"{near.processes} processes (median {near.median_s * 1000:,.0f} ms); hit ratio {ratios}"
+    )
+    return Target(name, measured, near.worst_s <= 1.0)
 
 
 def section(outcome: Outcome, emit: Emit) -> None:

@@ -19,6 +19,7 @@ from benchmarks import (
     completion_rounds,
     dashboard_rounds,
     load,
+    near,
     openloop_rounds,
     profiling,
     servers,
@@ -216,6 +217,10 @@ def _run(config: Config, outcome: Outcome, work: Path, cleanups: list[Callable[[
             reads1, served1 = _report_counters(by_key[key])
             if served1 > served0:
                 outcome.store_reads_per_request[key] = (reads1 - reads0) / (served1 - served0)
+
+    with phase(outcome, "near cache: hit ratio and staleness across processes", optional=True):
+        if scaled:
+            outcome.near = near.measure(logs)
 
     with phase(outcome, "fixed offered rate (open loop)", optional=True):
         fixed_targets = {key: (urls[key], by_key[key].pid) for key in urls}

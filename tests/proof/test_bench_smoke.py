@@ -33,6 +33,7 @@ from benchmarks.ceiling import make_app as ceiling_app
 from benchmarks.completions import CompletionsResult
 from benchmarks.config import HISTORY_PATH, Config
 from benchmarks.load import WrkResult
+from benchmarks.near import NearResult
 from benchmarks.openloop import FixedRateResult
 from benchmarks.outcome import Outcome
 from benchmarks.payloads import REPORT_DAY, SYMBOLS, report_payload
@@ -400,6 +401,7 @@ def _outcome() -> Outcome:
     outcome.static_page = DashboardResult(loads=3, dcl_ms=[30.0, 20.0, 10.0], ttfb_ms=[1, 1, 1])
     outcome.static_page.load_ms = [1.0, 2.0, 3.0]
     outcome.rss_mb = {"cached": 90.0, "dashboard": 160.0}
+    outcome.near = NearResult(3, staleness_s=[0.4, 0.9, 0.7], hit_ratio=[0.98, 0.97, 0.99])
     outcome.profiles["cached"] = profiling.summarize("cached report", PY_SPY_RAW)
     return outcome
 
@@ -418,6 +420,7 @@ def test_the_report_states_every_target(tmp_path: Path) -> None:
         "run completions on SQLite (synchronous=FULL)": True,  # 600 / 900
         "dashboard `/` with 5,000 runs": True,  # 75 / 15 = 5x
         "RSS per worker after the benchmark": False,  # 160 MB
+        "near cache": True,  # worst 900 ms
     }
     written = report.write(outcome, tmp_path / "performance.md").read_text()
     assert "## Targets" in written
@@ -426,6 +429,7 @@ def test_the_report_states_every_target(tmp_path: Path) -> None:
     assert "### Reading the misses" in written
     assert "## At a fixed offered rate (open loop): 2,250 requests/s" in written
     assert "## Memory per worker" in written
+    assert "| 3 | 700 ms | 900 ms | 1,000 ms | 98.0 %, 97.0 %, 99.0 % |" in written
     assert "python -m benchmarks --quick" in written
 
 
