@@ -15,8 +15,8 @@ import bisect
 import re
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from marketbrief.calendar import xnys
@@ -262,6 +262,13 @@ def iso_instant(value: datetime | None) -> str | None:
     """The one text form of an instant: UTC, ISO-8601, with a Z."""
     if value is None:
         return None
+    # Equal instants in other zones hash alike: the zone is part of the key.
+    return _iso(value, value.tzinfo)
+
+
+@lru_cache(maxsize=4096)
+def _iso(value: datetime, _zone: tzinfo | None) -> str:
+    # A served report names its instant on every answer: formatted once, looked up after.
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

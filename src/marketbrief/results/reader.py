@@ -28,6 +28,7 @@ from marketbrief.results.singleflight import SingleFlight
 LOCK_TTL_SECONDS = 5.0
 LOCK_WAIT_SECONDS = 2.0
 _MAX_VALIDATED = 50_000
+_MAX_DECODED = 256  # entries whose decoding is kept (they share the cache's bytes)
 _PARTIAL_TYPES = (ReportType.INTRADAY, ReportType.END_OF_DAY)
 _PREDICTION_SOURCES = (ReportType.PRE_MARKET, ReportType.INTRADAY)
 
@@ -40,6 +41,7 @@ class Reader:
         self._flights: SingleFlight[CachedReport | None] = SingleFlight()
         self.revisions = RevisionWatch(deps.store, deps.policy.revision_check_seconds)
         self._validated: dict[str, tuple[int, int]] = {}
+        self._decodings: dict[str, tuple[bytes, CachedReport]] = {}
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The report of `report_type` for `day` (default: its current business date)."""
@@ -115,7 +117,7 @@ class Reader:
         if entry is None:
             self.d.counters.cache_misses += 1
             return None
-        cached = decode_entry(entry.value, report_type.value, day)
+        cached = self._decoded(key, entry.value, report_type, day)
         if cached is None:
             self.d.counters.malformed_entries += 1
         # A malformed, mismatched or superseded entry is a miss, and is removed: a miss is
@@ -128,6 +130,21 @@ class Reader:
                 await self.d.cache.delete(key)
             return None
         self.d.counters.cache_hits += 1
+        return cached
+
+    def _decoded(
+        self, key: str, value: bytes, report_type: ReportType, day: date
+    ) -> CachedReport | None:
+        """The entry decoded, once per entry: the in-process cache hands out the very same
+        bytes object on every hit, so an entry seen before is not parsed again."""
+        seen = self._decodings.get(key)
+        if seen is not None and seen[0] is value:
+            return seen[1]
+        cached = decode_entry(value, report_type.value, day)
+        if cached is not None:
+            if len(self._decodings) >= _MAX_DECODED:
+                self._decodings.clear()
+            self._decodings[key] = (value, cached)
         return cached
 
     def _hit_warnings(self, hit: CachedReport, warnings: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from marketbrief.results.usage import DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS
 from marketbrief.services import Services
 from marketbrief.store.base import MAX_RUN_REF, HistoryQuery
 from marketbrief.web.errors import RETRY_AFTER_SECONDS
+from marketbrief.web.metrics import Metrics
 from marketbrief.web.security import MAX_BODY_BYTES, PayloadTooLarge, check_api_key
 
 REPORT_STATUS = {
@@ -44,7 +45,12 @@ class JSON(Response):
 
 def services(request: Request) -> Services:
     """The process's services, opened by the app's lifespan."""
-    found: Services = request.app.state.services
+    return services_of(request.app)
+
+
+def services_of(app: Any) -> Services:
+    """The services the app's lifespan opened."""
+    found: Services = app.state.services
     return found
 
 
@@ -69,20 +75,40 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
 async def get_report(request: Request) -> Response:
     """The read path's envelope, with an ETag from the snapshot's hash."""
     kind = ReportType.parse(request.path_params["report_type"])
-    svc = services(request)
-    response = await svc.results.get_report(kind, _query_date(request, "date"))
+    status, headers, body = await report_reply(
+        services(request),
+        request.app.state.metrics,
+        kind,
+        _query_date(request, "date"),
+        request.headers.get("if-none-match"),
+    )
+    if status == 304:
+        return Response(status_code=304, headers=headers)
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+async def report_reply(
+    svc: Services,
+    metrics: Metrics,
+    kind: ReportType,
+    day: date | None,
+    if_none_match: str | None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of `GET /api/v1/reports/{kind}?date=day`: the route's whole
+    answer, shared with the report fast path (`web/fastpath.py`)."""
+    response = await svc.results.get_report(kind, day)
     headers = {"Cache-Control": "no-cache"}
     if response.has_content and response.content_sha256:
         etag = f'"{response.content_sha256}-{response.state.value}"'
         headers["ETag"] = etag
-        if _etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers=headers)
+        if _etag_matches(if_none_match, etag):
+            return 304, headers, b""
     status = REPORT_STATUS[response.state]
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     body = response.render(svc.now(), with_error=status >= 400)
-    request.app.state.metrics.answered("api", status, response)
-    return Response(body, status, headers=headers, media_type="application/json")
+    metrics.answered("api", status, response)
+    return status, headers, body
 
 
 async def job_history(request: Request) -> Response:

@@ -18,6 +18,7 @@ from marketbrief.config import Settings
 from marketbrief.services import Services
 from marketbrief.web import api, pages
 from marketbrief.web.errors import exception_handlers
+from marketbrief.web.fastpath import ReportFastPath
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import Edge
 from marketbrief.web.openapi import openapi_document
@@ -67,8 +68,9 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return api.JSON(openapi_document())
 
+    report_route = Route("/api/v1/reports/{report_type}", api.get_report, methods=["GET"])
     routes = [
-        Route("/api/v1/reports/{report_type}", api.get_report, methods=["GET"]),
+        report_route,
         Route("/api/v1/jobs/history", api.job_history, methods=["GET"]),
         Route("/api/v1/jobs/latest", api.latest_job, methods=["GET"]),
         Route("/api/v1/jobs/trigger", api.trigger_job, methods=["POST"]),
@@ -89,7 +91,10 @@ def create_app(
         Route("/status", pages.status_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(Edge, observe=metrics.observe)]
+    middleware = [
+        Middleware(Edge, observe=metrics.observe),
+        Middleware(ReportFastPath, route=report_route),
+    ]
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -1,0 +1,93 @@
+"""The report fast path answers exactly as the route does, and hands everything else on."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from marketbrief.models import ReportType
+from marketbrief.web.fastpath import _plain_report_request
+from tests.support.api_fixtures import Api
+from tests.support.api_helpers import REPORT, made
+from tests.support.clock import DAY
+
+# `&via=route` is ignored by the route but keeps the fast path out: the same request, answered
+# by Starlette's route instead.
+VIA_ROUTE = "&via=route"
+SAME_HEADERS = ("content-type", "content-length", "cache-control", "etag", "retry-after")
+
+
+def _scope(path: str, query: bytes = b"", method: str = "GET") -> dict[str, Any]:
+    return {"type": "http", "method": method, "path": path, "query_string": query, "headers": []}
+
+
+def test_only_a_plain_get_of_a_report_type_with_at_most_a_date_takes_the_fast_path() -> None:
+    pre = ReportType.PRE_MARKET
+    assert _plain_report_request(_scope("/api/v1/reports/pre-market")) == (pre, None)
+    asked = _plain_report_request(_scope("/api/v1/reports/weekly", b"date=2026-11-22"))
+    assert asked is not None
+    assert asked[0] is ReportType.WEEKLY
+    assert asked[1] is not None
+    assert asked[1].isoformat() == "2026-11-22"
+    for scope in (
+        _scope("/api/v1/reports/pre-market", method="HEAD"),
+        _scope("/api/v1/reports/pre-market", method="POST"),
+        _scope("/api/v1/reports/nope"),
+        _scope("/api/v1/reports/pre-market/extra"),
+        _scope("/api/v1/jobs/history"),
+        _scope("/api/v1/reports/pre-market", b"date=2026-13-01"),  # the route's 400 answers
+        _scope("/api/v1/reports/pre-market", b"date=2026-11-24&x=1"),
+        _scope("/api/v1/reports/pre-market", b"date=2026%2D11-24"),
+        _scope("/api/v1/reports/pre-market", b"day=2026-11-24"),
+        {"type": "websocket", "path": "/api/v1/reports/pre-market"},
+    ):
+        assert _plain_report_request(scope) is None, scope
+
+
+@pytest.mark.parametrize("state", ["fresh", "missing", "unavailable"])
+async def test_the_fast_path_and_the_route_give_the_same_answer(
+    make_api: Callable[..., Awaitable[Api]], state: str
+) -> None:
+    # Unavailable: store reads off and nothing in the cache.
+    api = await make_api(store_reads=state != "unavailable")
+    if state == "fresh":
+        await api.publish(made(marker="fast"))
+    fast = await api.get(REPORT)
+    route = await api.get(REPORT + VIA_ROUTE)
+    assert fast.status_code == route.status_code
+    assert fast.status_code == {"fresh": 200, "missing": 404, "unavailable": 503}[state]
+    assert fast.content == route.content
+    for name in SAME_HEADERS:
+        assert fast.headers.get(name) == route.headers.get(name), name
+    assert "default-src 'self'" in fast.headers["content-security-policy"]
+
+
+async def test_a_conditional_get_on_the_fast_path_is_a_304_without_a_body(api: Api) -> None:
+    await api.publish(made(marker="etag"))
+    etag = (await api.get(REPORT)).headers["etag"]
+    fast = await api.get(REPORT, headers={"If-None-Match": etag})
+    route = await api.get(REPORT + VIA_ROUTE, headers={"If-None-Match": etag})
+    assert (fast.status_code, fast.content) == (304, b"") == (route.status_code, route.content)
+    assert fast.headers["etag"] == route.headers["etag"] == etag
+    assert "content-type" not in fast.headers
+
+
+async def test_a_date_outside_the_calendar_is_answered_by_the_error_table(api: Api) -> None:
+    response = await api.get("/api/v1/reports/pre-market?date=1990-01-02")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_input"
+    assert "outside the calendar's coverage" in response.json()["error"]["message"]
+
+
+async def test_requests_on_the_fast_path_are_timed_under_the_route_template(api: Api) -> None:
+    await api.publish(made(marker="timed"))
+    assert (await api.get(REPORT)).status_code == 200
+    metrics = (await api.get("/metrics")).text
+    line = (
+        'marketbrief_request_seconds_count{method="GET",route="/api/v1/reports/{report_type}",'
+        'status="200"}'
+    )
+    assert line in metrics
+    assert DAY.isoformat() not in metrics.split(line)[0].rsplit("\n", 1)[-1]
