@@ -25,7 +25,7 @@ from marketbrief.errors import (
 from marketbrief.models import ReportType
 from marketbrief.results import Results
 from marketbrief.services import Services
-from marketbrief.store import SQLStore, open_store
+from marketbrief.store import SQLStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -69,7 +69,10 @@ def emit_json(value: Any) -> None:
 
 def store_backend(ctx: click.Context) -> SQLStore:
     """The configured store backend, closed when the command ends (operator tools)."""
-    store = open_store(settings_from(ctx).database_url)
+    settings = settings_from(ctx)
+    store = SQLStore(
+        settings.database_url, d1_token=settings.d1_token, d1_api_url=settings.d1_api_url
+    )
     ctx.call_on_close(store.close)
     return store
 

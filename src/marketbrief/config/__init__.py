@@ -35,6 +35,11 @@ __all__ = [
 ]
 
 PREFIX = "MARKETBRIEF_"
+D1_API_URL = "https://api.cloudflare.com/client/v4"
+# D1 allows 1,200 API calls per 5 minutes per token. A revision check is one call: every 5 s
+# it is 60 calls per 5 minutes per process (5% of the budget), leaving the rest for the
+# writes (two to four calls a run) and cache misses, for up to a dozen processes per token.
+D1_REVISION_CHECK_SECONDS = 5.0
 LOG_FORMATS = ("human", "json")
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "NVDA")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -45,6 +50,8 @@ class Settings:
     """Every setting marketbrief reads; build it once with `Settings.from_env()`."""
 
     database_url: str = "sqlite:///marketbrief.db"
+    d1_token: str | None = None
+    d1_api_url: str = D1_API_URL
     cache_url: str = "memory://?max_bytes=67108864"
     cache_prefix: str = "marketbrief:"
     cache_ttl_seconds: int = 7 * 24 * 3600
@@ -56,7 +63,7 @@ class Settings:
     pending_grace_minutes: int = 30
     write_retry_seconds: float = 2.0
     outbox_replay_seconds: float = 5.0
-    revision_check_seconds: float = 1.0
+    revision_check_seconds: float = 1.0  # D1_REVISION_CHECK_SECONDS on a d1:// store
     store_connect_timeout_seconds: float = 3.0
     store_statement_timeout_seconds: float = 30.0
     store_pool_timeout_seconds: float = 2.0
@@ -99,8 +106,15 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         defaults = cls()
+        database_url = reader.get("DATABASE_URL", _database_url, defaults.database_url)
+        on_d1 = database_url.startswith("d1:")
+        d1_token = reader.get("D1_TOKEN", _nonempty, None)
+        if on_d1 and d1_token is None:
+            raise ConfigError(f"{PREFIX}D1_TOKEN: a d1:// store needs the API token")
         return cls(
-            database_url=reader.get("DATABASE_URL", _database_url, defaults.database_url),
+            database_url=database_url,
+            d1_token=d1_token,
+            d1_api_url=reader.get("D1_API_URL", _http_url, defaults.d1_api_url),
             cache_url=reader.get("CACHE_URL", _cache_url, defaults.cache_url),
             cache_prefix=reader.get("CACHE_PREFIX", _nonempty, defaults.cache_prefix),
             cache_ttl_seconds=reader.get(
@@ -123,7 +137,9 @@ class Settings:
                 "OUTBOX_REPLAY_SECONDS", _positive_float, defaults.outbox_replay_seconds
             ),
             revision_check_seconds=reader.get(
-                "REVISION_CHECK_SECONDS", _non_negative_float, defaults.revision_check_seconds
+                "REVISION_CHECK_SECONDS",
+                _non_negative_float,
+                D1_REVISION_CHECK_SECONDS if on_d1 else defaults.revision_check_seconds,
             ),
             store_connect_timeout_seconds=reader.get(
                 "STORE_CONNECT_TIMEOUT_SECONDS",
@@ -259,7 +275,14 @@ def _database_url(value: str) -> str:
         return "postgresql+psycopg" + value[len(scheme) :]
     if scheme in ("postgresql+psycopg", "sqlite"):
         return value
-    raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    if scheme == "d1":
+        parts = urlsplit(value)
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ValueError("expected d1://ACCOUNT_ID/DATABASE_ID")
+        return value
+    raise ValueError(
+        "expected sqlite:///PATH, postgresql://USER@HOST:PORT/DB or d1://ACCOUNT_ID/DATABASE_ID"
+    )
 
 
 def _cache_url(value: str) -> str:

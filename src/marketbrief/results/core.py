@@ -71,6 +71,8 @@ def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
             statement_seconds=settings.store_statement_timeout_seconds,
             pool_seconds=settings.store_pool_timeout_seconds,
         ),
+        d1_token=settings.d1_token,
+        d1_api_url=settings.d1_api_url,
     )
     return Store(
         backend,

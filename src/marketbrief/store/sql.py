@@ -19,6 +19,8 @@ from marketbrief.models import (
 )
 from marketbrief.store import rows
 from marketbrief.store.base import ScheduleStart
+from marketbrief.store.batch import Step
+from marketbrief.store.d1.api import D1Usage
 from marketbrief.store.deliveries import DeliveryWrites
 from marketbrief.store.engine import (
     Engines,
@@ -58,11 +60,25 @@ _SNAPSHOT_BEFORE = _via_latest(report_latest.c.scheduled_date < sa.bindparam("da
 class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWrites):
     """The source of truth on SQLite (embedded) or PostgreSQL (scaled out)."""
 
-    def __init__(self, url: str, *, pg_timeouts: PgTimeouts | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pg_timeouts: PgTimeouts | None = None,
+        d1_token: str | None = None,
+        d1_api_url: str | None = None,
+    ) -> None:
         self.url = url
-        self._engines: Engines = create_engines(url, pg_timeouts)
+        self._engines: Engines = create_engines(
+            url, pg_timeouts, d1_token=d1_token, d1_api_url=d1_api_url
+        )
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
+
+    @property
+    def usage(self) -> D1Usage | None:
+        """D1's counters (API calls, rows read and written) since the store opened; None off D1."""
+        return self._engines.usage
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -232,15 +248,20 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
 
     def begin_schedule(self, at: datetime) -> datetime:
         """Record `at` as when the schedule began, unless a scheduler already did; return it."""
-        with self._engines.write() as connection:
-            connection.execute(
-                sa.update(store_revision)
-                .where(store_revision.c.schedule_started_at.is_(None))
-                .values(schedule_started_at=at)
-            )
-            recorded = connection.execute(sa.select(store_revision.c.schedule_started_at))
-            value: datetime = recorded.scalar_one()
-            return value
+        done = self._engines.batch(
+            [
+                Step(
+                    sa.update(store_revision)
+                    .where(store_revision.c.schedule_started_at.is_(None))
+                    .values(schedule_started_at=at)
+                ),
+                Step(sa.select(store_revision.c.schedule_started_at)),
+            ]
+        )
+        recorded = done[1].first()
+        assert recorded is not None  # store_revision always holds its one row
+        value: datetime = recorded.schedule_started_at
+        return value
 
     def runs_revision(self) -> int:
         """A counter that grows with every write to run history."""
