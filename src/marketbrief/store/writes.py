@@ -237,7 +237,7 @@ class RunWrites:
             stuck = connection.execute(sa.select(job_executions).where(running, expired)).all()
         if not stuck:
             return []
-        steps = []
+        updates, still_stuck = [], []
         for row in stuck:
             message = (
                 f"run was still running at {now.isoformat()} with no live worker (its lease "
@@ -253,7 +253,8 @@ class RunWrites:
                 if row.current_stage is not None
                 else job_executions.c.current_stage.is_(None),
             )
-            steps.append(
+            still_stuck.append(unchanged)
+            updates.append(
                 Step(
                     sa.update(job_executions)
                     .where(unchanged)
@@ -267,9 +268,8 @@ class RunWrites:
                     .returning(job_executions.c.run_id)
                 )
             )
-        swept_now = job_executions.c.swept_at == now
-        steps.append(
-            Step(BUMP_RUNS.where(sa.select(job_executions.c.id).where(swept_now).exists()))
-        )
-        done = self._engines.batch(steps)
-        return [str(found.rows[0].run_id) for found in done[:-1] if found.rows]
+        # The counter first, as every write takes it, so two writers lock rows in one order
+        # (on PostgreSQL a sweeper taking it last deadlocked with a finishing run).
+        bump = BUMP_RUNS.where(sa.select(job_executions.c.id).where(sa.or_(*still_stuck)).exists())
+        done = self._engines.batch([Step(bump), *updates])
+        return [str(found.rows[0].run_id) for found in done[1:] if found.rows]
