@@ -79,6 +79,9 @@ def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
         clock=clock,
         read_timeout=settings.store_read_timeout_seconds,
         breaker_cooldown=settings.store_breaker_seconds,
+        # On D1 each statement is a billed, rate-limited call: run-state reads are kept for the
+        # revision check interval (store/memo.py).
+        memo_seconds=settings.revision_check_seconds if backend.usage is not None else 0.0,
     )
 
 
