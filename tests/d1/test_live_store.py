@@ -190,3 +190,13 @@ async def test_a_thousand_dashboard_views_with_a_warm_cache_cost_almost_no_d1_ca
     # refreshes (at most `first` per 5 s) reach D1, whatever the number of views.
     intervals = elapsed / D1_REVISION_CHECK_SECONDS + 1
     assert views <= intervals * (first + 1), (views, first, elapsed)
+
+
+def test_migrate_twice_then_verify_exit_zero_on_d1(d1_url: str) -> None:
+    env = {"MARKETBRIEF_DATABASE_URL": d1_url}
+    first = CliRunner().invoke(main, ["migrate"], env=env)
+    second = CliRunner().invoke(main, ["migrate"], env=env)
+    verified = CliRunner().invoke(main, ["verify", "--json"], env=env)
+    assert (first.exit_code, second.exit_code, verified.exit_code) == (0, 0, 0), verified.output
+    assert "nothing to do" in second.output
+    assert json.loads(verified.output)["ok"] is True
