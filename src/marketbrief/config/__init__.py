@@ -18,12 +18,15 @@ from marketbrief.config.groups import (
     HttpServing,
     Slots,
 )
+from marketbrief.config.stores import D1_API_URL, D1_REVISION_CHECK_SECONDS, database_url_of
 from marketbrief.errors import ConfigError
 from marketbrief.models import ReportType
 
 T = TypeVar("T")
 
 __all__ = [
+    "D1_API_URL",
+    "D1_REVISION_CHECK_SECONDS",
     "DEFAULT_CLOSE_OFFSET_MINUTES",
     "DEFAULT_SLOTS",
     "LOG_FORMATS",
@@ -35,11 +38,6 @@ __all__ = [
 ]
 
 PREFIX = "MARKETBRIEF_"
-D1_API_URL = "https://api.cloudflare.com/client/v4"
-# D1 allows 1,200 API calls per 5 minutes per token. A revision check is one call: every 5 s
-# it is 60 calls per 5 minutes per process (5% of the budget), leaving the rest for the
-# writes (two to four calls a run) and cache misses, for up to a dozen processes per token.
-D1_REVISION_CHECK_SECONDS = 5.0
 LOG_FORMATS = ("human", "json")
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOGL", "TSLA", "NVDA")
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -106,7 +104,7 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         defaults = cls()
-        database_url = reader.get("DATABASE_URL", _database_url, defaults.database_url)
+        database_url = reader.get("DATABASE_URL", database_url_of, defaults.database_url)
         on_d1 = database_url.startswith("d1:")
         d1_token = reader.get("D1_TOKEN", _nonempty, None)
         if on_d1 and d1_token is None:
@@ -267,22 +265,6 @@ def _nonempty(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
     return value
-
-
-def _database_url(value: str) -> str:
-    scheme = urlsplit(value).scheme
-    if scheme in ("postgres", "postgresql"):
-        return "postgresql+psycopg" + value[len(scheme) :]
-    if scheme in ("postgresql+psycopg", "sqlite"):
-        return value
-    if scheme == "d1":
-        parts = urlsplit(value)
-        if not parts.hostname or not parts.path.strip("/"):
-            raise ValueError("expected d1://ACCOUNT_ID/DATABASE_ID")
-        return value
-    raise ValueError(
-        "expected sqlite:///PATH, postgresql://USER@HOST:PORT/DB or d1://ACCOUNT_ID/DATABASE_ID"
-    )
 
 
 def _cache_url(value: str) -> str:
