@@ -1,6 +1,8 @@
 """The fixtures every test may ask for, each defined once in tests/support/ and registered here.
 
-- backends: sqlite_url, pg_url, database_url, redis_url, redis_prefix
+- backends: sqlite_url, pg_url, database_url, store_url (the three store engines), redis_url,
+  redis_prefix
+- local_d1: a real local D1 (miniflare) behind the REST API's shape (local_d1, d1_url)
 - clock: a settable clock at LATE, when every slot of DAY has passed (clock)
 - api_fixtures: the web app under test on either mode (api_settings, make_api, api)
 - results_fixtures: Results on either mode (embedded_settings, scaled_settings, settings,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 pytest_plugins = [
     "tests.support.backends",
+    "tests.support.local_d1",
     "tests.support.clock",
     "tests.support.api_fixtures",
     "tests.support.results_fixtures",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketbrief.config import Settings
+from marketbrief.config import D1_API_URL, D1_REVISION_CHECK_SECONDS, Settings
 from marketbrief.errors import ConfigError
 
 TIMEOUTS = {
@@ -37,3 +37,26 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused_by_name(
 ) -> None:
     with pytest.raises(ConfigError, match=f"MARKETBRIEF_{variable}"):
         Settings.from_env({f"MARKETBRIEF_{variable}": bad})
+
+
+def test_a_d1_store_takes_its_token_and_checks_revisions_within_d1s_budget() -> None:
+    settings = Settings.from_env(
+        {"MARKETBRIEF_DATABASE_URL": "d1://acct/db", "MARKETBRIEF_D1_TOKEN": "t0ken"}
+    )
+    assert (settings.d1_token, settings.d1_api_url) == ("t0ken", D1_API_URL)
+    assert settings.revision_check_seconds == D1_REVISION_CHECK_SECONDS
+    chosen = Settings.from_env(
+        {
+            "MARKETBRIEF_DATABASE_URL": "d1://acct/db",
+            "MARKETBRIEF_D1_TOKEN": "t0ken",
+            "MARKETBRIEF_REVISION_CHECK_SECONDS": "2",
+        }
+    )
+    assert chosen.revision_check_seconds == 2.0
+
+
+def test_a_d1_store_without_a_token_or_a_database_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="MARKETBRIEF_D1_TOKEN"):
+        Settings.from_env({"MARKETBRIEF_DATABASE_URL": "d1://acct/db"})
+    with pytest.raises(ConfigError, match="MARKETBRIEF_DATABASE_URL"):
+        Settings.from_env({"MARKETBRIEF_DATABASE_URL": "d1://acct", "MARKETBRIEF_D1_TOKEN": "t"})

@@ -24,8 +24,8 @@ REPORT = IncidentReport(
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[SQLStore]:
-    store = SQLStore(database_url)
+def store(store_url: str) -> Iterator[SQLStore]:
+    store = SQLStore(store_url)
     store.migrate()
     yield store
     store.close()
@@ -74,8 +74,8 @@ def test_a_resolve_returns_the_row_once_and_a_new_open_after_it_is_a_new_inciden
     assert store.incidents(open_only=True)[0].id == reopened.id
 
 
-def test_stores_racing_to_open_one_incident_yield_exactly_one_claim(database_url: str) -> None:
-    stores = [SQLStore(database_url) for _ in range(4)]
+def test_stores_racing_to_open_one_incident_yield_exactly_one_claim(store_url: str) -> None:
+    stores = [SQLStore(store_url) for _ in range(4)]
     stores[0].migrate()
     start = threading.Barrier(len(stores))
     claims: list[bool] = []

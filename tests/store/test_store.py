@@ -1,4 +1,4 @@
-"""Store contract tests: the same cases on SQLite and on PostgreSQL."""
+"""Store contract tests: the same cases on SQLite, PostgreSQL and a local D1."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ PRE = ReportType.PRE_MARKET
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[SQLStore]:
-    store = SQLStore(database_url)
+def store(store_url: str) -> Iterator[SQLStore]:
+    store = SQLStore(store_url)
     store.migrate()
     yield store
     store.close()
@@ -57,7 +57,7 @@ def test_manual_runs_do_not_take_the_scheduled_slot(store: SQLStore) -> None:
 
 
 def test_eight_processes_claiming_one_slot_make_exactly_one_run(
-    store: SQLStore, database_url: str
+    store: SQLStore, store_url: str
 ) -> None:
     script = textwrap.dedent(
         """
@@ -72,7 +72,7 @@ def test_eight_processes_claiming_one_slot_make_exactly_one_run(
     )
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, database_url],
+            [sys.executable, "-c", script, store_url],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -265,8 +265,8 @@ def test_the_sweeper_fails_runs_stuck_in_running(store: SQLStore) -> None:
     assert fresh_detail.run.status is RunStatus.RUNNING
 
 
-def test_an_unmigrated_store_raises_schema_error_not_a_driver_error(database_url: str) -> None:
-    store = SQLStore(database_url)
+def test_an_unmigrated_store_raises_schema_error_not_a_driver_error(store_url: str) -> None:
+    store = SQLStore(store_url)
     try:
         with pytest.raises(SchemaError):
             store.latest_snapshot(PRE, SESSION)

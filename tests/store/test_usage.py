@@ -56,9 +56,9 @@ async def test_finishing_a_run_counts_each_row_it_wrote(database_url: str) -> No
 
         await store.finish_run(completion_for(claim.run))  # six predictions
 
-        # The run's row, its snapshot, six predictions, the latest pointer (its RETURNING row)
-        # and the revision row: ten rows written.
-        assert backend.usage.pending().rows_written == 1 + 1 + 6 + 1 + 1
+        # The run's row, its snapshot, six predictions, the latest pointer (its RETURNING row),
+        # the revision row, and the batch guard's token put in and taken out: twelve rows.
+        assert backend.usage.pending().rows_written == 1 + 1 + 6 + 1 + 1 + 2
     finally:
         backend.usage.take()
         await store.close()

@@ -85,6 +85,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite", "postgresql", "d1"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each store contract test runs on SQLite, PostgreSQL and a local D1 (see local_d1)."""
+    url: str = request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgresql": "pg_url", "d1": "d1_url"}[request.param]
+    )
+    return url
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The local Redis server; tests keep to their own key prefix (see redis_prefix)."""

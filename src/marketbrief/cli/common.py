@@ -27,7 +27,7 @@ from marketbrief.errors import (
 from marketbrief.models import ReportType
 from marketbrief.results import Results
 from marketbrief.services import Services
-from marketbrief.store import SQLStore, open_store
+from marketbrief.store import SQLStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -72,7 +72,10 @@ def emit_json(value: Any) -> None:
 def store_backend(ctx: click.Context) -> SQLStore:
     """The configured store backend, closed when the command ends (operator tools), once the
     store usage it counted is added to the store's totals (if the store takes it)."""
-    store = open_store(settings_from(ctx).database_url)
+    settings = settings_from(ctx)
+    store = SQLStore(
+        settings.database_url, d1_token=settings.d1_token, d1_api_url=settings.d1_api_url
+    )
 
     def close() -> None:
         with contextlib.suppress(StoreError):

@@ -14,7 +14,7 @@ import click
 from marketbrief.calendar import business_date, utc_now
 from marketbrief.cli.common import emit_json, exits_cleanly, settings_from, store_backend
 from marketbrief.cli.progress import progress_bar
-from marketbrief.d1.importer import import_d1
+from marketbrief.d1.importer import import_d1, import_live
 from marketbrief.d1.session import ImportReport
 from marketbrief.errors import CacheError, MarketbriefError
 from marketbrief.ops.archive import HOT_COPY
@@ -22,6 +22,8 @@ from marketbrief.ops.backup import BackupResult, default_name, take_backup
 from marketbrief.ops.prune import prune
 from marketbrief.ops.restore import RestoreResult, restore_archive
 from marketbrief.results import Results
+from marketbrief.store.d1.api import D1Api
+from marketbrief.store.d1.dialect import target_from_url
 
 ARCHIVE_PATH = click.Path(path_type=Path)
 MAX_RETENTION_DAYS = 36_600  # a hundred years: past that, no business date is older
@@ -78,18 +80,40 @@ def import_archive(ctx: click.Context, path: Path, force: bool, as_json: bool) -
 
 
 @click.command("import-d1")
-@click.argument("dump", metavar="DUMP.sql", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "dump", metavar="DUMP.sql", required=False, type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option(
+    "--live",
+    metavar="d1://ACCOUNT_ID/DATABASE_ID",
+    help="Copy straight from the live D1 database (token: MARKETBRIEF_D1_TOKEN) instead of a dump.",
+)
 @JSON_OPTION
 @click.pass_context
 @exits_cleanly
-def import_d1_command(ctx: click.Context, dump: Path, as_json: bool) -> None:
-    """Import the old Cloudflare D1 database from a `wrangler d1 export` dump (idempotent)."""
-    report = import_d1(store_backend(ctx), dump, progress=progress_bar)
+def import_d1_command(
+    ctx: click.Context, dump: Path | None, live: str | None, as_json: bool
+) -> None:
+    """Import the old Cloudflare D1 database: a `wrangler d1 export` dump, or live (idempotent)."""
+    if (dump is None) == (live is None):
+        raise click.UsageError("give either DUMP.sql or --live d1://ACCOUNT_ID/DATABASE_ID")
+    if live is not None:
+        settings = settings_from(ctx)
+        try:
+            target = target_from_url(live, settings.d1_token, settings.d1_api_url)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--live") from None
+        source: Path | str = live
+        report = import_live(store_backend(ctx), D1Api(target), progress=progress_bar)
+    else:
+        assert dump is not None
+        source = dump
+        report = import_d1(store_backend(ctx), dump, progress=progress_bar)
     cache = _refresh_cache(ctx, purge=False) if report.latest_set else "cache: no report changed"
     if as_json:
         emit_json({**report.as_dict(), "cache": cache})
         return
-    _print_import(dump, report)
+    _print_import(source, report)
     click.echo(cache)
 
 
@@ -197,7 +221,7 @@ def _print_restore(result: RestoreResult) -> None:
         click.echo(f"  {name:<22} {count:>8}" + (f"  (replaced {replaced})" if replaced else ""))
 
 
-def _print_import(dump: Path, report: ImportReport) -> None:
+def _print_import(dump: Path | str, report: ImportReport) -> None:
     click.echo(f"imported {dump}:")
     for name, t in report.tables.items():
         click.echo(

@@ -18,12 +18,15 @@ from marketbrief.config.groups import (
     HttpServing,
     Slots,
 )
+from marketbrief.config.stores import D1_API_URL, D1_REVISION_CHECK_SECONDS, database_url_of
 from marketbrief.errors import ConfigError
 from marketbrief.models import ReportType
 
 T = TypeVar("T")
 
 __all__ = [
+    "D1_API_URL",
+    "D1_REVISION_CHECK_SECONDS",
     "DEFAULT_CLOSE_OFFSET_MINUTES",
     "DEFAULT_SLOTS",
     "LOG_FORMATS",
@@ -45,6 +48,8 @@ class Settings:
     """Every setting marketbrief reads; build it once with `Settings.from_env()`."""
 
     database_url: str = "sqlite:///marketbrief.db"
+    d1_token: str | None = None
+    d1_api_url: str = D1_API_URL
     cache_url: str = "memory://?max_bytes=67108864"
     cache_prefix: str = "marketbrief:"
     cache_ttl_seconds: int = 7 * 24 * 3600
@@ -56,7 +61,7 @@ class Settings:
     pending_grace_minutes: int = 30
     write_retry_seconds: float = 2.0
     outbox_replay_seconds: float = 5.0
-    revision_check_seconds: float = 1.0
+    revision_check_seconds: float = 1.0  # D1_REVISION_CHECK_SECONDS on a d1:// store
     near_cache_entries: int = 256  # reports kept in memory in front of Redis (results/near.py)
     store_connect_timeout_seconds: float = 3.0
     store_statement_timeout_seconds: float = 30.0
@@ -100,8 +105,15 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         defaults = cls()
+        database_url = reader.get("DATABASE_URL", database_url_of, defaults.database_url)
+        on_d1 = database_url.startswith("d1:")
+        d1_token = reader.get("D1_TOKEN", _nonempty, None)
+        if on_d1 and d1_token is None:
+            raise ConfigError(f"{PREFIX}D1_TOKEN: a d1:// store needs the API token")
         return cls(
-            database_url=reader.get("DATABASE_URL", _database_url, defaults.database_url),
+            database_url=database_url,
+            d1_token=d1_token,
+            d1_api_url=reader.get("D1_API_URL", _http_url, defaults.d1_api_url),
             cache_url=reader.get("CACHE_URL", _cache_url, defaults.cache_url),
             cache_prefix=reader.get("CACHE_PREFIX", _nonempty, defaults.cache_prefix),
             cache_ttl_seconds=reader.get(
@@ -124,7 +136,9 @@ class Settings:
                 "OUTBOX_REPLAY_SECONDS", _positive_float, defaults.outbox_replay_seconds
             ),
             revision_check_seconds=reader.get(
-                "REVISION_CHECK_SECONDS", _non_negative_float, defaults.revision_check_seconds
+                "REVISION_CHECK_SECONDS",
+                _non_negative_float,
+                D1_REVISION_CHECK_SECONDS if on_d1 else defaults.revision_check_seconds,
             ),
             near_cache_entries=reader.get(
                 "NEAR_CACHE_ENTRIES", _non_negative_int, defaults.near_cache_entries
@@ -255,15 +269,6 @@ def _nonempty(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
     return value
-
-
-def _database_url(value: str) -> str:
-    scheme = urlsplit(value).scheme
-    if scheme in ("postgres", "postgresql"):
-        return "postgresql+psycopg" + value[len(scheme) :]
-    if scheme in ("postgresql+psycopg", "sqlite"):
-        return value
-    raise ValueError("expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
 
 
 def _cache_url(value: str) -> str:

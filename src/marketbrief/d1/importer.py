@@ -1,4 +1,5 @@
-"""Importing the old Cloudflare D1 database (a `wrangler d1 export` dump) into the store.
+"""Importing the old Cloudflare D1 database (a `wrangler d1 export` dump, or the live database
+through the D1 REST API: `d1/live.py`) into the store.
 
 This module owns the order of the tables and the one write transaction: the import lands whole
 or not at all. Each old table maps onto ours (the mappers live in `history`, `latest` and
@@ -29,16 +30,35 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from marketbrief.d1 import history as d1history
 from marketbrief.d1 import latest as d1latest
 from marketbrief.d1 import market as d1market
 from marketbrief.d1 import snapshots as d1snapshots
 from marketbrief.d1.dump import KNOWN_COLUMNS, Dump
+from marketbrief.d1.live import LiveDatabase
 from marketbrief.d1.session import ImportReport, ImportSession
 from marketbrief.ops.progress import Progress, advancing
+from marketbrief.store.d1.api import D1Api
 from marketbrief.store.sql import SQLStore
+
+
+class Source(Protocol):
+    """The old database as the importer reads it: a loaded dump, or a live D1 database."""
+
+    @property
+    def schemaless(self) -> list[str]: ...
+
+    def tables(self) -> list[str]: ...
+
+    def has(self, table: str) -> bool: ...
+
+    def columns(self, table: str) -> list[str]: ...
+
+    def rows(self, table: str) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
 
 
 def import_d1(
@@ -52,7 +72,28 @@ def import_d1(
 
     `progress`, when given, is told the number of old rows and advanced once for each.
     """
-    dump = Dump(dump_path)
+    return import_source(store, Dump(dump_path), now=now, progress=progress)
+
+
+def import_live(
+    store: SQLStore,
+    api: D1Api,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import straight from a live D1 database (read page by page, with progress)."""
+    return import_source(store, LiveDatabase(api, progress), now=now, progress=progress)
+
+
+def import_source(
+    store: SQLStore,
+    dump: Source,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the old database from `dump` (closed after reading) in one transaction."""
     report = ImportReport()
     try:
         tables: dict[str, list[dict[str, Any]]] = {}

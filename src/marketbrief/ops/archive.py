@@ -33,15 +33,15 @@ import sqlalchemy as sa
 from marketbrief.errors import InvalidInput
 from marketbrief.ops.columns import check_value
 from marketbrief.ops.files import fsync_dir, fsync_handle, guarded, opened
-from marketbrief.store import schema
 from marketbrief.store.schema import ALL_TABLES, UTCDateTime
 
 FORMAT = "marketbrief-archive"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 HOT_COPY = "marketbrief.sqlite3"
-UNARCHIVED = (schema.store_revision, schema.incidents, schema.deliveries, schema.store_usage)
-TABLES: tuple[sa.Table, ...] = tuple(t for t in ALL_TABLES if t not in UNARCHIVED)
+# Not archived: the counters, the incident and delivery logs, usage, write tokens in flight.
+UNARCHIVED = ("store_revision", "incidents", "deliveries", "store_usage", "batch_guards")
+TABLES: tuple[sa.Table, ...] = tuple(t for t in ALL_TABLES if t.name not in UNARCHIVED)
 """The archived tables in foreign-key order (insert in this order, delete in reverse).
 
 Incidents are the service's watch over itself, not its data: a backup leaves them out and a

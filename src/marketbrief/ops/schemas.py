@@ -24,6 +24,8 @@ COLUMNS_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "0011": {},
     # 0012 added the store_usage table, which archives never hold (ops/archive.TABLES).
     "0012": {},
+    # 0013 added the batch_guards table (a write's tokens, empty between writes).
+    "0013": {},
 }
 
 

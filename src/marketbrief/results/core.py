@@ -53,12 +53,17 @@ def open_gateway(settings: Settings, clock: Callable[[], datetime]) -> Store:
             pool_seconds=settings.store_pool_timeout_seconds,
         ),
         clock=clock,
+        d1_token=settings.d1_token,
+        d1_api_url=settings.d1_api_url,
     )
     return Store(
         backend,
         clock=clock,
         read_timeout=settings.store_read_timeout_seconds,
         breaker_cooldown=settings.store_breaker_seconds,
+        # On D1 each statement is a billed, rate-limited call: run-state reads are kept for the
+        # revision check interval (store/memo.py).
+        memo_seconds=settings.revision_check_seconds if backend.d1_usage is not None else 0.0,
     )
 
 

@@ -6,14 +6,15 @@ takes the lock up front instead of failing half-way with SQLITE_BUSY. A SQLite c
 met its filesystem failing (read-only, I/O error, full) is thrown away with its pool, the way
 SQLAlchemy discards a dropped server connection: SQLite keeps a connection opened while the
 file was read-only read-only for its whole life, so only a new one can write once it is back.
-PostgreSQL's engine, with a bound on every wait, is built in `store/postgres.py`.
+PostgreSQL's engine, with a bound on every wait, is built in `store/postgres.py`; D1's (the
+SQLite dialect over D1's REST API, no transaction but a batch) in `store/d1/`.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ from marketbrief.errors import (
     StoreTimeout,
     StoreUnavailable,
 )
+from marketbrief.store.batch import Done, Step, execute_steps, run_on_d1
+from marketbrief.store.d1.api import D1Api, D1Usage
+from marketbrief.store.d1.dialect import d1_engine, target_from_url
 from marketbrief.store.postgres import PgTimeouts, is_timeout, pg_engine
 
 BUSY_TIMEOUT_MS = 5_000
@@ -73,11 +77,25 @@ class Engines:
     reader: sa.Engine
     writer: sa.Engine
     write_lock: AbstractContextManager[Any]
+    d1: D1Api | None = None
 
     @property
     def dialect(self) -> str:
-        """`sqlite` or `postgresql`."""
+        """`sqlite` or `postgresql` (D1 speaks the `sqlite` dialect)."""
         return self.reader.dialect.name
+
+    @property
+    def usage(self) -> D1Usage | None:
+        """D1's counters (calls, rows read and written); None on SQLite and PostgreSQL."""
+        return self.d1.usage if self.d1 is not None else None
+
+    def batch(self, steps: Sequence[Step]) -> list[Done]:
+        """Run a write path's statements atomically: one transaction, or ONE D1 batch call."""
+        if self.d1 is None:
+            with self.write() as connection:
+                return execute_steps(connection, steps)
+        with mapped_errors(), self.writer.connect() as connection:
+            return run_on_d1(connection, steps)
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
@@ -96,10 +114,23 @@ class Engines:
         self.reader.dispose()
         if self.writer is not self.reader:
             self.writer.dispose()
+        if self.d1 is not None:
+            self.d1.close()
 
 
-def create_engines(url: str, pg_timeouts: PgTimeouts | None = None) -> Engines:
-    """Build engines for a sqlite:/// or postgresql+psycopg:// URL."""
+def create_engines(
+    url: str,
+    pg_timeouts: PgTimeouts | None = None,
+    *,
+    d1_token: str | None = None,
+    d1_api_url: str | None = None,
+) -> Engines:
+    """Build engines for a sqlite:///, postgresql+psycopg:// or d1://ACCOUNT/DATABASE URL."""
+    if url.startswith("d1:"):
+        # D1 serializes writes itself, and every connection shares one HTTP client.
+        api = D1Api(target_from_url(url, d1_token, d1_api_url))
+        engine = d1_engine(api)
+        return Engines(reader=engine, writer=engine, write_lock=_NoLock(), d1=api)
     with mapped_errors():
         if url.startswith("sqlite"):
             reader = _sqlite_engine(url, begin="BEGIN", pool_size=8)

@@ -51,6 +51,7 @@ from marketbrief.store.base import (
 )
 from marketbrief.store.claims import Claims
 from marketbrief.store.measures import UsageMeasures
+from marketbrief.store.memo import ReadMemo
 from marketbrief.store.usage import UsageCounter
 
 T = TypeVar("T")
@@ -132,8 +133,10 @@ class Store(Claims):
         clock: Callable[[], datetime] = utc_now,
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
         breaker_cooldown: float = DEFAULT_COOLDOWN_SECONDS,
+        memo_seconds: float = 0.0,
     ) -> None:
         self.backend = backend
+        self.memo = ReadMemo(memo_seconds)
         self.clock = clock
         self.read_timeout = read_timeout
         self.health = StoreHealth(cooldown=breaker_cooldown)
@@ -149,11 +152,22 @@ class Store(Claims):
         self, method: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any
     ) -> T:
         """A call bounded by the engine's own timeouts (a write is never abandoned)."""
+        if write:
+            self.memo.forget()
         return await self._guarded(None, partial(method, *args, **kwargs), write=write)
 
     async def _read(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A read: abandoned to its thread past the read deadline."""
-        return await self._guarded(self.read_timeout, partial(method, *args, **kwargs))
+        """A read: abandoned to its thread past the read deadline (or a recent answer, on D1)."""
+        key = self.memo.key(getattr(method, "__name__", ""), args, kwargs)
+        if key is not None:
+            known, answer = self.memo.get(key)
+            if known:
+                result: T = answer
+                return result
+        result = await self._guarded(self.read_timeout, partial(method, *args, **kwargs))
+        if key is not None:
+            self.memo.put(key, result)
+        return result
 
     async def _guarded(
         self,

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from marketbrief.store.base import Incident, IncidentReport
+from marketbrief.store.batch import Step
 from marketbrief.store.engine import Engines, insert_with_conflicts
 from marketbrief.store.schema import incidents
 
@@ -66,14 +67,13 @@ class IncidentWrites:
             .on_conflict_do_nothing(index_elements=["kind", "subject"], index_where=OPEN)
             .returning(incidents.c.id)
         )
-        with self._engines.write() as connection:
-            inserted = connection.execute(insert).first() is not None
-            row = connection.execute(
-                sa.select(incidents).where(
-                    incidents.c.kind == report.kind, incidents.c.subject == report.subject, OPEN
-                )
-            ).one()
-        return incident(row, claimed=inserted)
+        the_open_one = sa.select(incidents).where(
+            incidents.c.kind == report.kind, incidents.c.subject == report.subject, OPEN
+        )
+        done = self._engines.batch([Step(insert), Step(the_open_one)])
+        row = done[1].first()
+        assert row is not None  # inserted now, or the open one the insert gave way to
+        return incident(row, claimed=done[0].first() is not None)
 
     def claim_repeat(self, incident_id: int, due_before: datetime, now: datetime) -> bool:
         """Take the next repeat of an open incident last told before `due_before` (CAS)."""

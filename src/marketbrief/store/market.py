@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from marketbrief.store.batch import Step
 from marketbrief.store.engine import Engines, insert_with_conflicts
 from marketbrief.store.schema import market_closes
 
@@ -26,15 +27,16 @@ class MarketData:
         if not closes:
             return 0
         now = datetime.now(UTC)
-        with self._engines.write() as connection:
-            for close in closes:
-                upsert = self._insert(market_closes).values(**close, created_at=now)
-                upsert = upsert.on_conflict_do_update(
-                    index_elements=["symbol", "close_date"],
-                    set_={
-                        k: upsert.excluded[k]
-                        for k in ("close", "previous_close", "change_pct", "source")
-                    },
-                )
-                connection.execute(upsert)
+        steps = []
+        for close in closes:
+            upsert = self._insert(market_closes).values(**close, created_at=now)
+            upsert = upsert.on_conflict_do_update(
+                index_elements=["symbol", "close_date"],
+                set_={
+                    k: upsert.excluded[k]
+                    for k in ("close", "previous_close", "change_pct", "source")
+                },
+            )
+            steps.append(Step(upsert))
+        self._engines.batch(steps)  # one transaction (one D1 call) for the day's closes
         return len(closes)

@@ -327,3 +327,11 @@ store_usage = sa.Table(
 )
 
 ALL_TABLES = tuple(metadata.sorted_tables)
+
+# A write's condition tested once at the start of its batch (see store/guards.py): the token
+# is present only while the batch that inserted it runs, and only if the condition held.
+batch_guards = sa.Table(
+    "batch_guards",
+    metadata,
+    sa.Column("token", sa.String(32), primary_key=True),
+)

@@ -20,6 +20,8 @@ from marketbrief.models import (
 )
 from marketbrief.store import rows
 from marketbrief.store.base import ScheduleStart
+from marketbrief.store.batch import Step
+from marketbrief.store.d1.api import D1Usage
 from marketbrief.store.deliveries import DeliveryWrites
 from marketbrief.store.engine import (
     Engines,
@@ -67,15 +69,24 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
         *,
         pg_timeouts: PgTimeouts | None = None,
         clock: Callable[[], datetime] = utc_now,
+        d1_token: str | None = None,
+        d1_api_url: str | None = None,
     ) -> None:
         self.url = url
-        self._engines: Engines = create_engines(url, pg_timeouts)
+        self._engines: Engines = create_engines(
+            url, pg_timeouts, d1_token=d1_token, d1_api_url=d1_api_url
+        )
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
         self.usage = UsageCounter(clock=clock)  # every statement and row, by day, at this edge
         count_statements(self._engines.reader, self.usage)
         if self._engines.writer is not self._engines.reader:
             count_statements(self._engines.writer, self.usage)
+
+    @property
+    def d1_usage(self) -> D1Usage | None:
+        """D1's counters (API calls, rows read and written) since the store opened; None off D1."""
+        return self._engines.usage
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -245,15 +256,20 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
 
     def begin_schedule(self, at: datetime) -> datetime:
         """Record `at` as when the schedule began, unless a scheduler already did; return it."""
-        with self._engines.write() as connection:
-            connection.execute(
-                sa.update(store_revision)
-                .where(store_revision.c.schedule_started_at.is_(None))
-                .values(schedule_started_at=at)
-            )
-            recorded = connection.execute(sa.select(store_revision.c.schedule_started_at))
-            value: datetime = recorded.scalar_one()
-            return value
+        done = self._engines.batch(
+            [
+                Step(
+                    sa.update(store_revision)
+                    .where(store_revision.c.schedule_started_at.is_(None))
+                    .values(schedule_started_at=at)
+                ),
+                Step(sa.select(store_revision.c.schedule_started_at)),
+            ]
+        )
+        recorded = done[1].first()
+        assert recorded is not None  # store_revision always holds its one row
+        value: datetime = recorded.schedule_started_at
+        return value
 
     def runs_revision(self) -> int:
         """A counter that grows with every write to run history."""
