@@ -63,6 +63,21 @@ def test_a_claim_and_a_finish_with_predictions_are_one_call_each(store: SQLStore
     assert store.d1_usage.rows_written > 40
 
 
+def test_the_days_usage_on_d1_is_what_d1_said_each_call_read_and_wrote(store: SQLStore) -> None:
+    assert store.usage.source == "D1 response meta"
+    store.usage.take()
+    assert store.d1_usage is not None
+    read, written = store.d1_usage.rows_read, store.d1_usage.rows_written
+    statements = store.d1_usage.statements
+    run = store.claim_run(PRE, SESSION, TriggerSource.SCHEDULE).run
+    assert store.finish_run(completion_for(run)).published
+    pending = store.usage.pending()
+    assert pending.queries == store.d1_usage.statements - statements
+    assert pending.rows_read == store.d1_usage.rows_read - read
+    assert pending.rows_written == store.d1_usage.rows_written - written
+    assert pending.rows_written > 0
+
+
 def test_d1_answering_rate_limited_is_an_outage_and_the_next_call_works(
     store: SQLStore, local_d1: LocalD1
 ) -> None:

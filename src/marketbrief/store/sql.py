@@ -44,6 +44,8 @@ from marketbrief.store.schema import (
 from marketbrief.store.usage import UsageCounter, count_statements
 from marketbrief.store.writes import RunWrites, WriteStatements, bump_runs
 
+D1_META = "D1 response meta"  # the usage report's source on D1
+
 
 def _via_latest(on_day: sa.ColumnElement[bool]) -> sa.Select[Any]:
     return (
@@ -79,9 +81,14 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
         self.dialect = self._engines.dialect
         self._writes = WriteStatements.build(self.dialect)
         self.usage = UsageCounter(clock=clock)  # every statement and row, by day, at this edge
-        count_statements(self._engines.reader, self.usage)
-        if self._engines.writer is not self._engines.reader:
-            count_statements(self._engines.writer, self.usage)
+        d1 = self._engines.d1
+        if d1 is not None:  # D1 says what each call read and wrote: its figures are the ones
+            self.usage.source = D1_META
+            d1.usage.forward = self.usage.add
+        else:
+            count_statements(self._engines.reader, self.usage)
+            if self._engines.writer is not self._engines.reader:
+                count_statements(self._engines.writer, self.usage)
 
     @property
     def d1_usage(self) -> D1Usage | None:

@@ -12,7 +12,7 @@ very budget that ran out. Every answer's `meta` (rows read and written) is added
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,16 +35,21 @@ class D1Usage:
     rows_read: int = 0
     rows_written: int = 0
     rate_limited: int = 0
+    # Where the store's day-by-day usage (store/usage.py) takes D1's own figures from.
+    forward: Callable[[int, int, int], None] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, statements: int, metas: Sequence[dict[str, Any]]) -> None:
         """Count one call carrying `statements` statements whose answers had these metas."""
+        read = sum(int(meta.get("rows_read") or 0) for meta in metas)
+        written = sum(int(meta.get("rows_written") or 0) for meta in metas)
         with self._lock:
             self.calls += 1
             self.statements += statements
-            for meta in metas:
-                self.rows_read += int(meta.get("rows_read") or 0)
-                self.rows_written += int(meta.get("rows_written") or 0)
+            self.rows_read += read
+            self.rows_written += written
+        if self.forward is not None:
+            self.forward(statements, read, written)
 
     def limited(self) -> None:
         """Count a call D1 refused as over the rate limit."""
