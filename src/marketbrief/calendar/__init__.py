@@ -46,6 +46,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_day(instant: datetime) -> date:
+    """The UTC date of an aware instant: for what counts by UTC days (a cloud database's
+    billing day, the store's usage), never a business date (that is `business_date`)."""
+    return instant.astimezone(UTC).date()
+
+
 def parse_date(value: str) -> date:
     """Parse a strict YYYY-MM-DD string into a date, or raise InvalidInput."""
     if not isinstance(value, str) or not _DATE.fullmatch(value):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from marketbrief.calendar import iso_instant
+from marketbrief.calendar import iso_instant, utc_day
 from marketbrief.errors import InvalidInput, StoreError
 from marketbrief.store import Store
 from marketbrief.store.measures import UsageMeasures
@@ -136,7 +136,7 @@ def usage_record(
 
 async def usage_report(store: Store, days: int, now: datetime) -> dict[str, Any]:
     """Measure the store and report its usage over the last `days` UTC days."""
-    span = window(now.date(), days)
+    span = window(utc_day(now), days)
     measures = await store.usage_measures(span[0])
     return usage_record(measures, span, now, store.usage.pending(), store.usage.source)
 

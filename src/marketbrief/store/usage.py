@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from marketbrief.calendar import utc_now
+from marketbrief.calendar import utc_day, utc_now
 
 UNCOUNTED = "marketbrief_usage_uncounted"
 OWN_COUNTERS = "the service's own counters: statements and rows at the store's edge"
@@ -73,7 +73,7 @@ class UsageCounter:
 
     def add(self, queries: int = 0, rows_read: int = 0, rows_written: int = 0) -> None:
         """Count statements and rows against today (UTC)."""
-        day = self._clock().date()
+        day = utc_day(self._clock())
         with self._lock:
             totals = self._pending.get(day)
             if totals is None:
