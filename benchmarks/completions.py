@@ -13,19 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT
-
-from benchmarks import SERVER_CORE
+from benchmarks.child import run_pinned
 from benchmarks.load import percentile
 from benchmarks.payloads import REPORT_DAY, completion, report_payload
-from benchmarks.servers import pinned
 from marketbrief.store.sql import SQLStore
 
 
@@ -111,20 +106,10 @@ def fsync_floor(directory: Path, size: int = 24 * 1024, count: int = 200) -> flo
 
 def run_measure(url: str, seconds: float) -> CompletionsResult:
     """`measure` in its own process pinned to the server core."""
-    done = subprocess.run(
-        pinned(
-            SERVER_CORE,
-            [sys.executable, "-m", "benchmarks.completions", url, "--seconds", str(seconds)],
-        ),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 120,
-        check=False,
-        cwd=ROOT,
+    found = run_pinned(
+        "benchmarks.completions", [url, "--seconds", str(seconds)], seconds, "completions benchmark"
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"completions benchmark failed: {done.stderr[-2000:]}")
-    return CompletionsResult(**json.loads(done.stdout))
+    return CompletionsResult(**found)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,18 +17,13 @@ import argparse
 import cProfile
 import json
 import pstats
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness import ROOT
-
-from benchmarks import SERVER_CORE
+from benchmarks.child import run_pinned
 from benchmarks.payloads import REPORT_DAY, completion, report_payload
-from benchmarks.servers import pinned
 from marketbrief.store.sql import SQLStore
 
 COMMIT = "sqlite3 commit (WAL write + fsync)"
@@ -110,25 +105,12 @@ def measure(url: str, seconds: float, *, warmup: int = 20) -> CompletionProfile:
 
 def run_measure(url: str, seconds: float) -> CompletionProfile:
     """`measure` in its own process pinned to the server core."""
-    command = [
-        sys.executable,
-        "-m",
+    raw = run_pinned(
         "benchmarks.completions_profile",
-        url,
-        "--seconds",
-        str(seconds),
-    ]
-    done = subprocess.run(
-        pinned(SERVER_CORE, command),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 120,
-        check=False,
-        cwd=ROOT,
+        [url, "--seconds", str(seconds)],
+        seconds,
+        "completion profile",
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"completion profile failed: {done.stderr[-2000:]}")
-    raw = json.loads(done.stdout)
     return CompletionProfile(
         completions=raw["completions"],
         wall_us=raw["wall_us"],

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,13 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from harness import ROOT
 
-from benchmarks import SERVER_CORE
+from benchmarks.child import run_pinned
 from benchmarks.completions import CompletionsResult
 from benchmarks.load import percentile
 from benchmarks.payloads import REPORT_DAY, completion, report_payload
-from benchmarks.servers import pinned
 from marketbrief.store.engine import BUSY_TIMEOUT_MS
 from marketbrief.store.sql import SQLStore
 
@@ -190,25 +186,13 @@ def measure(path: str, seconds: float, *, warmup: int = 20) -> CompletionsResult
 
 def run_measure(path: Path, seconds: float) -> CompletionsResult:
     """`measure` in its own process pinned to the server core (as the store's loop runs)."""
-    command = [
-        sys.executable,
-        "-m",
+    found = run_pinned(
         "benchmarks.completions_raw",
-        str(path),
-        "--seconds",
-        str(seconds),
-    ]
-    done = subprocess.run(
-        pinned(SERVER_CORE, command),
-        capture_output=True,
-        text=True,
-        timeout=seconds + 120,
-        check=False,
-        cwd=ROOT,
+        [str(path), "--seconds", str(seconds)],
+        seconds,
+        "raw completions benchmark",
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"raw completions benchmark failed: {done.stderr[-2000:]}")
-    return CompletionsResult(**json.loads(done.stdout))
+    return CompletionsResult(**found)
 
 
 def main(argv: list[str] | None = None) -> None:

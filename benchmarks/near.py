@@ -53,13 +53,6 @@ class NearResult:
         return median(self.staleness_s)
 
 
-def _metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "_total "):
-            return float(line.split()[-1])
-    return 0.0
-
-
 async def _serves(client: httpx.AsyncClient, url: str, run_id: str) -> bool:
     answer = await client.get(url)
     return answer.status_code == 200 and answer.json()["meta"]["run_id"] == run_id
@@ -135,8 +128,8 @@ def measure(logs: Path) -> NearResult:
         for server in started:
             _, text = servers.fetch(server.url + "/metrics")
             body = text.decode()
-            hits = _metric(body, "marketbrief_cache_hits")
-            near = _metric(body, "marketbrief_near_cache_hits")
+            hits = servers.metric(body, "marketbrief_cache_hits")
+            near = servers.metric(body, "marketbrief_near_cache_hits")
             if hits:
                 result.hit_ratio.append(near / hits)
         return result

@@ -102,3 +102,15 @@ def fetch(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def metric(text: str, name: str) -> float:
+    """The sum over every label set of the metric `name` (or `name`_total) in a /metrics text."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        found = line.split("{", 1)[0].split(" ", 1)[0]
+        if found in (name, name + "_total"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

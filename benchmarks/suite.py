@@ -44,14 +44,6 @@ from benchmarks.seed_postgres import seed_postgres
 from benchmarks.seed_sqlite import cached_sqlite
 
 
-def _metric(text: str, name: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and not line.startswith("#"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def _report_counters(server: HttpServer) -> tuple[float, float]:
     """(store report reads, report answers) so far, from the server's /metrics."""
     status, body = servers.fetch(server.url + "/metrics", timeout=120)
@@ -59,8 +51,8 @@ def _report_counters(server: HttpServer) -> tuple[float, float]:
         return 0.0, 0.0
     text = body.decode()
     return (
-        _metric(text, "marketbrief_store_report_reads_total"),
-        _metric(text, "marketbrief_reports_served_total"),
+        servers.metric(text, "marketbrief_store_report_reads_total"),
+        servers.metric(text, "marketbrief_reports_served_total"),
     )
 
 

@@ -25,6 +25,7 @@ from benchmarks import (
     openloop,
     profiling,
     report,
+    servers,
     static_page,
 )
 from benchmarks.baseline import create_app as baseline_app
@@ -449,3 +450,18 @@ def test_rounds_where_the_generator_fell_behind_are_left_out() -> None:
     history = next(t for t in targets(outcome) if t.name.startswith("history"))
     assert history.met is True
     assert "1 of 2 rounds" in history.measured
+
+
+def test_a_metric_is_read_summed_over_its_labels_and_by_its_exact_name() -> None:
+    text = (
+        "# HELP marketbrief_reports_served_total Report answers by state.\n"
+        'marketbrief_reports_served_total{state="fresh"} 7.0\n'
+        'marketbrief_reports_served_total{state="stale"} 2.0\n'
+        "marketbrief_cache_hits_total 40.0\n"
+        "marketbrief_cache_hits_created 1.7e9\n"
+        "marketbrief_near_cache_hits_total 30.0\n"
+    )
+    assert servers.metric(text, "marketbrief_reports_served_total") == 9.0
+    assert servers.metric(text, "marketbrief_cache_hits") == 40.0
+    assert servers.metric(text, "marketbrief_near_cache_hits") == 30.0
+    assert servers.metric(text, "marketbrief_absent") == 0.0
