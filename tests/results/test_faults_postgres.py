@@ -293,11 +293,11 @@ async def test_a_stalled_read_past_the_gateway_deadline_is_abandoned_and_trips_t
             # Each read gives up at the read deadline (the driver would wait 31 s); the first
             # opens the breaker, the rest are refused until a probe may go.
             with pytest.raises(StoreTimeout, match=r"within 1\.5 s"):
-                await store.revision()
+                await store.revisions()
             refusals: list[str] = []
             while probes < 2:
                 try:
-                    await store.revision()
+                    await store.revisions()
                 except StoreTimeout:
                     probes += 1  # a probe after the cool-down, timed out again
                 except StoreUnavailable as refused:

@@ -1,4 +1,5 @@
-"""History pages come from the cache while no run was written, and never lag a run write."""
+"""History pages come from the cache while no run was written; a run write of this process
+shows in its next page, another process's once the revision watch has read again."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from marketbrief.results.history import history_page
 from marketbrief.store.base import HistoryQuery
 from marketbrief.store.sql import SQLStore
 from tests.support.factories import SESSION, completion_for
+from tests.support.results_fixtures import CallCounter
 
 PRE = ReportType.PRE_MARKET
 
@@ -65,15 +67,69 @@ async def test_a_cached_history_page_is_served_without_querying_history(results:
     assert body["next_cursor"] is not None
 
 
-async def test_every_run_write_shows_in_the_next_history_page(results: Results) -> None:
-    store = results.deps.store.backend
+async def test_every_run_write_of_this_process_shows_in_its_next_history_page(
+    results: Results,
+) -> None:
+    store = results.deps.store  # the gateway: this process's writes go through it
     started = datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
-    run = store.claim_run(PRE, SESSION, TriggerSource.MANUAL, started_at=started).run
+    run = (await store.claim_run(PRE, SESSION, TriggerSource.MANUAL, started_at=started)).run
     before = orjson.loads(await history_page(results.deps, HistoryQuery()))
     assert before["jobs"][0]["status"] == "running"
-    store.finish_run(completion_for(run, executed_at=started + timedelta(seconds=2)))
+    await store.finish_run(completion_for(run, executed_at=started + timedelta(seconds=2)))
     after = orjson.loads(await history_page(results.deps, HistoryQuery()))
     assert after["jobs"][0]["status"] == "success"
-    newer = store.claim_run(PRE, SESSION, TriggerSource.MANUAL).run
+    newer = (await store.claim_run(PRE, SESSION, TriggerSource.MANUAL)).run
     latest = orjson.loads(await history_page(results.deps, HistoryQuery()))
     assert [j["run_id"] for j in latest["jobs"]] == [newer.run_id, run.run_id]
+
+
+async def test_a_history_hit_reads_nothing_from_the_store(results: Results) -> None:
+    await results.deps.store.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+    await history_page(results.deps, HistoryQuery())  # learns the revisions, fills the page
+    reads = CallCounter(results.deps.store.backend, "revisions")
+    pages = CallCounter(results.deps.store.backend, "history")
+    for _ in range(20):
+        await history_page(results.deps, HistoryQuery())
+    assert (reads.calls, pages.calls) == (0, 0)
+
+
+async def test_a_run_another_process_wrote_shows_once_the_watch_has_read_again(
+    results: Results,
+) -> None:
+    other = results.deps.store.backend  # written to directly: not through this process's gateway
+    results.deps.revisions.interval = 3600.0  # no refresh falls due by itself during the test
+    first = other.claim_run(PRE, SESSION, TriggerSource.MANUAL).run
+    assert [j["run_id"] for j in _jobs(await history_page(results.deps, HistoryQuery()))] == [
+        first.run_id
+    ]
+    second = other.claim_run(PRE, SESSION, TriggerSource.MANUAL).run
+    # Until the watch reads again (within the revision check interval), the page stands...
+    assert len(_jobs(await history_page(results.deps, HistoryQuery()))) == 1
+    await results.deps.revisions.refresh()  # ...what the server's loop does every interval
+    after = _jobs(await history_page(results.deps, HistoryQuery()))
+    assert [j["run_id"] for j in after] == [second.run_id, first.run_id]
+
+
+async def test_with_a_zero_interval_every_history_page_reads_the_run_revision(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    settings = Settings(
+        database_url=sqlite_url, outbox_dir=tmp_path / "outbox", revision_check_seconds=0.0
+    )
+    store = SQLStore(sqlite_url)
+    store.migrate()
+    results = Results.open(settings)
+    try:
+        other = results.deps.store.backend
+        other.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+        assert len(_jobs(await history_page(results.deps, HistoryQuery()))) == 1
+        other.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+        assert len(_jobs(await history_page(results.deps, HistoryQuery()))) == 2
+    finally:
+        await results.close()
+        store.close()
+
+
+def _jobs(body: bytes) -> list[dict[str, object]]:
+    jobs: list[dict[str, object]] = orjson.loads(body)["jobs"]
+    return jobs

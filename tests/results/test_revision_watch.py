@@ -19,7 +19,7 @@ async def test_readers_in_one_loop_tick_kick_one_refresh_between_them(
 ) -> None:
     migrate(sqlite_url)
     store = open_gateway(Settings(database_url=sqlite_url, outbox_dir=tmp_path / "o"), utc_now)
-    reads = CallCounter(store.backend, "revision")
+    reads = CallCounter(store.backend, "revisions")
     watch = RevisionWatch(store, interval=1e-9)  # always due
     try:
         first = await watch.known()  # nothing known yet: this reader waits for the read

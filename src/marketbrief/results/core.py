@@ -299,7 +299,7 @@ class Results:
 
     async def watch_revision(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: keep the store revision readers validate against current."""
-        await self._reader.revisions.run(stop)
+        await self.deps.revisions.run(stop)
 
     async def usage(self, days: int) -> dict[str, Any]:
         """Rows and bytes per table, runs and store usage per day, growth a year ahead."""
@@ -357,7 +357,7 @@ class Results:
 
     async def close(self) -> None:
         """Release the cache client and the store's connections."""
-        await self._reader.revisions.close()
+        await self.deps.revisions.close()
         if self.deps.cache is not None:
             with contextlib.suppress(CacheError):
                 await self.deps.cache.close()

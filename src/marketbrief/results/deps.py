@@ -15,6 +15,7 @@ from marketbrief.results.counters import Counters
 from marketbrief.results.near import NearCache
 from marketbrief.results.outbox import Outbox
 from marketbrief.results.policy import Policy
+from marketbrief.results.revision import RevisionWatch
 from marketbrief.results.switches import Switches
 from marketbrief.store.gateway import Store, StoreHealth
 
@@ -32,9 +33,11 @@ class Deps:
     counters: Counters = field(default_factory=Counters)
     near: NearCache | None = None  # in front of a cache across the network (results/near.py)
     switches: Switches = field(init=False)
+    revisions: RevisionWatch = field(init=False)  # the store's revisions, shared by every reader
 
     def __post_init__(self) -> None:
         self.switches = Switches(store_reads=self.policy.store_reads)
+        self.revisions = RevisionWatch(self.store, self.policy.revision_check_seconds)
 
     @property
     def health(self) -> StoreHealth:

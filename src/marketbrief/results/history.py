@@ -1,8 +1,9 @@
 """Job history pages through the hot cache, keyed by the store's run revision.
 
 Every write to run history bumps one counter in the store; a page is cached under that counter
-and the query, so a cached page is never older than the last run write. A request costs one
-one-row read (the counter) and, on a hit, no history query and no JSON encoding at all.
+and the query. The counter comes from the revision watch (`results/revision.py`): a run this
+process wrote shows in its next page, a run another process wrote within the revision check
+interval. A hit costs no store read, no history query and no JSON encoding at all.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
     cache = deps.cache
     if cache is None:
         return await _render(deps, query)
-    revision = await deps.store.runs_revision()
+    revision = await deps.revisions.runs_known()
     key = keys.history_key(revision, query_text(query))
     try:
         entry = await cache.get(key)

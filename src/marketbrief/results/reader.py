@@ -22,7 +22,6 @@ from marketbrief.results import answers
 from marketbrief.results.deps import Deps
 from marketbrief.results.entries import CachedReport, decode_entry, encode_entry
 from marketbrief.results.envelope import ReportResponse, ReportState, Source
-from marketbrief.results.revision import RevisionWatch
 from marketbrief.results.singleflight import SingleFlight
 
 LOCK_TTL_SECONDS = 5.0
@@ -39,7 +38,6 @@ class Reader:
     def __init__(self, deps: Deps) -> None:
         self.d = deps
         self._flights: SingleFlight[CachedReport | None] = SingleFlight()
-        self.revisions = RevisionWatch(deps.store, deps.policy.revision_check_seconds)
         self._validated: dict[str, tuple[int, int]] = {}
         self._decodings: dict[str, tuple[bytes, CachedReport]] = {}
 
@@ -57,7 +55,7 @@ class Reader:
         warnings: list[str] = []
         key = keys.report_key(report_type.value, day)
         if self.d.cache is not None:
-            revision = await self.revisions.known() if self.d.switches.store_reads else None
+            revision = await self.d.revisions.known() if self.d.switches.store_reads else None
             hit = await self._cached(key, report_type, day, revision, warnings)
             if hit is not None:
                 return answers.fresh(

@@ -1,11 +1,18 @@
-"""The store's revision as this process last saw it, kept fresh off the request path.
+"""The store's revisions as this process last saw them, kept fresh off the request path.
 
-The revision grows whenever a latest pointer moves; a cached entry is checked against the store
-once per revision. Readers take the last-known revision without waiting: a background loop (in
-a server) and a refresh started by a reader that finds it older than the interval keep it
-current. A reader waits for the store only when no revision is known yet, or when the interval
-is 0 (every read checks: strict setups and tests). When the store is down the last-known
-revision stands, so cached entries are served (marked by the reader) instead of waited on.
+Two counters are read together (`Store.revisions`): the report revision grows whenever a latest
+pointer moves, and a cached entry is checked against the store once per revision; the run
+revision grows with every write to run history, and cached history pages are keyed by it.
+Readers take the last-known revisions without waiting: a background loop (in a server) and a
+refresh started by a reader that finds them older than the interval keep them current. A reader
+waits for the store only when nothing is known yet, or when the interval is 0 (every read
+checks: strict setups and tests). When the store is down the last-known report revision stands,
+so cached entries are served (marked by the reader) instead of waited on.
+
+History asks more (`runs_known`): a run this process wrote shows in its very next page (the
+watch reads again once the store gateway has committed a write since the last read), a run
+another process wrote within the interval, and with the store refusing, the page is refused
+too (a history page has no place to say it may be old).
 """
 
 from __future__ import annotations
@@ -23,13 +30,15 @@ PROBE_SECONDS = 0.5  # how often the loop asks whether a probe may go (the break
 
 
 class RevisionWatch:
-    """The last-known store revision and when it was read."""
+    """The last-known store revisions and when they were read."""
 
     def __init__(self, store: Store, interval: float) -> None:
         self.store = store
         self.interval = interval
-        self.revision: int | None = None
+        self.revision: int | None = None  # the latest pointers'
+        self.runs: int | None = None  # run history's
         self._read_at: float | None = None
+        self._writes_seen = -1  # the gateway's committed writes when the last read began
         self._flights: SingleFlight[None] = SingleFlight()
         self._kicked: set[asyncio.Task[None]] = set()
 
@@ -39,19 +48,35 @@ class RevisionWatch:
             # Concurrent callers share the one read in flight and leave it together, so their
             # misses still share one store read.
             await self.refresh()
-        elif self._due() and not self._kicked and not self._flights.in_flight(_KEY):
-            # One refresh at a time: readers in the same loop tick see the one already kicked.
-            task = asyncio.ensure_future(self.refresh())
-            self._kicked.add(task)
-            task.add_done_callback(self._kicked.discard)
+        else:
+            self._kick()
         return self.revision
 
+    async def runs_known(self) -> int:
+        """The run revision to key a history page by (raises StoreUnavailable as a read does)."""
+        wanted = self.store.writes.committed
+        if (
+            self.runs is None
+            or self.interval == 0
+            or self._writes_seen != wanted
+            or self.store.health.refuses()
+        ):
+            await self._flights.run(_KEY, self._read)
+            if self._writes_seen < wanted:  # it joined a read that began before that write
+                await self._flights.run(_KEY, self._read)
+        else:
+            self._kick()
+        runs = self.runs
+        assert runs is not None  # a read that did not raise set it
+        return runs
+
     async def refresh(self) -> None:
-        """Read the revision once (shared with concurrent callers); a store outage keeps the old."""
-        await self._flights.run(_KEY, self._read)
+        """Read the revisions once (shared with concurrent callers); an outage keeps the old."""
+        with contextlib.suppress(StoreUnavailable):
+            await self._flights.run(_KEY, self._read)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: read the revision every interval (a server's background task).
+        """Until `stop` is set: read the revisions every interval (a server's background task).
 
         While it runs it is also the store's only prober: once the store's breaker opened,
         requests are refused at once, and this loop alone tests whether the store is back.
@@ -79,11 +104,20 @@ class RevisionWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def _kick(self) -> None:
+        """Start a refresh when the revisions are due, unless one is already on its way."""
+        if self._due() and not self._kicked and not self._flights.in_flight(_KEY):
+            # One refresh at a time: readers in the same loop tick see the one already kicked.
+            task = asyncio.ensure_future(self.refresh())
+            self._kicked.add(task)
+            task.add_done_callback(self._kicked.discard)
+
     def _due(self) -> bool:
         read_at = self._read_at
         return read_at is None or time.monotonic() - read_at >= self.interval
 
     async def _read(self) -> None:
         self._read_at = time.monotonic()
-        with contextlib.suppress(StoreUnavailable):
-            self.revision = await self.store.revision()
+        writes = self.store.writes.committed
+        self.revision, self.runs = await self.store.revisions()
+        self._writes_seen = writes

@@ -11,7 +11,7 @@ import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from marketbrief.errors import InvalidInput
 from marketbrief.models import (
@@ -127,6 +127,13 @@ class ScheduleStart:
 
     started_at: datetime | None
     first_runs: tuple[tuple[ReportType, date], ...] = ()
+
+
+class Revisions(NamedTuple):
+    """The store's two change counters, read together (`store_revision`)."""
+
+    reports: int  # grows whenever a latest pointer moves
+    runs: int  # grows with every write to run history
 
 
 def run_key(ref: str | int) -> int | str | None:
@@ -262,6 +269,8 @@ class StoreBackend(Protocol):
     def begin_schedule(self, at: datetime) -> datetime: ...
 
     def runs_revision(self) -> int: ...
+
+    def revisions(self) -> Revisions: ...
 
     def latest_version(self, report_type: ReportType, day: date) -> int | None: ...
 

@@ -45,6 +45,7 @@ from marketbrief.models import (
 from marketbrief.store.base import (
     HistoryPage,
     HistoryQuery,
+    Revisions,
     ScheduleStart,
     StoreBackend,
     WriteCounts,
@@ -296,9 +297,9 @@ class Store(Claims):
         """Every (type, date) with a latest report, optionally filtered."""
         return await self._read(self.backend.latest_keys, report_type, day)
 
-    async def revision(self) -> int:
-        """A counter that grows whenever a latest pointer moves."""
-        return await self._read(self.backend.revision)
+    async def revisions(self) -> Revisions:
+        """The latest pointers' and run history's change counters, in one read."""
+        return await self._read(self.backend.revisions)
 
     # -- runs: reads -----------------------------------------------------------------------------
 
@@ -346,9 +347,6 @@ class Store(Claims):
         """Record when the schedule began (a service's first start); return what is stored."""
         return await self._call(self.backend.begin_schedule, at, write=True)
 
-    async def runs_revision(self) -> int:
-        """A counter that grows with every write to run history."""
-        return await self._read(self.backend.runs_revision)
 
     # -- usage: what this process asked of the store ---------------------------------------------
 

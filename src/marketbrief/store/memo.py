@@ -2,7 +2,7 @@
 
 On D1 every statement is an API call counted against a rate limit of 1,200 calls per 5
 minutes, and a dashboard view asks the store about run state the report cache does not hold
-(a report not yet published, the newest run of it, the schedule's start, the history counter). A
+(a report not yet published, the newest run of it, the schedule's start). A
 `ReadMemo` keeps each such answer for `seconds` (the D1 revision check interval), so those
 reads cost a bounded number of calls per interval however many views arrive; any write made
 through this process forgets them all at once, so its own writes are read back at once. Off D1
@@ -18,8 +18,8 @@ from typing import Any
 
 # The reads a memo may answer: run state, history, and the snapshots the cache does not hold
 # (a report not yet published, the trend chart's window: both asked for on every view). Never
-# the revision or a pointer's version: RevisionWatch spaces those itself, and they say when a
-# cached report went stale. A report published by another process is seen within two checks.
+# the revisions or a pointer's version: RevisionWatch spaces those itself, and they say when a
+# cached report or history page went stale. A report published by another process is seen within two checks.
 MEMOIZED = frozenset(
     {
         "latest_snapshot",
@@ -32,7 +32,6 @@ MEMOIZED = frozenset(
         "runs_between",
         "run_counts",
         "schedule_start",
-        "runs_revision",
         "incidents",
         "undelivered",
     }

@@ -19,7 +19,7 @@ from marketbrief.models import (
     Snapshot,
 )
 from marketbrief.store import rows
-from marketbrief.store.base import ScheduleStart
+from marketbrief.store.base import Revisions, ScheduleStart
 from marketbrief.store.batch import Step
 from marketbrief.store.d1.api import D1Usage
 from marketbrief.store.deliveries import DeliveryWrites
@@ -282,6 +282,13 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
         """A counter that grows with every write to run history."""
         with self._engines.read() as connection:
             return int(connection.execute(sa.select(store_revision.c.runs_revision)).scalar_one())
+
+    def revisions(self) -> Revisions:
+        """Both counters in one read: the latest pointers' and run history's."""
+        query = sa.select(store_revision.c.revision, store_revision.c.runs_revision)
+        with self._engines.read() as connection:
+            reports, runs = connection.execute(query).one()
+        return Revisions(int(reports), int(runs))
 
 
 def open_store(url: str) -> SQLStore:
