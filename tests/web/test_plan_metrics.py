@@ -282,8 +282,9 @@ async def test_history_requests_held_by_a_locked_store_cross_the_p95_trigger_unt
         ]
         names = ", ".join(f'"{schema}"."{t}"' for t in tables)
         holder.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
-        # The read waits on the lock until its deadline (1.5 s): far past 200 ms.
-        held = await api.get("/api/v1/jobs/history")
+        # A page not in the cache (the first one is: it needs no store read) is read from the
+        # store, which waits on the lock until its deadline (1.5 s): far past 200 ms.
+        held = await api.get("/api/v1/jobs/history?limit=7")
         assert held.status_code == 503
         holder.rollback()
     history = _by_name(await _plan(api))["history_latency"]
