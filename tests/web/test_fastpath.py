@@ -1,14 +1,16 @@
-"""The report fast path answers exactly as the route does, and hands everything else on."""
+"""The fast path answers exactly as the route does, and hands everything else on."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+import httpx
 import pytest
 
 from marketbrief.models import ReportType
-from marketbrief.web.fastpath import _plain_report_request
+from marketbrief.store.base import HistoryQuery
+from marketbrief.web.fastpath import plain_history_query, plain_report_request
 from tests.support.api_fixtures import Api
 from tests.support.api_helpers import REPORT, made
 from tests.support.clock import DAY
@@ -19,31 +21,40 @@ VIA_ROUTE = "&via=route"
 SAME_HEADERS = ("content-type", "content-length", "cache-control", "etag", "retry-after")
 
 
-def _scope(path: str, query: bytes = b"", method: str = "GET") -> dict[str, Any]:
-    return {"type": "http", "method": method, "path": path, "query_string": query, "headers": []}
-
-
 def test_only_a_plain_get_of_a_report_type_with_at_most_a_date_takes_the_fast_path() -> None:
     pre = ReportType.PRE_MARKET
-    assert _plain_report_request(_scope("/api/v1/reports/pre-market")) == (pre, None)
-    asked = _plain_report_request(_scope("/api/v1/reports/weekly", b"date=2026-11-22"))
+    assert plain_report_request("/api/v1/reports/pre-market", b"") == (pre, None)
+    asked = plain_report_request("/api/v1/reports/weekly", b"date=2026-11-22")
     assert asked is not None
     assert asked[0] is ReportType.WEEKLY
     assert asked[1] is not None
     assert asked[1].isoformat() == "2026-11-22"
-    for scope in (
-        _scope("/api/v1/reports/pre-market", method="HEAD"),
-        _scope("/api/v1/reports/pre-market", method="POST"),
-        _scope("/api/v1/reports/nope"),
-        _scope("/api/v1/reports/pre-market/extra"),
-        _scope("/api/v1/jobs/history"),
-        _scope("/api/v1/reports/pre-market", b"date=2026-13-01"),  # the route's 400 answers
-        _scope("/api/v1/reports/pre-market", b"date=2026-11-24&x=1"),
-        _scope("/api/v1/reports/pre-market", b"date=2026%2D11-24"),
-        _scope("/api/v1/reports/pre-market", b"day=2026-11-24"),
-        {"type": "websocket", "path": "/api/v1/reports/pre-market"},
+    for path, query in (
+        ("/api/v1/reports/nope", b""),
+        ("/api/v1/reports/pre-market/extra", b""),
+        ("/api/v1/reports/pre-market", b"date=2026-13-01"),  # the route's 400 answers
+        ("/api/v1/reports/pre-market", b"date=2026-11-24&x=1"),
+        ("/api/v1/reports/pre-market", b"date=2026%2D11-24"),
+        ("/api/v1/reports/pre-market", b"day=2026-11-24"),
     ):
-        assert _plain_report_request(scope) is None, scope
+        assert plain_report_request(path, query) is None, (path, query)
+
+
+def test_only_the_first_history_page_with_at_most_a_limit_takes_the_fast_path() -> None:
+    assert plain_history_query(b"") == HistoryQuery()
+    assert plain_history_query(b"limit=7") == HistoryQuery(limit=7)
+    assert plain_history_query(b"limit=500") == HistoryQuery(limit=500)
+    for query in (
+        b"limit=0",  # the route's 400 answers these two
+        b"limit=501",
+        b"limit=-1",
+        b"limit=1e3",
+        b"limit=7&type=weekly",
+        b"type=weekly",
+        b"cursor=abc",
+        b"limit=%37",
+    ):
+        assert plain_history_query(query) is None, query
 
 
 @pytest.mark.parametrize("state", ["fresh", "missing", "unavailable"])
@@ -91,3 +102,34 @@ async def test_requests_on_the_fast_path_are_timed_under_the_route_template(api:
     )
     assert line in metrics
     assert DAY.isoformat() not in metrics.split(line)[0].rsplit("\n", 1)[-1]
+
+
+async def test_the_first_history_page_on_the_fast_path_is_the_routes(api: Api) -> None:
+    await api.publish(made(marker="listed"))
+    for path in ("/api/v1/jobs/history", "/api/v1/jobs/history?limit=1"):
+        fast = await api.get(path)
+        route = await api.get(path + ("&" if "?" in path else "?") + "via=route")
+        assert fast.status_code == route.status_code == 200
+        assert fast.content == route.content
+        assert fast.json()["count"] == 1
+        for name in ("content-type", "content-length", "content-security-policy"):
+            assert fast.headers.get(name) == route.headers.get(name), name
+    metrics = (await api.get("/metrics")).text
+    assert 'marketbrief_request_seconds_count{method="GET",route="/api/v1/jobs/history"' in metrics
+
+
+async def test_a_bug_behind_the_fast_path_is_the_error_tables_500_never_a_dropped_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api.services.results, "history", broken)
+    transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
+    with caplog.at_level(logging.ERROR):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            answer = await client.get("/api/v1/jobs/history")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "internal_error"
+    assert "content-security-policy" in answer.headers
+    assert "a bug" not in answer.text  # the trace is logged, never shown

@@ -347,7 +347,6 @@ class Store(Claims):
         """Record when the schedule began (a service's first start); return what is stored."""
         return await self._call(self.backend.begin_schedule, at, write=True)
 
-
     # -- usage: what this process asked of the store ---------------------------------------------
 
     @property

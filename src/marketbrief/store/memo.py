@@ -19,7 +19,8 @@ from typing import Any
 # The reads a memo may answer: run state, history, and the snapshots the cache does not hold
 # (a report not yet published, the trend chart's window: both asked for on every view). Never
 # the revisions or a pointer's version: RevisionWatch spaces those itself, and they say when a
-# cached report or history page went stale. A report published by another process is seen within two checks.
+# cached report or history page went stale. A report published by another process is seen
+# within two checks.
 MEMOIZED = frozenset(
     {
         "latest_snapshot",

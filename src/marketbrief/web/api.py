@@ -43,6 +43,9 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
+HISTORY_LIMITS = (1, 500)  # the history page sizes one may ask for
+
+
 def services(request: Request) -> Services:
     """The process's services, opened by the app's lifespan."""
     return services_of(request.app)
@@ -95,7 +98,7 @@ async def report_reply(
     if_none_match: str | None,
 ) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of `GET /api/v1/reports/{kind}?date=day`: the route's whole
-    answer, shared with the report fast path (`web/fastpath.py`)."""
+    answer, shared with the fast path (`web/fastpath.py`)."""
     response = await svc.results.get_report(kind, day)
     headers = {"Cache-Control": "no-cache"}
     if response.has_content and response.content_sha256:
@@ -125,7 +128,7 @@ async def job_history(request: Request) -> Response:
         status=run_status,
         date_from=_query_date(request, "from"),
         date_to=_query_date(request, "to"),
-        limit=_query_int(request, "limit", 50, 1, 500),
+        limit=_query_int(request, "limit", 50, *HISTORY_LIMITS),
         cursor=params.get("cursor") or None,
     )
     body = await services(request).results.history(query)

@@ -13,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from marketbrief.config import Settings
 from marketbrief.services import Services
 from marketbrief.web import api, pages
 from marketbrief.web.errors import exception_handlers
-from marketbrief.web.fastpath import ReportFastPath
+from marketbrief.web.fastpath import FastPath
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import Edge
 from marketbrief.web.openapi import openapi_document
@@ -28,12 +29,24 @@ from marketbrief.web.ratelimit import TriggerLimit
 STATIC = Path(__file__).parent / "static"
 
 
+class MarketbriefApp(Starlette):
+    """Starlette, with the fast path (web/fastpath.py) asked first about every HTTP request."""
+
+    fast_path: FastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_path
+        if fast is not None and scope["type"] == "http" and await fast.answer(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     services: Services | None = None,
     scheduler: bool | None = None,
-) -> Starlette:
+) -> MarketbriefApp:
     """The whole web service; pass `services` to share them with a test."""
     settings = settings or (services.settings if services else Settings.from_env())
     holder: dict[str, Services] = {}
@@ -68,9 +81,8 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return api.JSON(openapi_document())
 
-    report_route = Route("/api/v1/reports/{report_type}", api.get_report, methods=["GET"])
     routes = [
-        report_route,
+        Route("/api/v1/reports/{report_type}", api.get_report, methods=["GET"]),
         Route("/api/v1/jobs/history", api.job_history, methods=["GET"]),
         Route("/api/v1/jobs/latest", api.latest_job, methods=["GET"]),
         Route("/api/v1/jobs/trigger", api.trigger_job, methods=["POST"]),
@@ -91,13 +103,9 @@ def create_app(
         Route("/status", pages.status_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [
-        Middleware(Edge, observe=metrics.observe),
-        Middleware(ReportFastPath, route=report_route),
-    ]
-    app = Starlette(
+    app = MarketbriefApp(
         routes=routes,
-        middleware=middleware,
+        middleware=[Middleware(Edge, observe=metrics.observe)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
@@ -106,4 +114,5 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.metrics = metrics
     app.state.plan = plan
+    app.fast_path = FastPath(app, metrics.observe)
     return app

@@ -1,84 +1,144 @@
-"""The report fast path: `GET /api/v1/reports/{type}` answered without Starlette's request
-machinery.
+"""The fast path: the two requests the service answers most, answered before the framework.
 
-The cached report is the request the service answers most, and most of its cost was the
-framework's, not marketbrief's: route matching down the table, a `Request` with parsed
-headers and query, a `Response` that builds its headers, the exception layer's wrapped
-`send`. This layer recognises exactly `GET /api/v1/reports/<a report type>` with no query or
-just `date=YYYY-MM-DD`, and answers it through the same `api.report_reply` the route uses (same
-status, headers and body, same metrics). Anything else, a malformed date included, goes on to
-Starlette, whose route and error table answer it as before. It sits inside `Edge`, so the
-security headers and the request timing are the same for both paths.
+A cached report (`GET /api/v1/reports/<type>`, no query or just `date=YYYY-MM-DD`) and the
+first history page (`GET /api/v1/jobs/history`, no query or just `limit=N`) are what a
+dashboard and an API client ask for over and over, and most of their cost was the framework's,
+not marketbrief's: the error layer's and the middleware's wrapped `send`s, route matching down
+the table, a `Request` with parsed headers and query, a `Response` that builds its headers.
+`MarketbriefApp` (web/app.py) hands every HTTP request here first. A request recognised here is
+answered through the same functions its route uses (`api.report_reply`, `Results.history`: same
+status, headers, body and metrics), with the security headers `Edge` adds and timed under its
+route's template as `Edge` times it. Anything else goes on to Starlette untouched, and so does a
+recognised request whose answer raises before anything was sent (a date outside the calendar,
+a store without its schema, a store outage for history): the route asks again, and the error
+table answers it, exactly as without this layer.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from marketbrief.calendar import parse_date
-from marketbrief.errors import InvalidInput, MarketbriefError
+from marketbrief.errors import InvalidInput
 from marketbrief.models import ReportType
-from marketbrief.web.api import report_reply, services_of
+from marketbrief.store.base import HistoryQuery
+from marketbrief.web.api import HISTORY_LIMITS, report_reply, services_of
+from marketbrief.web.middleware import SECURITY_HEADER_LIST
 
-PREFIX = "/api/v1/reports/"
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+REPORTS = "/api/v1/reports/"
+REPORT_ROUTE = "/api/v1/reports/{report_type}"
+HISTORY = "/api/v1/jobs/history"
 _TYPES = {kind.value: kind for kind in ReportType}
 _DATE_QUERY = b"date="
+_LIMIT_QUERY = b"limit="
+_JSON = (b"content-type", b"application/json")
+_DEFAULT_HISTORY = HistoryQuery()
+
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
-class ReportFastPath:
-    """Answers the plain report request itself; hands every other request to `app`."""
+class FastPath:
+    """Answers the plain report and history requests of one app, or says it did not."""
 
-    def __init__(self, app: ASGIApp, route: Route) -> None:
+    def __init__(self, app: Starlette, observe: Callable[[str, str, int, float], None]) -> None:
         self.app = app
-        self.route = route  # the route it stands for, as the request timing labels it
+        self.observe = observe
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        asked = _plain_report_request(scope)
-        if asked is None:
-            await self.app(scope, receive, send)
-            return
-        kind, day = asked
-        app = scope["app"]
+    async def answer(self, scope: Scope, send: Send) -> bool:
+        """Answer `scope` and return True, or return False having sent nothing."""
+        if scope["method"] != "GET":
+            return False
+        started = time.perf_counter()
+        path: str = scope["path"]
+        if path.startswith(REPORTS):
+            asked = plain_report_request(path, scope.get("query_string", b""))
+            if asked is None:
+                return False
+            route = REPORT_ROUTE
+            reply = await self._ask(self._report(scope, *asked))
+        elif path == HISTORY:
+            query = plain_history_query(scope.get("query_string", b""))
+            if query is None:
+                return False
+            route = HISTORY
+            reply = await self._ask(self._history(query))
+        else:
+            return False
+        if reply is None:
+            return False
+        status, headers, body = reply
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self.observe("GET", route, status, time.perf_counter() - started)
+        return True
+
+    async def _ask(self, reply: Awaitable[Reply]) -> Reply | None:
         try:
-            status, headers, body = await report_reply(
-                services_of(app), app.state.metrics, kind, day, _header(scope, b"if-none-match")
-            )
-        except MarketbriefError:
-            # A date outside the calendar, a store without its schema: nothing was sent, so
-            # the route asks again and the error table answers, exactly as without this layer.
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self.route
-        raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+            return await reply
+        except Exception:  # nothing was sent: the route asks again and its error table answers
+            return None
+
+    async def _report(self, scope: Scope, kind: ReportType, day: date | None) -> Reply:
+        app = self.app
+        status, fields, body = await report_reply(
+            services_of(app), app.state.metrics, kind, day, _header(scope, b"if-none-match")
+        )
+        headers = [(name.lower().encode(), value.encode()) for name, value in fields.items()]
         if status != 304:
-            raw.append((b"content-type", b"application/json"))
-            raw.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body if status != 304 else b""})
+            headers += [_JSON, (b"content-length", str(len(body)).encode())]
+        else:
+            body = b""
+        headers += SECURITY_HEADER_LIST
+        return status, headers, body
+
+    async def _history(self, query: HistoryQuery) -> Reply:
+        body = await services_of(self.app).results.history(query)
+        headers = [(b"content-length", str(len(body)).encode()), _JSON, *SECURITY_HEADER_LIST]
+        return 200, headers, body
 
 
-def _plain_report_request(scope: Scope) -> tuple[ReportType, date | None] | None:
+def plain_report_request(path: str, query: bytes) -> tuple[ReportType, date | None] | None:
     """(type, date) of a plain `GET /api/v1/reports/<type>[?date=D]`, else None."""
-    if scope["type"] != "http" or scope["method"] != "GET":
-        return None
-    path: str = scope["path"]
-    if not path.startswith(PREFIX):
-        return None
-    kind = _TYPES.get(path[len(PREFIX) :])
+    kind = _TYPES.get(path[len(REPORTS) :])
     if kind is None:
         return None
-    query: bytes = scope.get("query_string", b"")
     if not query:
         return kind, None
-    if not query.startswith(_DATE_QUERY) or b"&" in query or b"%" in query or b"+" in query:
+    if not query.startswith(_DATE_QUERY) or not _plain(query):
         return None
     try:
         return kind, parse_date(query[len(_DATE_QUERY) :].decode("ascii"))
     except (InvalidInput, UnicodeDecodeError):
         return None  # the route answers it, with the error table's 400
+
+
+def plain_history_query(query: bytes) -> HistoryQuery | None:
+    """The query of a plain `GET /api/v1/jobs/history[?limit=N]`, else None."""
+    if not query:
+        return _DEFAULT_HISTORY
+    if not query.startswith(_LIMIT_QUERY) or not _plain(query):
+        return None
+    digits = query[len(_LIMIT_QUERY) :]
+    if not digits.isdigit() or len(digits) > 3:
+        return None
+    limit = int(digits)
+    low, high = HISTORY_LIMITS
+    if not low <= limit <= high:
+        return None  # the route answers it, with the error table's 400
+    return HistoryQuery(limit=limit)
+
+
+def _plain(query: bytes) -> bool:
+    """One parameter, nothing escaped: what the fast path reads exactly as the route would."""
+    return b"&" not in query and b"%" not in query and b"+" not in query
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

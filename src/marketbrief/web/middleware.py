@@ -17,6 +17,8 @@ _HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
+SECURITY_HEADER_LIST: tuple[tuple[bytes, bytes], ...] = tuple(_HEADERS)
+"""The same headers for a response the fast path (web/fastpath.py) sends itself."""
 SECURITY_HEADERS: dict[str, str] = {name.decode(): value.decode() for name, value in _HEADERS}
 """The same headers for a response built outside this middleware (Starlette answers an
 unhandled exception from its outermost layer, which no user middleware wraps)."""
