@@ -33,9 +33,14 @@ def report_lock(report_type: str, day: date) -> str:
     return f"lock:{report_key(report_type, day)}"
 
 
-def history_key(runs_revision: int, query: str) -> str:
-    """The cache key of one rendered history page: the store's run revision and the query."""
-    digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+def query_digest(query: str) -> str:
+    """A history query's canonical text, hashed to a fixed length for its cache key."""
+    return hashlib.sha256(query.encode()).hexdigest()[:32]
+
+
+def history_key(runs_revision: int, digest: str) -> str:
+    """The cache key of one rendered history page: the store's run revision and the query's
+    digest (`query_digest`)."""
     return f"history:{int(runs_revision)}:{digest}"
 
 

@@ -66,11 +66,15 @@ class ReportResponse:
         """True exactly when `data` holds a report."""
         return self.data is not None and self.state.has_content
 
+    def age_seconds(self, now: datetime) -> int | None:
+        """The content's age at `now` in whole seconds (None without a generation time)."""
+        if self.generated_at is None:
+            return None
+        return max(0, int((now - self.generated_at).total_seconds()))
+
     def meta(self, now: datetime) -> dict[str, Any]:
         """The `meta` object, with the content's age measured at `now`."""
-        age = None
-        if self.generated_at is not None:
-            age = max(0, int((now - self.generated_at).total_seconds()))
+        age = self.age_seconds(now)
         return {
             "report_type": self.report_type,
             "requested_date": self.requested_date.isoformat(),

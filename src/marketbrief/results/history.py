@@ -9,6 +9,7 @@ interval. A hit costs no store read, no history query and no JSON encoding at al
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import orjson
 
@@ -36,13 +37,19 @@ def query_text(query: HistoryQuery) -> str:
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _digest(query: HistoryQuery) -> str:
+    """The query's part of the cache key, worked out once per distinct query."""
+    return keys.query_digest(query_text(query))
+
+
 async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
     """The `{count, jobs, next_cursor}` page as JSON bytes, from the cache when it is current."""
     cache = deps.cache
     if cache is None:
         return await _render(deps, query)
     revision = await deps.revisions.runs_known()
-    key = keys.history_key(revision, query_text(query))
+    key = keys.history_key(revision, _digest(query))
     try:
         entry = await cache.get(key)
     except CacheError:

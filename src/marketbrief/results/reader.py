@@ -40,6 +40,7 @@ class Reader:
         self._flights: SingleFlight[CachedReport | None] = SingleFlight()
         self._validated: dict[str, tuple[int, int]] = {}
         self._decodings: dict[str, tuple[bytes, CachedReport]] = {}
+        self._answers: dict[str, tuple[CachedReport, ReportResponse]] = {}  # clean hits
 
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The report of `report_type` for `day` (default: its current business date)."""
@@ -58,9 +59,7 @@ class Reader:
             revision = await self.d.revisions.known() if self.d.switches.store_reads else None
             hit = await self._cached(key, report_type, day, revision, warnings)
             if hit is not None:
-                return answers.fresh(
-                    report_type, day, hit, Source.CACHE, self._hit_warnings(hit, warnings)
-                )
+                return self._served_hit(key, report_type, day, hit, warnings)
         if not self.d.switches.store_reads:
             return answers.unavailable(report_type, day, [*warnings, *self.d.switches.warnings()])
         if self.d.health.refuses():
@@ -144,6 +143,23 @@ class Reader:
                 self._decodings.clear()
             self._decodings[key] = (value, cached)
         return cached
+
+    def _served_hit(
+        self, key: str, report_type: ReportType, day: date, hit: CachedReport, warnings: list[str]
+    ) -> ReportResponse:
+        """The answer for a cache hit: the same object as last time for the same clean hit (the
+        web layer then sends the reply it made of it again, `web/replies.py`)."""
+        extra = self._hit_warnings(hit, warnings)
+        if extra:
+            return answers.fresh(report_type, day, hit, Source.CACHE, extra)
+        seen = self._answers.get(key)
+        if seen is not None and seen[0] is hit:
+            return seen[1]
+        response = answers.fresh(report_type, day, hit, Source.CACHE, extra)
+        if len(self._answers) >= _MAX_DECODED:
+            self._answers.clear()
+        self._answers[key] = (hit, response)
+        return response
 
     def _hit_warnings(self, hit: CachedReport, warnings: list[str]) -> list[str]:
         extra = list(warnings)

@@ -14,24 +14,12 @@ from marketbrief.calendar import parse_date
 from marketbrief.errors import InvalidInput, NotFound
 from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.results import records
-from marketbrief.results.envelope import ReportState
 from marketbrief.results.usage import DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS
 from marketbrief.services import Services
 from marketbrief.store.base import MAX_RUN_REF, HistoryQuery
-from marketbrief.web.errors import RETRY_AFTER_SECONDS
 from marketbrief.web.metrics import Metrics
+from marketbrief.web.replies import reply_of
 from marketbrief.web.security import MAX_BODY_BYTES, PayloadTooLarge, check_api_key
-
-REPORT_STATUS = {
-    ReportState.FRESH: 200,
-    ReportState.STALE: 200,
-    ReportState.PARTIAL: 200,
-    ReportState.PENDING: 200,
-    ReportState.MISSING: 404,
-    ReportState.FAILED: 404,
-    ReportState.UNAVAILABLE: 503,
-    ReportState.CLOSED: 200,  # a true answer: no report is due on a day without a session
-}
 
 
 class JSON(Response):
@@ -98,19 +86,11 @@ async def report_reply(
     if_none_match: str | None,
 ) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of `GET /api/v1/reports/{kind}?date=day`: the route's whole
-    answer, shared with the fast path (`web/fastpath.py`)."""
+    answer (the fast path, `web/fastpath.py`, gives the same through `reply_of`)."""
     response = await svc.results.get_report(kind, day)
-    headers = {"Cache-Control": "no-cache"}
-    if response.has_content and response.content_sha256:
-        etag = f'"{response.content_sha256}-{response.state.value}"'
-        headers["ETag"] = etag
-        if _etag_matches(if_none_match, etag):
-            return 304, headers, b""
-    status = REPORT_STATUS[response.state]
-    if status == 503:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    body = response.render(svc.now(), with_error=status >= 400)
-    metrics.answered("api", status, response)
+    status, headers, body = reply_of(response, svc.now(), if_none_match)
+    if status != 304:
+        metrics.answered("api", status, response)
     return status, headers, body
 
 
@@ -155,14 +135,6 @@ async def job_detail(request: Request) -> Response:
     if detail is None:
         raise NotFound(f"no job {ref!r}")
     return JSON(records.run_detail(detail))
-
-
-def _etag_matches(header: str | None, etag: str) -> bool:
-    """If-None-Match: a list of tags or `*`, compared weakly (RFC 9110 13.1.2)."""
-    if not header:
-        return False
-    tags = [tag.strip() for tag in header.split(",")]
-    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -114,5 +114,5 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.metrics = metrics
     app.state.plan = plan
-    app.fast_path = FastPath(app, metrics.observe)
+    app.fast_path = FastPath(app, metrics)
     return app

@@ -6,18 +6,21 @@ dashboard and an API client ask for over and over, and most of their cost was th
 not marketbrief's: the error layer's and the middleware's wrapped `send`s, route matching down
 the table, a `Request` with parsed headers and query, a `Response` that builds its headers.
 `MarketbriefApp` (web/app.py) hands every HTTP request here first. A request recognised here is
-answered through the same functions its route uses (`api.report_reply`, `Results.history`: same
-status, headers, body and metrics), with the security headers `Edge` adds and timed under its
-route's template as `Edge` times it. Anything else goes on to Starlette untouched, and so does a
-recognised request whose answer raises before anything was sent (a date outside the calendar,
-a store without its schema, a store outage for history): the route asks again, and the error
-table answers it, exactly as without this layer.
+answered through the same functions its route uses (`Results.get_report` and
+`replies.reply_of`, `Results.history`): same status, headers, body and metrics, with the
+security headers `Edge` adds, timed under its route's template as `Edge` times it. A report
+reply is kept and sent again while the read path hands back the same answer (`Replies`).
+Anything else goes on to Starlette untouched, and so does a recognised request whose answer
+raises before anything was sent (a date outside the calendar, a store without its schema, a
+store outage for history): the route asks again, and the error table answers it, exactly as
+without this layer.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -27,8 +30,10 @@ from marketbrief.calendar import parse_date
 from marketbrief.errors import InvalidInput
 from marketbrief.models import ReportType
 from marketbrief.store.base import HistoryQuery
-from marketbrief.web.api import HISTORY_LIMITS, report_reply, services_of
+from marketbrief.web.api import HISTORY_LIMITS, services_of
+from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SECURITY_HEADER_LIST
+from marketbrief.web.replies import RawReply, Replies
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -42,15 +47,14 @@ _LIMIT_QUERY = b"limit="
 _JSON = (b"content-type", b"application/json")
 _DEFAULT_HISTORY = HistoryQuery()
 
-Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
-
 
 class FastPath:
     """Answers the plain report and history requests of one app, or says it did not."""
 
-    def __init__(self, app: Starlette, observe: Callable[[str, str, int, float], None]) -> None:
+    def __init__(self, app: Starlette, metrics: Metrics) -> None:
         self.app = app
-        self.observe = observe
+        self.metrics = metrics
+        self._replies = Replies()
 
     async def answer(self, scope: Scope, send: Send) -> bool:
         """Answer `scope` and return True, or return False having sent nothing."""
@@ -77,29 +81,24 @@ class FastPath:
         status, headers, body = reply
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        self.observe("GET", route, status, time.perf_counter() - started)
+        self.metrics.observe("GET", route, status, time.perf_counter() - started)
         return True
 
-    async def _ask(self, reply: Awaitable[Reply]) -> Reply | None:
+    async def _ask(self, reply: Awaitable[RawReply]) -> RawReply | None:
         try:
             return await reply
         except Exception:  # nothing was sent: the route asks again and its error table answers
             return None
 
-    async def _report(self, scope: Scope, kind: ReportType, day: date | None) -> Reply:
-        app = self.app
-        status, fields, body = await report_reply(
-            services_of(app), app.state.metrics, kind, day, _header(scope, b"if-none-match")
-        )
-        headers = [(name.lower().encode(), value.encode()) for name, value in fields.items()]
-        if status != 304:
-            headers += [_JSON, (b"content-length", str(len(body)).encode())]
-        else:
-            body = b""
-        headers += SECURITY_HEADER_LIST
-        return status, headers, body
+    async def _report(self, scope: Scope, kind: ReportType, day: date | None) -> RawReply:
+        svc = services_of(self.app)
+        response = await svc.results.get_report(kind, day)
+        reply = self._replies.reply(response, svc.now(), _header(scope, b"if-none-match"))
+        if reply[0] != 304:
+            self.metrics.answered("api", reply[0], response)
+        return reply
 
-    async def _history(self, query: HistoryQuery) -> Reply:
+    async def _history(self, query: HistoryQuery) -> RawReply:
         body = await services_of(self.app).results.history(query)
         headers = [(b"content-length", str(len(body)).encode()), _JSON, *SECURITY_HEADER_LIST]
         return 200, headers, body
@@ -129,7 +128,11 @@ def plain_history_query(query: bytes) -> HistoryQuery | None:
     digits = query[len(_LIMIT_QUERY) :]
     if not digits.isdigit() or len(digits) > 3:
         return None
-    limit = int(digits)
+    return _history_query(int(digits))
+
+
+@functools.lru_cache(maxsize=HISTORY_LIMITS[1])
+def _history_query(limit: int) -> HistoryQuery | None:
     low, high = HISTORY_LIMITS
     if not low <= limit <= high:
         return None  # the route answers it, with the error table's 400

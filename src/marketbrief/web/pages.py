@@ -18,7 +18,8 @@ from marketbrief.results.envelope import ReportResponse
 from marketbrief.results.usage import DEFAULT_USAGE_DAYS
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web import shapes
-from marketbrief.web.api import REPORT_STATUS, services
+from marketbrief.web.api import services
+from marketbrief.web.replies import REPORT_STATUS
 from marketbrief.web.report_views import report_page_view
 from marketbrief.web.templating import render, render_text
 from marketbrief.web.trend import chart
