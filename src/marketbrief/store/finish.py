@@ -5,21 +5,28 @@ and one batch call on D1: the run finishes unless it already finished (a guard t
 the start, `store/guards.py`); the latest pointer moves by compare-and-set on the version, so
 a late-finishing older run never replaces a newer report; the pointer and the "not published"
 note find the snapshot and its holder by the run id, never by an id read back in between.
+
+Every value a completion brings is a bound parameter, so each statement is built once per
+dialect (`_statements`) and a completion only fills in its parameters: building SQLAlchemy
+constructs and their cache keys afresh for every completion cost more than the statements'
+execution did.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from marketbrief.calendar import utc_now
 from marketbrief.models import PUBLISHABLE, Completion, Outcome, RunStatus
-from marketbrief.store import rows
+from marketbrief.store import guards, rows
 from marketbrief.store.batch import Done, Step
 from marketbrief.store.engine import insert_with_conflicts
-from marketbrief.store.guards import Guard, iso_instant, json_append, values_if
+from marketbrief.store.guards import Guard, bound, iso_instant, json_append, values_if
 from marketbrief.store.schema import (
     daily_analysis,
     job_executions,
@@ -35,32 +42,179 @@ _SWEPT_NOTE = (
     " (its lease had expired), then finished: this is its real result",
     "marked failed by the sweeper at ",
 )
+# The completion's own values, as the statements read them.
+RUN_ID = sa.bindparam("c_run_id", type_=sa.String)
+REPORT_TYPE = sa.bindparam("c_report_type", type_=sa.String)
+SCHEDULED_DATE = sa.bindparam("c_scheduled_date", type_=sa.Date)
+VERSION = sa.bindparam("c_version", type_=sa.BigInteger)
+NOW = sa.bindparam("c_now", type_=report_latest.c.updated_at.type)
+HOLDER_TAIL = sa.bindparam("c_holder_tail", type_=sa.String)
+# The run row's columns a completion sets once, and those it finishes.
+RUN_COLUMNS = (
+    "run_id",
+    "job_type",
+    "scheduled_date",
+    "trigger_source",
+    "started_at",
+    "created_at",
+    "version",
+)
+RUN_UPDATED = rows.RUN_FINISHED
+SNAPSHOT_COLUMNS = rows.SNAPSHOT_COLUMNS
+PREDICTION_COLUMNS = rows.PREDICTION_COLUMNS
+STAGE_COLUMNS = rows.STAGE_COLUMNS
+ANALYSIS_COLUMNS = rows.DAILY_ANALYSIS_COLUMNS
 
 
-def _run(run_id: str) -> sa.ColumnElement[bool]:
-    return job_executions.c.run_id == run_id
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """A completion's statements for one dialect, each built once."""
+
+    status: sa.Select[Any]
+    test: sa.Insert
+    run_row: Any
+    snapshot: Any
+    prediction: Any
+    stage: Any
+    move_latest: Any
+    holder_note: sa.Update
+    analysis: Any
+    counters: sa.Update
+    release: sa.Delete
+    held: sa.Select[Any]
 
 
-def _may_finish(run_id: str) -> sa.ColumnElement[bool]:
-    """Not yet finished: never recorded here, still running, or failed by the sweeper."""
-    finished = (
-        sa.select(job_executions.c.id)
-        .where(
-            _run(run_id), job_executions.c.status != RUNNING, job_executions.c.swept_at.is_(None)
+def _key(c: Completion) -> dict[str, Any]:
+    """The parameters every statement may read: the completion's keys and the guard's token."""
+    return {
+        "c_run_id": c.run_id,
+        "c_report_type": c.report_type.value,
+        "c_scheduled_date": c.scheduled_date,
+        "c_version": c.version,
+    }
+
+
+def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
+    """The statements that finish `c`, in order; `finish_outcome` reads their answers."""
+    made = _statements(dialect)
+    now = utc_now()
+    publishes = c.content is not None and c.status in PUBLISHABLE
+    key = {**_key(c), **guard.params}
+    run_row = {
+        "run_id": c.run_id,
+        "job_type": c.report_type.value,
+        "scheduled_date": c.scheduled_date,
+        "trigger_source": c.trigger_source.value,
+        "started_at": c.started_at,
+        "created_at": now,
+        "version": c.version,
+        **rows.run_values(c),
+    }
+    steps = [
+        Step(made.status, key),
+        Step(made.test, key),
+        Step(made.run_row, bound("r_", run_row)),
+    ]
+    if c.content is not None:
+        steps.append(Step(made.snapshot, {**key, **bound("s_", rows.snapshot_values(c))}))
+    for p in c.predictions:
+        steps.append(Step(made.prediction, {**key, **bound("p_", rows.prediction_values(c, p))}))
+    for record in c.stages:
+        steps.append(Step(made.stage, {**key, **bound("t_", rows.stage_values(record))}))
+    if publishes:
+        steps.append(Step(made.move_latest, {**key, "c_now": now}))
+        tail = (
+            "holds this date's report, and the store ordered it after this run "
+            f"(version {c.version})"
         )
+        steps.append(Step(made.holder_note, {**key, "c_holder_tail": tail}))
+    if c.daily_analysis is not None and c.status in PUBLISHABLE:
+        values = rows.daily_analysis_values(c, now)
+        steps.append(Step(made.analysis, {**key, **bound("d_", values)}))
+    steps.append(Step(made.counters, key))
+    steps.append(Step(made.release, key))
+    steps.append(Step(made.held, key))
+    return steps
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    run = job_executions.c
+    holds = guards.holds()
+    return _Statements(
+        status=sa.select(run.status, run.swept_at).where(run.run_id == RUN_ID),
+        test=guards.test(_may_finish()),
+        run_row=_run_row(dialect),
+        snapshot=sa.insert(scheduled_job_results)
+        .from_select(
+            list(SNAPSHOT_COLUMNS),
+            values_if(scheduled_job_results, SNAPSHOT_COLUMNS, "s_", holds),
+        )
+        .returning(scheduled_job_results.c.id),
+        prediction=sa.insert(symbol_predictions).from_select(
+            list(PREDICTION_COLUMNS),
+            values_if(symbol_predictions, PREDICTION_COLUMNS, "p_", holds),
+        ),
+        stage=_upsert(
+            dialect,
+            job_stages,
+            STAGE_COLUMNS,
+            "t_",
+            ["run_id", "stage"],
+            # A stage keeps the start it was first recorded with.
+            ("status", "ended_at", "details"),
+        ),
+        move_latest=_move_latest(dialect),
+        holder_note=sa.update(job_executions)
+        .where(run.run_id == RUN_ID, holds, _holder_note().is_not(None))
+        .values(warnings=json_append(dialect, run.warnings, _holder_note())),
+        analysis=_upsert(
+            dialect,
+            daily_analysis,
+            ANALYSIS_COLUMNS,
+            "d_",
+            ["analysis_date"],
+            rows.DAILY_ANALYSIS_UPDATED,
+        ),
+        counters=_counters(),
+        release=guards.release(),
+        held=_what_is_held(),
+    )
+
+
+def _may_finish() -> sa.ColumnElement[bool]:
+    """Not yet finished: never recorded here, still running, or failed by the sweeper."""
+    run = job_executions.c
+    finished = (
+        sa.select(run.id)
+        .where(run.run_id == RUN_ID, run.status != RUNNING, run.swept_at.is_(None))
         .exists()
     )
     return ~finished
 
 
-def _holder_note(c: Completion) -> Any:
+def _upsert(
+    dialect: str,
+    table: sa.Table,
+    columns: Sequence[str],
+    prefix: str,
+    index: list[str],
+    updated: Sequence[str],
+) -> Any:
+    """Insert a row of bound values if the guard holds; on its key's conflict, update `updated`."""
+    upsert = insert_with_conflicts(dialect, table).from_select(
+        list(columns), values_if(table, columns, prefix, guards.holds())
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=index, set_={k: upsert.excluded[k] for k in updated}
+    )
+
+
+def _holder_note() -> Any:
     """The note a run that lost the compare-and-set gets: which run holds the date (or NULL)."""
     held_by = sa.case(
         (report_latest.c.run_id.is_(None), sa.literal("an imported report")),
         else_=sa.literal("run ") + report_latest.c.run_id,
-    )
-    tail = (
-        f"holds this date's report, and the store ordered it after this run (version {c.version})"
     )
     return (
         sa.select(
@@ -69,177 +223,95 @@ def _holder_note(c: Completion) -> Any:
             + " (version "
             + sa.cast(report_latest.c.version, sa.String)
             + ") "
-            + sa.literal(tail)
+            + HOLDER_TAIL
         )
         .where(
-            report_latest.c.report_type == c.report_type.value,
-            report_latest.c.scheduled_date == c.scheduled_date,
-            sa.or_(report_latest.c.run_id.is_(None), report_latest.c.run_id != c.run_id),
+            report_latest.c.report_type == REPORT_TYPE,
+            report_latest.c.scheduled_date == SCHEDULED_DATE,
+            sa.or_(report_latest.c.run_id.is_(None), report_latest.c.run_id != RUN_ID),
         )
         .scalar_subquery()
     )
 
 
-def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
-    """The statements that finish `c`, in order; `finish_outcome` reads their answers."""
-    now = utc_now()
-    publishes = c.content is not None and c.status in PUBLISHABLE
-    run_values = rows.run_values(c)
-    steps = [
-        Step(sa.select(job_executions.c.status, job_executions.c.swept_at).where(_run(c.run_id))),
-        guard.test(_may_finish(c.run_id)),
-        _run_row(dialect, c, run_values),
-    ]
-    if c.content is not None:
-        values = rows.snapshot_values(c)
-        steps.append(
-            Step(
-                sa.insert(scheduled_job_results)
-                .from_select(list(values), values_if(scheduled_job_results, values, guard.holds))
-                .returning(scheduled_job_results.c.id)
-            )
-        )
-    for p in c.predictions:
-        values = rows.prediction_values(c, p)
-        steps.append(
-            Step(
-                sa.insert(symbol_predictions).from_select(
-                    list(values), values_if(symbol_predictions, values, guard.holds)
-                )
-            )
-        )
-    for record in c.stages:
-        values = rows.stage_values(record)
-        upsert = insert_with_conflicts(dialect, job_stages).from_select(
-            list(values), values_if(job_stages, values, guard.holds)
-        )
-        steps.append(
-            Step(
-                upsert.on_conflict_do_update(
-                    index_elements=["run_id", "stage"],
-                    # A stage keeps the start it was first recorded with.
-                    set_={k: upsert.excluded[k] for k in ("status", "ended_at", "details")},
-                )
-            )
-        )
-    if publishes:
-        steps.append(_move_latest(dialect, c, guard, now))
-        note = _holder_note(c)
-        steps.append(
-            Step(
-                sa.update(job_executions)
-                .where(_run(c.run_id), guard.holds, note.is_not(None))
-                .values(warnings=json_append(dialect, job_executions.c.warnings, note))
-            )
-        )
-    if c.daily_analysis is not None and c.status in PUBLISHABLE:
-        values = rows.daily_analysis_values(c, now)
-        upsert = insert_with_conflicts(dialect, daily_analysis).from_select(
-            list(values), values_if(daily_analysis, values, guard.holds)
-        )
-        steps.append(
-            Step(
-                upsert.on_conflict_do_update(
-                    index_elements=["analysis_date"],
-                    set_={k: upsert.excluded[k] for k in rows.DAILY_ANALYSIS_UPDATED},
-                )
-            )
-        )
-    holds_pointer = (
-        sa.select(report_latest.c.run_id)
-        .where(
-            report_latest.c.report_type == c.report_type.value,
-            report_latest.c.scheduled_date == c.scheduled_date,
-            report_latest.c.run_id == c.run_id,
-        )
-        .exists()
-    )
-    # Both counters in one statement: history always moved, reports only if published.
-    steps.append(
-        Step(
-            sa.update(store_revision)
-            .where(guard.holds)
-            .values(
-                runs_revision=store_revision.c.runs_revision + 1,
-                revision=store_revision.c.revision + sa.case((holds_pointer, 1), else_=0),
-            )
-        )
-    )
-    steps.append(guard.release())
-    steps.append(Step(_what_is_held(c)))
-    return steps
-
-
-def _run_row(dialect: str, c: Completion, run_values: dict[str, Any]) -> Step:
+def _run_row(dialect: str) -> Any:
     """Insert the run (never claimed here: the claim went to the outbox too) or finish it."""
-    values = {
-        "run_id": c.run_id,
-        "job_type": c.report_type.value,
-        "scheduled_date": c.scheduled_date,
-        "trigger_source": c.trigger_source.value,
-        "started_at": c.started_at,
-        "created_at": utc_now(),
-        "version": c.version,
-        **run_values,
-    }
-    insert = insert_with_conflicts(dialect, job_executions).values(values)
+    columns = (*RUN_COLUMNS, *RUN_UPDATED)
+    insert = insert_with_conflicts(dialect, job_executions).values(
+        {name: sa.bindparam("r_" + name, type_=job_executions.c[name].type) for name in columns}
+    )
     current = job_executions.c
     tail, head = _SWEPT_NOTE
     swept_note = sa.case(
         (current.swept_at.is_not(None), head + iso_instant(dialect, current.swept_at) + tail),
         else_=sa.null(),
     )
-    updated = {k: insert.excluded[k] for k in run_values}
+    updated = {k: insert.excluded[k] for k in RUN_UPDATED}
     # A run the sweeper failed while it was in fact still working is finished with its real
     # result, and says so.
     updated["warnings"] = json_append(dialect, insert.excluded.warnings, swept_note)
     updated["swept_at"] = sa.null()
-    return Step(
-        insert.on_conflict_do_update(
-            index_elements=["run_id"],
-            set_=updated,
-            where=sa.or_(current.status == RUNNING, current.swept_at.is_not(None)),
+    return insert.on_conflict_do_update(
+        index_elements=["run_id"],
+        set_=updated,
+        where=sa.or_(current.status == RUNNING, current.swept_at.is_not(None)),
+    )
+
+
+def _move_latest(dialect: str) -> Any:
+    """Point (type, date) at this run's snapshot, only over a lower version (RETURNING if moved)."""
+    source = sa.select(
+        REPORT_TYPE,
+        SCHEDULED_DATE,
+        scheduled_job_results.c.id,
+        RUN_ID,
+        VERSION,
+        NOW,
+    ).where(scheduled_job_results.c.run_id == RUN_ID, guards.holds())
+    upsert = insert_with_conflicts(dialect, report_latest).from_select(
+        ["report_type", "scheduled_date", "snapshot_id", "run_id", "version", "updated_at"], source
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=["report_type", "scheduled_date"],
+        set_={k: upsert.excluded[k] for k in ("snapshot_id", "run_id", "version", "updated_at")},
+        where=report_latest.c.version < upsert.excluded.version,
+    ).returning(report_latest.c.snapshot_id)
+
+
+def _counters() -> sa.Update:
+    """Both counters in one statement: history always moved, reports only if published."""
+    holds_pointer = (
+        sa.select(report_latest.c.run_id)
+        .where(
+            report_latest.c.report_type == REPORT_TYPE,
+            report_latest.c.scheduled_date == SCHEDULED_DATE,
+            report_latest.c.run_id == RUN_ID,
+        )
+        .exists()
+    )
+    return (
+        sa.update(store_revision)
+        .where(guards.holds())
+        .values(
+            runs_revision=store_revision.c.runs_revision + 1,
+            revision=store_revision.c.revision + sa.case((holds_pointer, 1), else_=0),
         )
     )
 
 
-def _move_latest(dialect: str, c: Completion, guard: Guard, now: Any) -> Step:
-    """Point (type, date) at this run's snapshot, only over a lower version (RETURNING if moved)."""
-    source = sa.select(
-        sa.literal(c.report_type.value, sa.String),
-        sa.literal(c.scheduled_date, sa.Date),
-        scheduled_job_results.c.id,
-        sa.literal(c.run_id, sa.String),
-        sa.literal(c.version, sa.BigInteger),
-        sa.literal(now, report_latest.c.updated_at.type),
-    ).where(scheduled_job_results.c.run_id == c.run_id, guard.holds)
-    upsert = insert_with_conflicts(dialect, report_latest).from_select(
-        ["report_type", "scheduled_date", "snapshot_id", "run_id", "version", "updated_at"], source
-    )
-    return Step(
-        upsert.on_conflict_do_update(
-            index_elements=["report_type", "scheduled_date"],
-            set_={
-                k: upsert.excluded[k] for k in ("snapshot_id", "run_id", "version", "updated_at")
-            },
-            where=report_latest.c.version < upsert.excluded.version,
-        ).returning(report_latest.c.snapshot_id)
-    )
-
-
-def _what_is_held(c: Completion) -> sa.Select[Any]:
+def _what_is_held() -> sa.Select[Any]:
     """After the batch: which run holds (type, date), and this run's snapshot id."""
     holder = (
         sa.select(report_latest.c.run_id)
         .where(
-            report_latest.c.report_type == c.report_type.value,
-            report_latest.c.scheduled_date == c.scheduled_date,
+            report_latest.c.report_type == REPORT_TYPE,
+            report_latest.c.scheduled_date == SCHEDULED_DATE,
         )
         .scalar_subquery()
     )
     snapshot = (
         sa.select(scheduled_job_results.c.id)
-        .where(scheduled_job_results.c.run_id == c.run_id)
+        .where(scheduled_job_results.c.run_id == RUN_ID)
         .scalar_subquery()
     )
     return sa.select(holder.label("holder"), snapshot.label("snapshot_id"))
