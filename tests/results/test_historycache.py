@@ -93,6 +93,24 @@ async def test_a_history_hit_reads_nothing_from_the_store(results: Results) -> N
     assert (reads.calls, pages.calls) == (0, 0)
 
 
+@pytest.mark.parametrize("results", ["scaled"], indirect=True)
+async def test_in_front_of_redis_a_page_served_lately_costs_no_round_trip(
+    results: Results,
+) -> None:
+    assert results.deps.near_pages is not None
+    cache = results.deps.cache
+    assert cache is not None
+    await results.deps.store.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+    first = await history_page(results.deps, HistoryQuery())
+    gets = CallCounter(cache, "get")
+    assert [await history_page(results.deps, HistoryQuery()) for _ in range(20)] == [first] * 20
+    assert gets.calls == 0
+    # A run written here moves the run revision: the next page is a new key, asked of Redis.
+    await results.deps.store.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+    assert len(_jobs(await history_page(results.deps, HistoryQuery()))) == 2
+    assert gets.calls == 1
+
+
 async def test_a_run_another_process_wrote_shows_once_the_watch_has_read_again(
     results: Results,
 ) -> None:

@@ -47,6 +47,8 @@ def forget_near(results: Results) -> None:
     the shared cache behind the process's back and read the effect at once."""
     if results.deps.near is not None:
         results.deps.near.clear()
+    if results.deps.near_pages is not None:
+        results.deps.near_pages.clear()
 
 
 @pytest.fixture

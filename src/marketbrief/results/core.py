@@ -25,7 +25,7 @@ from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
 from marketbrief.results.envelope import ReportResponse
 from marketbrief.results.history import history_page
-from marketbrief.results.near import near_cache
+from marketbrief.results.near import near_cache, near_pages
 from marketbrief.results.outbox import Outbox, ReplayReport
 from marketbrief.results.policy import Policy
 from marketbrief.results.publisher import Publisher
@@ -93,15 +93,17 @@ class Results:
             timeout=settings.cache_timeout_seconds,
             breaker_cooldown=settings.cache_breaker_seconds,
         )
+        near_terms = (
+            cache.name if settings.cache_enabled else None,
+            settings.near_cache_entries,
+            settings.revision_check_seconds,
+        )
         return cls(
             Deps(
                 store=store or open_gateway(settings, clock),
                 cache=cache if settings.cache_enabled else None,
-                near=near_cache(
-                    cache.name if settings.cache_enabled else None,
-                    settings.near_cache_entries,
-                    settings.revision_check_seconds,
-                ),
+                near=near_cache(*near_terms),
+                near_pages=near_pages(*near_terms),
                 outbox=Outbox(settings.outbox_dir),
                 calendar=calendar or MarketCalendar(settings.slots),
                 policy=Policy.from_settings(settings),

@@ -12,6 +12,7 @@ from datetime import datetime
 from marketbrief.cache.base import Cache
 from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.results.counters import Counters
+from marketbrief.results.entries import CachedReport
 from marketbrief.results.near import NearCache
 from marketbrief.results.outbox import Outbox
 from marketbrief.results.policy import Policy
@@ -31,7 +32,8 @@ class Deps:
     policy: Policy
     clock: Callable[[], datetime] = utc_now
     counters: Counters = field(default_factory=Counters)
-    near: NearCache | None = None  # in front of a cache across the network (results/near.py)
+    near: NearCache[CachedReport] | None = None  # in front of a cache across the network
+    near_pages: NearCache[bytes] | None = None  # history pages, likewise (results/near.py)
     switches: Switches = field(init=False)
     revisions: RevisionWatch = field(init=False)  # the store's revisions, shared by every reader
 

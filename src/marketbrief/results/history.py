@@ -3,7 +3,8 @@
 Every write to run history bumps one counter in the store; a page is cached under that counter
 and the query. The counter comes from the revision watch (`results/revision.py`): a run this
 process wrote shows in its next page, a run another process wrote within the revision check
-interval. A hit costs no store read, no history query and no JSON encoding at all.
+interval. A hit costs no store read, no history query and no JSON encoding at all; in front of
+a cache across the network, a page served lately costs no round trip either (`near_pages`).
 """
 
 from __future__ import annotations
@@ -50,15 +51,21 @@ async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
         return await _render(deps, query)
     revision = await deps.revisions.runs_known()
     key = keys.history_key(revision, _digest(query))
+    near = deps.near_pages
+    if near is not None and (kept := near.get(key, revision)) is not None:
+        return kept
     try:
         entry = await cache.get(key)
     except CacheError:
         entry = None
     if entry is not None and entry.value.startswith(b'{"count":'):
-        return entry.value
-    body = await _render(deps, query)
-    with contextlib.suppress(CacheError):
-        await cache.set(key, body, version=revision, ttl=PAGE_TTL_SECONDS)
+        body = entry.value
+    else:
+        body = await _render(deps, query)
+        with contextlib.suppress(CacheError):
+            await cache.set(key, body, version=revision, ttl=PAGE_TTL_SECONDS)
+    if near is not None:
+        near.put(key, revision, body)
     return body
 
 

@@ -8,6 +8,10 @@ kept under (a publish anywhere moves the revision, and the revision watch reads 
 only the shared cache saw, such as a report cached while the store was down, reaches this
 process just as fast). No process serves an older report than the shared cache's for longer
 than about one interval; with the interval 0 (every read checks) the near cache is off.
+
+History pages have a near cache of their own (`Deps.near_pages`): a page's cache key holds the
+run revision it was rendered at, so a page kept under its key never goes out of date; the
+revision watch's bound on the run revision is the whole bound.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from marketbrief.results.entries import CachedReport
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +36,9 @@ class NearStats:
     entries: int
 
 
-class NearCache:
-    """A bounded, least-recently-used map of cache key to report, per store revision."""
+class NearCache(Generic[V]):
+    """A bounded, least-recently-used map of cache key to value (a report, a history page), per
+    store revision."""
 
     def __init__(
         self, entries: int, max_age: float, clock: Callable[[], float] = time.monotonic
@@ -38,12 +46,12 @@ class NearCache:
         self.capacity = entries
         self.max_age = max_age
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[int | None, float, CachedReport]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int | None, float, V]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str, revision: int | None) -> CachedReport | None:
-        """The report kept for `key` under `revision` while it is young enough, else None."""
+    def get(self, key: str, revision: int | None) -> V | None:
+        """The value kept for `key` under `revision` while it is young enough, else None."""
         found = self._entries.get(key)
         if found is None:
             self.misses += 1
@@ -57,9 +65,9 @@ class NearCache:
         self.hits += 1
         return report
 
-    def put(self, key: str, revision: int | None, report: CachedReport) -> None:
-        """Keep `report` for `key`, valid under `revision`; the least recent entry makes room."""
-        self._entries[key] = (revision, self._clock(), report)
+    def put(self, key: str, revision: int | None, value: V) -> None:
+        """Keep `value` for `key`, valid under `revision`; the least recent entry makes room."""
+        self._entries[key] = (revision, self._clock(), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
@@ -77,9 +85,18 @@ class NearCache:
         return NearStats(self.hits, self.misses, len(self._entries))
 
 
-def near_cache(cache_name: str | None, entries: int, interval: float) -> NearCache | None:
+def near_cache(
+    cache_name: str | None, entries: int, interval: float
+) -> NearCache[CachedReport] | None:
     """A near cache in front of a cache across the network; None for an in-process cache,
     with no cache, with `entries` 0 or with the revision checked on every read."""
     if cache_name is None or cache_name == "memory" or entries <= 0 or interval <= 0:
+        return None
+    return NearCache(entries, max_age=interval)
+
+
+def near_pages(cache_name: str | None, entries: int, interval: float) -> NearCache[bytes] | None:
+    """The history pages' near cache, on the same terms as the reports' (`near_cache`)."""
+    if near_cache(cache_name, entries, interval) is None:
         return None
     return NearCache(entries, max_age=interval)
