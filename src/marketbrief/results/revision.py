@@ -54,13 +54,13 @@ class RevisionWatch:
 
     async def runs_known(self) -> int:
         """The run revision to key a history page by (raises StoreUnavailable as a read does)."""
+        health = self.store.health
+        if health.refuses():
+            # As the gateway would refuse a read: at once, never by joining a read that is
+            # still waiting on the store for its deadline.
+            raise StoreUnavailable(health.refusal("the store"))
         wanted = self.store.writes.committed
-        if (
-            self.runs is None
-            or self.interval == 0
-            or self._writes_seen != wanted
-            or self.store.health.refuses()
-        ):
+        if self.runs is None or self.interval == 0 or self._writes_seen != wanted:
             await self._flights.run(_KEY, self._read)
             if self._writes_seen < wanted:  # it joined a read that began before that write
                 await self._flights.run(_KEY, self._read)
