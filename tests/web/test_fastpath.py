@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from marketbrief.errors import StoreUnavailable
 from marketbrief.models import ReportType
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web.fastpath import plain_history_query, plain_report_request
@@ -133,3 +136,32 @@ async def test_a_bug_behind_the_fast_path_is_the_error_tables_500_never_a_droppe
     assert answer.json()["error"]["code"] == "internal_error"
     assert "content-security-policy" in answer.headers
     assert "a bug" not in answer.text  # the trace is logged, never shown
+
+
+async def test_an_error_on_the_fast_path_is_answered_once_by_the_error_table_and_timed_whole(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+
+    async def stalled_then_down(*_args: object, **_kwargs: object) -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.3)  # a lower bound on the time the answer took, never an upper
+        raise StoreUnavailable("the store did not answer within 1.5 s")
+
+    monkeypatch.setattr(api.services.results, "history", stalled_then_down)
+    answer = await api.get("/api/v1/jobs/history")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "store_unavailable"
+    assert answer.headers["retry-after"] == "5"
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    assert calls == 1  # the route did not ask again
+    families = text_string_to_metric_families((await api.get("/metrics")).text)
+    [took] = [
+        sample.value
+        for family in families
+        for sample in family.samples
+        if sample.name == "marketbrief_request_seconds_sum"
+        and sample.labels == {"method": "GET", "route": "/api/v1/jobs/history", "status": "503"}
+    ]
+    assert took >= 0.3

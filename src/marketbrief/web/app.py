@@ -36,7 +36,7 @@ class MarketbriefApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast = self.fast_path
-        if fast is not None and scope["type"] == "http" and await fast.answer(scope, send):
+        if fast is not None and scope["type"] == "http" and await fast.answer(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
 

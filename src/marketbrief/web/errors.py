@@ -98,6 +98,17 @@ async def unexpected(request: Request, error: Exception) -> Response:
     return answer(request, 500, "internal_error", message, dict(SECURITY_HEADERS))
 
 
+async def answer_error(request: Request, error: Exception) -> Response:
+    """What the table answers for `error`, looked up as Starlette looks up its handlers (for an
+    error met outside Starlette: the fast path's)."""
+    for kind, status, code in ERROR_TABLE:
+        if isinstance(error, kind):
+            return await _handler(status, code)(request, error)
+    if isinstance(error, HTTPException):
+        return await http_exception(request, error)
+    return await unexpected(request, error)
+
+
 def exception_handlers() -> dict[
     type[Exception] | int, Callable[[Request, Exception], Awaitable[Response]]
 ]:

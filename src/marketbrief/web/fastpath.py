@@ -10,10 +10,10 @@ answered through the same functions its route uses (`Results.get_report` and
 `replies.reply_of`, `Results.history`): same status, headers, body and metrics, with the
 security headers `Edge` adds, timed under its route's template as `Edge` times it. A report
 reply is kept and sent again while the read path hands back the same answer (`Replies`).
-Anything else goes on to Starlette untouched, and so does a recognised request whose answer
-raises before anything was sent (a date outside the calendar, a store without its schema, a
-store outage for history): the route asks again, and the error table answers it, exactly as
-without this layer.
+Anything else goes on to Starlette untouched. An answer that raises (a date outside the
+calendar, a store without its schema, a store outage for history, a bug) is answered by the
+error table (`errors.answer_error`), as the route's would be, and timed with the time it took:
+the store is never asked twice for one request.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from starlette.types import Scope, Send
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
 
 from marketbrief.calendar import parse_date
 from marketbrief.errors import InvalidInput
 from marketbrief.models import ReportType
 from marketbrief.store.base import HistoryQuery
 from marketbrief.web.api import HISTORY_LIMITS, services_of
+from marketbrief.web.errors import answer_error
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SECURITY_HEADER_LIST
 from marketbrief.web.replies import RawReply, Replies
@@ -56,39 +58,44 @@ class FastPath:
         self.metrics = metrics
         self._replies = Replies()
 
-    async def answer(self, scope: Scope, send: Send) -> bool:
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer `scope` and return True, or return False having sent nothing."""
         if scope["method"] != "GET":
             return False
         started = time.perf_counter()
         path: str = scope["path"]
+        reply: Awaitable[RawReply]
         if path.startswith(REPORTS):
             asked = plain_report_request(path, scope.get("query_string", b""))
             if asked is None:
                 return False
             route = REPORT_ROUTE
-            reply = await self._ask(self._report(scope, *asked))
+            reply = self._report(scope, *asked)
         elif path == HISTORY:
             query = plain_history_query(scope.get("query_string", b""))
             if query is None:
                 return False
             route = HISTORY
-            reply = await self._ask(self._history(query))
+            reply = self._history(query)
         else:
             return False
-        if reply is None:
-            return False
-        status, headers, body = reply
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        try:
+            status, headers, body = await reply
+        except Exception as error:  # nothing was sent: the error table answers, as for the route
+            status = await self._error(scope, receive, send, error)
+        else:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
         self.metrics.observe("GET", route, status, time.perf_counter() - started)
         return True
 
-    async def _ask(self, reply: Awaitable[RawReply]) -> RawReply | None:
-        try:
-            return await reply
-        except Exception:  # nothing was sent: the route asks again and its error table answers
-            return None
+    async def _error(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> int:
+        """Send the error table's answer to `error`, with the security headers; its status."""
+        response = await answer_error(Request(scope, receive), error)
+        present = {name for name, _ in response.raw_headers}
+        response.raw_headers += [h for h in SECURITY_HEADER_LIST if h[0] not in present]
+        await response(scope, receive, send)
+        return response.status_code
 
     async def _report(self, scope: Scope, kind: ReportType, day: date | None) -> RawReply:
         svc = services_of(self.app)
