@@ -144,7 +144,9 @@ class _Run:
 
     def offer(self, index: int, due: float) -> None:
         if self.idle:
-            self.idle.pop().send(index, due)
+            # The connection idle longest goes next: all are used in turn, so none sits idle
+            # past the server's keep-alive timeout and is closed under a request.
+            self.idle.popleft().send(index, due)
         else:
             self.waiting.append((index, due))
 

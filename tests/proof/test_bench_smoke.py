@@ -269,11 +269,21 @@ async def test_marketbrief_serves_the_seeded_report(
     assert history.json()["count"] == 50
 
 
-async def _serve(body: bytes, chunked: bool) -> asyncio.Server:
+async def _serve(
+    body: bytes, chunked: bool, served: list[int] | None = None
+) -> asyncio.Server:
+    """A loopback HTTP server; `served` gets one count per connection of the requests it had."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        slot = 0
+        if served is not None:
+            slot = len(served)
+            served.append(0)
         try:
             while True:
                 await reader.readuntil(b"\r\n\r\n")
+                if served is not None:
+                    served[slot] += 1
                 if chunked:
                     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                     framed = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
@@ -307,6 +317,26 @@ async def test_the_fixed_rate_generator_answers_for_every_request(chunked: bool)
     assert set(result.latency_ms) == {"p50", "p90", "p95", "p99", "p99.9", "max"}
     assert set(result.dispatch_lag_ms) == {"p50", "p99", "max"}
     assert FixedRateResult(**result.as_dict()) == result
+
+
+async def test_the_fixed_rate_generator_takes_its_connections_in_turn() -> None:
+    # In turn, not last-freed first: a connection left idle at the bottom of a stack would
+    # outlive the server's keep-alive timeout and be closed under it (a lost request).
+    served: list[int] = []
+    server = await _serve(b'{"ok":true}', False, served)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await openloop.fixed_rate(
+            f"http://127.0.0.1:{port}/x", 200, 0.3, connections=4, warmup=0.1
+        )
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result.ok, result
+    assert len(served) == 4
+    assert sum(served) == 80
+    assert min(served) > 0
+    assert max(served) <= 40, served
 
 
 def test_a_generator_behind_its_timetable_is_told_apart() -> None:
