@@ -269,9 +269,7 @@ async def test_marketbrief_serves_the_seeded_report(
     assert history.json()["count"] == 50
 
 
-async def _serve(
-    body: bytes, chunked: bool, served: list[int] | None = None
-) -> asyncio.Server:
+async def _serve(body: bytes, chunked: bool, served: list[int] | None = None) -> asyncio.Server:
     """A loopback HTTP server; `served` gets one count per connection of the requests it had."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
