@@ -117,10 +117,12 @@ def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
     ]
     if c.content is not None:
         steps.append(Step(made.snapshot, {**key, **bound("s_", rows.snapshot_values(c))}))
-    for p in c.predictions:
-        steps.append(Step(made.prediction, {**key, **bound("p_", rows.prediction_values(c, p))}))
-    for record in c.stages:
-        steps.append(Step(made.stage, {**key, **bound("t_", rows.stage_values(record))}))
+    # One statement for all the predictions, one for all the stages (executemany; an empty
+    # list is skipped).
+    predictions = [{**key, **bound("p_", rows.prediction_values(c, p))} for p in c.predictions]
+    steps.append(Step(made.prediction, predictions))
+    stages = [{**key, **bound("t_", rows.stage_values(record))} for record in c.stages]
+    steps.append(Step(made.stage, stages))
     if publishes:
         steps.append(Step(made.move_latest, {**key, "c_now": now}))
         tail = (
