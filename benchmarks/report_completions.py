@@ -41,8 +41,8 @@ def section(outcome: Outcome, emit: Emit) -> None:
         floor = 1e6 / median(r.per_second for r in raw)
         emit(
             "The raw limit replays one recorded `finish_run` at the driver: every statement "
-            "and parameter SQLAlchemy handed to sqlite3 (BEGIN IMMEDIATE, the run-status read, "
-            "the run row, the 20 KB snapshot, six predictions, the latest pointer's "
+            "and parameter SQLAlchemy handed to sqlite3 (BEGIN IMMEDIATE, the guard, the run "
+            "row, the 20 KB snapshot, six predictions in one executemany, the latest pointer's "
             "compare-and-set, the revision bump), then one commit, with a new run id, version "
             "and snapshot id each time, on a connection with the store's pragmas, in a process "
             f"pinned to the same core. A completion costs {wall:,.0f} µs through the store "

@@ -34,7 +34,7 @@ def test_two_completions_share_every_statement_and_differ_only_in_parameters() -
         a = finish_steps(dialect, first, Guard())
         b = finish_steps(dialect, second, Guard())
         assert all(x.statement is y.statement for x, y in zip(a, b, strict=True))
-        assert a[1].params is not None
-        assert b[1].params is not None
-        assert a[1].params[GUARD_PARAM] != b[1].params[GUARD_PARAM]  # each batch its own guard
+        assert a[0].params is not None
+        assert b[0].params is not None
+        assert a[0].params[GUARD_PARAM] != b[0].params[GUARD_PARAM]  # each batch its own guard
     assert _statements("sqlite") is _statements("sqlite")

@@ -70,7 +70,6 @@ ANALYSIS_COLUMNS = rows.DAILY_ANALYSIS_COLUMNS
 class _Statements:
     """A completion's statements for one dialect, each built once."""
 
-    status: sa.Select[Any]
     test: sa.Insert
     run_row: Any
     snapshot: Any
@@ -111,7 +110,6 @@ def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
         **rows.run_values(c),
     }
     steps = [
-        Step(made.status, key),
         Step(made.test, key),
         Step(made.run_row, bound("r_", run_row)),
     ]
@@ -144,7 +142,6 @@ def _statements(dialect: str) -> _Statements:
     run = job_executions.c
     holds = guards.holds()
     return _Statements(
-        status=sa.select(run.status, run.swept_at).where(run.run_id == RUN_ID),
         test=guards.test(_may_finish()),
         run_row=_run_row(dialect),
         snapshot=sa.insert(scheduled_job_results)
@@ -324,7 +321,7 @@ def finish_outcome(c: Completion, done: Sequence[Done]) -> Outcome:
     held = done[-1].first()
     holder = held.holder if held is not None else None
     snapshot_id = int(held.snapshot_id) if held is not None and held.snapshot_id else None
-    if done[1].first() is None:  # the guard did not hold: the run had already finished
+    if done[0].first() is None:  # the guard did not hold: the run had already finished
         lost = snapshot_id is not None and holder is not None and holder != c.run_id
         return Outcome(
             c.run_id,
