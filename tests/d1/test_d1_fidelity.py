@@ -94,13 +94,13 @@ def test_business_dates_the_old_system_got_wrong_are_the_runs_new_york_dates(
     assert found is not None
     assert found[0].run_id == "r-sunday"
     # Again through the CLI: the summary lists the corrections, and nothing is written twice.
-    revision = store.runs_revision()
+    revision = store.revisions().runs
     outcome = import_cli(database_url, dump)
     assert outcome.exit_code == 0, outcome.output
     assert f"corrected 2 job_run_results row(s): {SHIFTED}" in outcome.output
     assert f"corrected 1 job_run_results row(s): {UTC_DATE}" in outcome.output
     assert "note: nothing changed" in outcome.output
-    assert store.runs_revision() == revision
+    assert store.revisions().runs == revision
     store.close()
 
 

@@ -278,11 +278,6 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
         value: datetime = recorded.schedule_started_at
         return value
 
-    def runs_revision(self) -> int:
-        """A counter that grows with every write to run history."""
-        with self._engines.read() as connection:
-            return int(connection.execute(sa.select(store_revision.c.runs_revision)).scalar_one())
-
     def revisions(self) -> Revisions:
         """Both counters in one read: the latest pointers' and run history's."""
         query = sa.select(store_revision.c.revision, store_revision.c.runs_revision)
