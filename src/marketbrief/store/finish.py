@@ -7,15 +7,15 @@ a late-finishing older run never replaces a newer report; the pointer and the "n
 note find the snapshot and its holder by the run id, never by an id read back in between.
 
 Every value a completion brings is a bound parameter, so each statement is built once per
-dialect (`_statements`) and a completion only fills in its parameters: building SQLAlchemy
-constructs and their cache keys afresh for every completion cost more than the statements'
-execution did.
+dialect and column list (`_statements`, `_run_row`, …) and a completion only fills in its
+parameters: building SQLAlchemy constructs and their cache keys afresh for every completion
+cost more than the statements' execution did.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ SCHEDULED_DATE = sa.bindparam("c_scheduled_date", type_=sa.Date)
 VERSION = sa.bindparam("c_version", type_=sa.BigInteger)
 NOW = sa.bindparam("c_now", type_=report_latest.c.updated_at.type)
 HOLDER_TAIL = sa.bindparam("c_holder_tail", type_=sa.String)
-# The run row's columns a completion sets once, and those it finishes.
+# The run row's columns a completion sets once (`rows.run_values` gives those it finishes).
 RUN_COLUMNS = (
     "run_id",
     "job_type",
@@ -59,25 +59,20 @@ RUN_COLUMNS = (
     "created_at",
     "version",
 )
-RUN_UPDATED = rows.RUN_FINISHED
-SNAPSHOT_COLUMNS = rows.SNAPSHOT_COLUMNS
-PREDICTION_COLUMNS = rows.PREDICTION_COLUMNS
-STAGE_COLUMNS = rows.STAGE_COLUMNS
-ANALYSIS_COLUMNS = rows.DAILY_ANALYSIS_COLUMNS
+Columns = tuple[str, ...]  # a row's column names, in the order its values come
 
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    """A completion's statements for one dialect, each built once."""
+    """A completion's statements for one dialect that read no row's values, each built once.
+
+    The statements that write rows are built once per dialect and column list
+    (`_run_row`, `_snapshot`, `_predictions`, `_stages`, `_analysis`).
+    """
 
     test: sa.Insert
-    run_row: Any
-    snapshot: Any
-    prediction: Any
-    stage: Any
     move_latest: Any
     holder_note: sa.Update
-    analysis: Any
     counters: sa.Update
     release: sa.Delete
     held: sa.Select[Any]
@@ -99,6 +94,7 @@ def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
     now = utc_now()
     publishes = c.content is not None and c.status in PUBLISHABLE
     key = {**_key(c), **guard.params}
+    finished = rows.run_values(c)
     run_row = {
         "run_id": c.run_id,
         "job_type": c.report_type.value,
@@ -107,20 +103,28 @@ def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
         "started_at": c.started_at,
         "created_at": now,
         "version": c.version,
-        **rows.run_values(c),
+        **finished,
     }
     steps = [
         Step(made.test, key),
-        Step(made.run_row, bound("r_", run_row)),
+        Step(_run_row(dialect, tuple(finished)), bound("r_", run_row)),
     ]
     if c.content is not None:
-        steps.append(Step(made.snapshot, {**key, **bound("s_", rows.snapshot_values(c))}))
-    # One statement for all the predictions, one for all the stages (executemany; an empty
-    # list is skipped).
-    predictions = [{**key, **bound("p_", rows.prediction_values(c, p))} for p in c.predictions]
-    steps.append(Step(made.prediction, predictions))
-    stages = [{**key, **bound("t_", rows.stage_values(record))} for record in c.stages]
-    steps.append(Step(made.stage, stages))
+        values = rows.snapshot_values(c)
+        steps.append(Step(_snapshot(tuple(values)), {**key, **bound("s_", values)}))
+    # One statement for all the predictions, one for all the stages (executemany).
+    steps += _many(
+        _predictions,
+        "p_",
+        key,
+        [rows.prediction_values(c, p) for p in c.predictions],
+    )
+    steps += _many(
+        lambda columns: _stages(dialect, columns),
+        "t_",
+        key,
+        [rows.stage_values(record) for record in c.stages],
+    )
     if publishes:
         steps.append(Step(made.move_latest, {**key, "c_now": now}))
         tail = (
@@ -130,54 +134,70 @@ def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
         steps.append(Step(made.holder_note, {**key, "c_holder_tail": tail}))
     if c.daily_analysis is not None and c.status in PUBLISHABLE:
         values = rows.daily_analysis_values(c, now)
-        steps.append(Step(made.analysis, {**key, **bound("d_", values)}))
+        steps.append(Step(_analysis(dialect, tuple(values)), {**key, **bound("d_", values)}))
     steps.append(Step(made.counters, key))
     steps.append(Step(made.release, key))
     steps.append(Step(made.held, key))
     return steps
 
 
+def _many(
+    build: Callable[[Columns], Any], prefix: str, key: dict[str, Any], values: list[dict[str, Any]]
+) -> list[Step]:
+    """One step writing every row of `values` (none for no rows), by the statement `build`
+    makes for their columns."""
+    if not values:
+        return []
+    return [Step(build(tuple(values[0])), [{**key, **bound(prefix, v)} for v in values])]
+
+
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     run = job_executions.c
-    holds = guards.holds()
     return _Statements(
         test=guards.test(_may_finish()),
-        run_row=_run_row(dialect),
-        snapshot=sa.insert(scheduled_job_results)
-        .from_select(
-            list(SNAPSHOT_COLUMNS),
-            values_if(scheduled_job_results, SNAPSHOT_COLUMNS, "s_", holds),
-        )
-        .returning(scheduled_job_results.c.id),
-        prediction=sa.insert(symbol_predictions).from_select(
-            list(PREDICTION_COLUMNS),
-            values_if(symbol_predictions, PREDICTION_COLUMNS, "p_", holds),
-        ),
-        stage=_upsert(
-            dialect,
-            job_stages,
-            STAGE_COLUMNS,
-            "t_",
-            ["run_id", "stage"],
-            # A stage keeps the start it was first recorded with.
-            ("status", "ended_at", "details"),
-        ),
         move_latest=_move_latest(dialect),
         holder_note=sa.update(job_executions)
-        .where(run.run_id == RUN_ID, holds, _holder_note().is_not(None))
+        .where(run.run_id == RUN_ID, guards.holds(), _holder_note().is_not(None))
         .values(warnings=json_append(dialect, run.warnings, _holder_note())),
-        analysis=_upsert(
-            dialect,
-            daily_analysis,
-            ANALYSIS_COLUMNS,
-            "d_",
-            ["analysis_date"],
-            rows.DAILY_ANALYSIS_UPDATED,
-        ),
         counters=_counters(),
         release=guards.release(),
         held=_what_is_held(),
+    )
+
+
+@functools.cache
+def _snapshot(columns: Columns) -> Any:
+    """Insert the snapshot if the guard holds (RETURNING its id)."""
+    table = scheduled_job_results
+    return (
+        sa.insert(table)
+        .from_select(list(columns), values_if(table, columns, "s_", guards.holds()))
+        .returning(table.c.id)
+    )
+
+
+@functools.cache
+def _predictions(columns: Columns) -> Any:
+    """Insert a prediction if the guard holds."""
+    table = symbol_predictions
+    return sa.insert(table).from_select(
+        list(columns), values_if(table, columns, "p_", guards.holds())
+    )
+
+
+@functools.cache
+def _stages(dialect: str, columns: Columns) -> Any:
+    """Insert a stage if the guard holds; a stage keeps the start it was first recorded with."""
+    updated = ("status", "ended_at", "details")
+    return _upsert(dialect, job_stages, columns, "t_", ["run_id", "stage"], updated)
+
+
+@functools.cache
+def _analysis(dialect: str, columns: Columns) -> Any:
+    """Insert or replace the day's analysis if the guard holds."""
+    return _upsert(
+        dialect, daily_analysis, columns, "d_", ["analysis_date"], rows.DAILY_ANALYSIS_UPDATED
     )
 
 
@@ -233,9 +253,10 @@ def _holder_note() -> Any:
     )
 
 
-def _run_row(dialect: str) -> Any:
+@functools.cache
+def _run_row(dialect: str, finished: Columns) -> Any:
     """Insert the run (never claimed here: the claim went to the outbox too) or finish it."""
-    columns = (*RUN_COLUMNS, *RUN_UPDATED)
+    columns = (*RUN_COLUMNS, *finished)
     insert = insert_with_conflicts(dialect, job_executions).values(
         {name: sa.bindparam("r_" + name, type_=job_executions.c[name].type) for name in columns}
     )
@@ -245,7 +266,7 @@ def _run_row(dialect: str) -> Any:
         (current.swept_at.is_not(None), head + iso_instant(dialect, current.swept_at) + tail),
         else_=sa.null(),
     )
-    updated = {k: insert.excluded[k] for k in RUN_UPDATED}
+    updated = {k: insert.excluded[k] for k in finished}
     # A run the sweeper failed while it was in fact still working is finished with its real
     # result, and says so.
     updated["warnings"] = json_append(dialect, insert.excluded.warnings, swept_note)

@@ -54,61 +54,6 @@ def run(row: Any) -> Run:
     )
 
 
-# The columns each of the functions below gives values for (the finish statements are built
-# once over these: store/finish.py).
-RUN_FINISHED = (
-    "status",
-    "current_stage",
-    "executed_at",
-    "execution_time_ms",
-    "symbols_processed",
-    "symbols_successful",
-    "symbols_fallback",
-    "symbols_failed",
-    "success_rate",
-    "errors",
-    "warnings",
-)
-STAGE_COLUMNS = ("run_id", "stage", "status", "started_at", "ended_at", "details")
-SNAPSHOT_COLUMNS = (
-    "run_id",
-    "scheduled_date",
-    "report_type",
-    "report_content",
-    "metadata",
-    "trigger_source",
-    "content_sha256",
-    "version",
-    "created_at",
-)
-PREDICTION_COLUMNS = (
-    "run_id",
-    "scheduled_date",
-    "report_type",
-    "symbol",
-    "direction",
-    "confidence",
-    "sentiment_score",
-    "articles_count",
-    "model",
-    "status",
-    "error",
-    "headlines",
-    "created_at",
-)
-DAILY_ANALYSIS_COLUMNS = (
-    "analysis_date",
-    "run_id",
-    "total_symbols",
-    "usable_symbols",
-    "high_confidence_symbols",
-    "execution_time_ms",
-    "summary",
-    "created_at",
-    "updated_at",
-)
-
-
 def run_values(c: Completion) -> dict[str, Any]:
     """The columns a completion sets on its run row (a spooled claim leaves it running)."""
     running = c.status is RunStatus.RUNNING
