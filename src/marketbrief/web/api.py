@@ -16,7 +16,7 @@ from marketbrief.models import ReportType, RunStatus, TriggerSource
 from marketbrief.results import records
 from marketbrief.results.usage import DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS
 from marketbrief.services import Services
-from marketbrief.store.base import MAX_RUN_REF, HistoryQuery
+from marketbrief.store.base import MAX_HISTORY_LIMIT, MAX_RUN_REF, HistoryQuery
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.replies import reply_of
 from marketbrief.web.security import MAX_BODY_BYTES, PayloadTooLarge, check_api_key
@@ -31,7 +31,7 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
-HISTORY_LIMITS = (1, 500)  # the history page sizes one may ask for
+HISTORY_LIMITS = (1, MAX_HISTORY_LIMIT)  # the history page sizes one may ask for
 
 
 def services(request: Request) -> Services:

@@ -35,7 +35,7 @@ from marketbrief.web.api import HISTORY_LIMITS, services_of
 from marketbrief.web.errors import answer_error
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SECURITY_HEADER_LIST
-from marketbrief.web.replies import RawReply, Replies
+from marketbrief.web.replies import JSON_HEADER, RawReply, Replies
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -46,7 +46,6 @@ HISTORY = "/api/v1/jobs/history"
 _TYPES = {kind.value: kind for kind in ReportType}
 _DATE_QUERY = b"date="
 _LIMIT_QUERY = b"limit="
-_JSON = (b"content-type", b"application/json")
 _DEFAULT_HISTORY = HistoryQuery()
 
 
@@ -107,7 +106,7 @@ class FastPath:
 
     async def _history(self, query: HistoryQuery) -> RawReply:
         body = await services_of(self.app).results.history(query)
-        headers = [(b"content-length", str(len(body)).encode()), _JSON, *SECURITY_HEADER_LIST]
+        headers = [(b"content-length", str(len(body)).encode()), JSON_HEADER, *SECURITY_HEADER_LIST]
         return 200, headers, body
 
 

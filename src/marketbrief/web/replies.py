@@ -27,7 +27,7 @@ REPORT_STATUS = {
     ReportState.CLOSED: 200,  # a true answer: no report is due on a day without a session
 }
 MAX_KEPT = 256  # (type, date) pairs whose last reply is kept
-_JSON = (b"content-type", b"application/json")
+JSON_HEADER = (b"content-type", b"application/json")
 
 RawReply = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -73,7 +73,7 @@ class Replies:
         status, fields, body = reply_of(response, now, if_none_match)
         headers = [(name.lower().encode(), value.encode()) for name, value in fields.items()]
         if status != 304:
-            headers += [_JSON, (b"content-length", str(len(body)).encode())]
+            headers += [JSON_HEADER, (b"content-length", str(len(body)).encode())]
         headers += SECURITY_HEADER_LIST
         raw = (status, headers, body)
         if if_none_match is None:
