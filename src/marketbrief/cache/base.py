@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,24 @@ class Cache(Protocol):
 
     async def close(self) -> None:
         """Release connections; the cache is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class LocalCache(Protocol):
+    """A cache living in this process, which can also be read without awaiting anything.
+
+    The read path answers a clean, already validated hit this way below the ASGI app
+    (`Reader.answer_now`), so it must look before it counts: `peek` touches neither recency
+    nor counters, and `note_hit` then counts the hit exactly as `get` would have.
+    """
+
+    def peek(self, key: str) -> CacheEntry | None:
+        """The live entry at `key`, or None; no recency, no counters."""
+        ...
+
+    def note_hit(self, key: str) -> None:
+        """Count a hit on `key` and mark it most recently used, as `get` does."""
         ...
 
 

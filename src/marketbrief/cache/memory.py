@@ -93,6 +93,19 @@ class MemoryCache:
         self._hits += 1
         return slot.entry
 
+    def peek(self, key: str) -> CacheEntry | None:
+        """The live entry at `key`, or None, touching neither recency nor counters."""
+        slot = self._slots.get(key)
+        if slot is None or slot.expires_at <= self._clock():
+            return None
+        return slot.entry
+
+    def note_hit(self, key: str) -> None:
+        """Count a hit on `key` (just peeked) and mark it most recently used, as `get` does."""
+        if key in self._slots:
+            self._slots.move_to_end(key)
+            self._hits += 1
+
     async def set(self, key: str, value: bytes, *, version: int, ttl: float) -> bool:
         """Store `value` unless a newer version is there or it cannot fit; True when stored."""
         check_ttl(ttl)

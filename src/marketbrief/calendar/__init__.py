@@ -111,9 +111,13 @@ class MarketCalendar:
         self.slots = slots if slots is not None else Slots()
         self._t = _table(COVERAGE_START, _coverage_end())
 
+    def covers(self, day: date) -> bool:
+        """Whether `day` is inside the calendar's coverage."""
+        return self._t.first <= day <= self._t.last
+
     def check(self, day: date) -> None:
         """Raise InvalidInput naming `day` when it is outside the calendar's coverage."""
-        if not self._t.first <= day <= self._t.last:
+        if not self.covers(day):
             raise InvalidInput(
                 f"{day.isoformat()} is outside the calendar's coverage "
                 f"({self._t.first.isoformat()} to {self._t.last.isoformat()})"

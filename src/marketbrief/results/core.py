@@ -146,11 +146,22 @@ class Results:
     async def get_report(self, report_type: ReportType, day: date | None = None) -> ReportResponse:
         """The read path: always an honest answer, never an exception for a store outage."""
         answer = await self._reader.get_report(report_type, day)
+        self._note_served(report_type, answer)
+        return answer
+
+    def answer_now(self, report_type: ReportType, day: date | None = None) -> ReportResponse | None:
+        """`get_report`'s answer if it is a clean cache hit found without awaiting anything (the
+        same answer, counted the same way), else None: then ask `get_report`."""
+        answer = self._reader.answer_now(report_type, day)
+        if answer is not None:
+            self._note_served(report_type, answer)
+        return answer
+
+    def _note_served(self, report_type: ReportType, answer: ReportResponse) -> None:
         if self.served.concerns(report_type, answer.state.value):
             now = self.deps.clock()
             if answer.requested_date == self.deps.calendar.default_report_date(report_type, now):
                 self.served.served(report_type, answer.requested_date, answer.state.value, now)
-        return answer
 
     async def has_report(self, report_type: ReportType, day: date) -> bool:
         """Whether the store serves a report for (type, date)."""

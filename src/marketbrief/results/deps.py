@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from marketbrief.cache.base import Cache
+from marketbrief.cache.base import Cache, LocalCache
 from marketbrief.calendar import MarketCalendar, utc_now
 from marketbrief.results.counters import Counters
 from marketbrief.results.entries import CachedReport
@@ -36,10 +36,12 @@ class Deps:
     near_pages: NearCache[bytes] | None = None  # history pages, likewise (results/near.py)
     switches: Switches = field(init=False)
     revisions: RevisionWatch = field(init=False)  # the store's revisions, shared by every reader
+    local: LocalCache | None = field(init=False)  # `cache`, when it can be read without awaiting
 
     def __post_init__(self) -> None:
         self.switches = Switches(store_reads=self.policy.store_reads)
         self.revisions = RevisionWatch(self.store, self.policy.revision_check_seconds)
+        self.local = self.cache if isinstance(self.cache, LocalCache) else None
 
     @property
     def health(self) -> StoreHealth:

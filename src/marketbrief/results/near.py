@@ -65,6 +65,13 @@ class NearCache(Generic[V]):
         self.hits += 1
         return report
 
+    def peek(self, key: str, revision: int | None) -> V | None:
+        """What `get` would return, without counting it, moving it or dropping an old entry."""
+        found = self._entries.get(key)
+        if found is None or found[0] != revision or self._clock() - found[1] >= self.max_age:
+            return None
+        return found[2]
+
     def put(self, key: str, revision: int | None, value: V) -> None:
         """Keep `value` for `key`, valid under `revision`; the least recent entry makes room."""
         self._entries[key] = (revision, self._clock(), value)

@@ -52,6 +52,56 @@ class Reader:
         self.d.counters.served(response.state.value)
         return response
 
+    def answer_now(self, report_type: ReportType, day: date | None = None) -> ReportResponse | None:
+        """`get_report`'s answer when it is a clean cache hit served before and still standing,
+        found without awaiting anything: the very object `get_report` would return, counted as
+        it counts it. None whenever answering needs more (a read, a check, a warning): then
+        `get_report` answers. The HTTP server asks this before it starts the app
+        (web/protocol.py), so a repeated report request costs no task and no framework.
+        """
+        d = self.d
+        if d.cache is None or not d.switches.store_reads:
+            return None
+        revision = d.revisions.known_now()
+        if revision is None or d.health.is_down:
+            return None
+        if day is None:
+            day = d.calendar.default_report_date(report_type, d.clock())
+        elif not d.calendar.covers(day):
+            return None  # get_report names the date that is not covered
+        key = keys.report_key(report_type.value, day)
+        seen = self._answers.get(key)
+        if seen is None or not self._still_cached(key, seen[0], revision):
+            return None
+        d.counters.cache_hits += 1
+        d.counters.served(seen[1].state.value)
+        return seen[1]
+
+    def _still_cached(self, key: str, hit: CachedReport, revision: int) -> bool:
+        """Whether the cache would hand `hit` out again now, validated at `revision`; a hit
+        found is counted where `_cached` counts it."""
+        near = self.d.near
+        if near is not None:
+            if near.peek(key, revision) is not hit:
+                return False
+            near.get(key, revision)
+            self.d.counters.near_hits += 1
+            return True
+        local = self.d.local
+        entry = local.peek(key) if local is not None else None
+        decoded = self._decodings.get(key)
+        if (
+            local is None
+            or entry is None
+            or decoded is None
+            or decoded[0] is not entry.value
+            or decoded[1] is not hit
+            or self._validated.get(key) != (revision, entry.version)
+        ):
+            return False
+        local.note_hit(key)
+        return True
+
     async def _answer(self, report_type: ReportType, day: date, now: datetime) -> ReportResponse:
         warnings: list[str] = []
         key = keys.report_key(report_type.value, day)

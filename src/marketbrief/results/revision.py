@@ -44,12 +44,20 @@ class RevisionWatch:
 
     async def known(self) -> int | None:
         """The revision to validate cached entries against (None: the store was never read)."""
-        if self.revision is None or self.interval == 0:
+        revision = self.known_now()
+        if revision is None:
             # Concurrent callers share the one read in flight and leave it together, so their
             # misses still share one store read.
             await self.refresh()
-        else:
-            self._kick()
+            return self.revision
+        return revision
+
+    def known_now(self) -> int | None:
+        """The revision `known` returns when it needs no read first, else None (a refresh
+        that has fallen due starts in the background, as `known` starts it)."""
+        if self.revision is None or self.interval == 0:
+            return None
+        self._kick()
         return self.revision
 
     async def runs_known(self) -> int:
