@@ -25,6 +25,7 @@ from marketbrief.web.middleware import Edge
 from marketbrief.web.openapi import openapi_document
 from marketbrief.web.plan import Plan
 from marketbrief.web.ratelimit import TriggerLimit
+from marketbrief.web.replies import Wire
 
 STATIC = Path(__file__).parent / "static"
 
@@ -39,6 +40,11 @@ class MarketbriefApp(Starlette):
         if fast is not None and scope["type"] == "http" and await fast.answer(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
+
+    def answer_now(self, target: bytes, headers: list[tuple[bytes, bytes]]) -> Wire | None:
+        """A `GET target` answered before the app starts (web/protocol.py asks), or None."""
+        fast = self.fast_path
+        return fast.answer_now(target, headers) if fast is not None else None
 
 
 def create_app(

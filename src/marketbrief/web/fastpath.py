@@ -10,7 +10,11 @@ answered through the same functions its route uses (`Results.get_report` and
 `replies.reply_of`, `Results.history`): same status, headers, body and metrics, with the
 security headers `Edge` adds, timed under its route's template as `Edge` times it. A report
 reply is kept and sent again while the read path hands back the same answer (`Replies`).
-Anything else goes on to Starlette untouched. An answer that raises (a date outside the
+The HTTP server's protocol asks `answer_now` before it even starts the app (web/protocol.py):
+a plain, unconditional report request whose answer is a clean cache hit already served
+(`Results.answer_now`) is written from the kept reply with no task, no ASGI messages and no
+framework, counted and timed here as `answer` does. Anything else goes on to Starlette
+untouched. An answer that raises (a date outside the
 calendar, a store without its schema, a store outage for history, a bug) is answered by the
 error table (`errors.answer_error`), as the route's would be, and timed with the time it took:
 the store is never asked twice for one request.
@@ -35,7 +39,7 @@ from marketbrief.web.api import HISTORY_LIMITS, services_of
 from marketbrief.web.errors import answer_error
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SECURITY_HEADER_LIST
-from marketbrief.web.replies import JSON_HEADER, RawReply, Replies
+from marketbrief.web.replies import JSON_HEADER, RawReply, Replies, Wire
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -47,6 +51,8 @@ _TYPES = {kind.value: kind for kind in ReportType}
 _DATE_QUERY = b"date="
 _LIMIT_QUERY = b"limit="
 _DEFAULT_HISTORY = HistoryQuery()
+_REPORTS_TARGET = REPORTS.encode()
+_CONDITIONAL = b"if-none-match"
 
 
 class FastPath:
@@ -56,6 +62,7 @@ class FastPath:
         self.app = app
         self.metrics = metrics
         self._replies = Replies()
+        self.answered_now = 0  # requests `answer_now` answered
 
     async def answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer `scope` and return True, or return False having sent nothing."""
@@ -87,6 +94,30 @@ class FastPath:
             await send({"type": "http.response.body", "body": body})
         self.metrics.observe("GET", route, status, time.perf_counter() - started)
         return True
+
+    def answer_now(self, target: bytes, headers: list[tuple[bytes, bytes]]) -> Wire | None:
+        """The reply to `GET target` when it is a plain, unconditional report request the read
+        path answers at once, as HTTP/1.1 puts it on the wire; None otherwise (the app answers).
+
+        `target` is the request target as sent, `headers` the request's (names lower-case).
+        """
+        if not target.startswith(_REPORTS_TARGET):
+            return None
+        asked = plain_report_target(target)
+        if asked is None or any(name == _CONDITIONAL for name, _ in headers):
+            return None
+        svc = getattr(self.app.state, "services", None)  # None until the lifespan has begun
+        if svc is None:
+            return None
+        started = time.perf_counter()
+        response = svc.results.answer_now(*asked)
+        if response is None:
+            return None
+        wire = self._replies.wire(response, svc.now())
+        self.metrics.answered("api", wire[0], response)
+        self.metrics.observe("GET", REPORT_ROUTE, wire[0], time.perf_counter() - started)
+        self.answered_now += 1
+        return wire
 
     async def _error(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> int:
         """Send the error table's answer to `error`, with the security headers; its status."""
@@ -123,6 +154,18 @@ def plain_report_request(path: str, query: bytes) -> tuple[ReportType, date | No
         return kind, parse_date(query[len(_DATE_QUERY) :].decode("ascii"))
     except (InvalidInput, UnicodeDecodeError):
         return None  # the route answers it, with the error table's 400
+
+
+@functools.lru_cache(maxsize=1024)
+def plain_report_target(target: bytes) -> tuple[ReportType, date | None] | None:
+    """`plain_report_request` of a raw request target (path and query, as sent)."""
+    path, _, query = target.partition(b"?")
+    if b"%" in path:
+        return None  # escaped: the server unquotes it, the route answers
+    try:
+        return plain_report_request(path.decode("ascii"), query)
+    except UnicodeDecodeError:
+        return None
 
 
 def plain_history_query(query: bytes) -> HistoryQuery | None:

@@ -5,7 +5,9 @@ body, used by the route and the fast path alike. `Replies` keeps, per (type, dat
 reply the fast path sent as raw ASGI headers and bytes: the read path hands out the very same
 `ReportResponse` object for a cache hit it served before (`results/reader.py`), so while that
 object comes back and its age in whole seconds has not moved, the reply is the same bytes and
-is sent again as is, with no envelope rendered and no header built.
+is sent again as is, with no envelope rendered and no header built. A kept reply also holds
+its header lines as HTTP/1.1 puts them on the wire (`Wire`), for the server's protocol to write
+itself (web/protocol.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ MAX_KEPT = 256  # (type, date) pairs whose last reply is kept
 JSON_HEADER = (b"content-type", b"application/json")
 
 RawReply = tuple[int, list[tuple[bytes, bytes]], bytes]
+Wire = tuple[int, bytes, bytes]
+"""Status, the header lines after the server's own (each `name: value` CRLF, then the blank
+line), and the body: a reply as the HTTP/1.1 protocol writes it."""
 
 
 def reply_of(
@@ -60,24 +65,38 @@ class Replies:
     """The last unconditional reply sent for each (type, date), with what it was made from."""
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[str, date], tuple[ReportResponse, int | None, RawReply]] = {}
+        self._kept: dict[tuple[str, date], tuple[ReportResponse, int | None, RawReply, Wire]] = {}
 
     def reply(self, response: ReportResponse, now: datetime, if_none_match: str | None) -> RawReply:
         """Status, raw headers (security headers included) and body for `response` at `now`."""
+        if if_none_match is None:
+            return self._unconditional(response, now)[0]
+        return self._made(response, now, if_none_match)
+
+    def wire(self, response: ReportResponse, now: datetime) -> Wire:
+        """The unconditional reply to `response` at `now`, as HTTP/1.1 header lines and body."""
+        return self._unconditional(response, now)[1]
+
+    def _unconditional(self, response: ReportResponse, now: datetime) -> tuple[RawReply, Wire]:
         age = response.age_seconds(now)
         key = (response.report_type, response.requested_date)
-        if if_none_match is None:
-            kept = self._kept.get(key)
-            if kept is not None and kept[0] is response and kept[1] == age:
-                return kept[2]
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is response and kept[1] == age:
+            return kept[2], kept[3]
+        raw = self._made(response, now, None)
+        status, headers, body = raw
+        lines = b"".join([b"%s: %s\r\n" % header for header in headers]) + b"\r\n"
+        wire = (status, lines, body)
+        if len(self._kept) >= MAX_KEPT and key not in self._kept:
+            self._kept.clear()
+        self._kept[key] = (response, age, raw, wire)
+        return raw, wire
+
+    @staticmethod
+    def _made(response: ReportResponse, now: datetime, if_none_match: str | None) -> RawReply:
         status, fields, body = reply_of(response, now, if_none_match)
         headers = [(name.lower().encode(), value.encode()) for name, value in fields.items()]
         if status != 304:
             headers += [JSON_HEADER, (b"content-length", str(len(body)).encode())]
         headers += SECURITY_HEADER_LIST
-        raw = (status, headers, body)
-        if if_none_match is None:
-            if len(self._kept) >= MAX_KEPT and key not in self._kept:
-                self._kept.clear()
-            self._kept[key] = (response, age, raw)
-        return raw
+        return status, headers, body

@@ -1,0 +1,247 @@
+"""The protocol writes a repeated report itself, byte for byte what the app would have sent.
+
+`marketbrief serve`'s HTTP/1.1 protocol (web/protocol.py) offers every plain GET to the app's
+`answer_now` before starting it; a clean cache hit served before is written from the kept
+reply. These tests run the app on the real uvicorn with that protocol, on loopback, and talk
+raw HTTP/1.1 to it, so pipelining, keep-alive and framing are the server's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
+
+import orjson
+import uvicorn
+from harness.probes import free_port
+
+from marketbrief.models import ReportType
+from marketbrief.web.fastpath import FastPath
+from marketbrief.web.protocol import BoundedHttpToolsProtocol
+from tests.support.api_fixtures import Api
+from tests.support.clock import DAY, LATE
+from tests.support.factories import standalone_completion
+
+PRE = ReportType.PRE_MARKET
+REPORT = f"/api/v1/reports/{PRE.value}?date={DAY.isoformat()}"
+WAIT = 30.0  # generous: every wait ends on an event long before this
+
+Response = tuple[bytes, list[tuple[bytes, bytes]], bytes]
+
+
+@asynccontextmanager
+async def served(
+    api: Api, *, keep_alive: float = 5.0, access_log: bool = False
+) -> AsyncIterator[int]:
+    """The test's app on uvicorn with marketbrief's protocol, on a free loopback port."""
+    port = free_port()
+    config = uvicorn.Config(
+        api.app,
+        host="127.0.0.1",
+        port=port,
+        http=partial(BoundedHttpToolsProtocol, head_timeout=WAIT, max_connections=64),  # type: ignore[arg-type]
+        lifespan="off",  # the fixture runs it
+        log_config=None,
+        access_log=access_log,
+        timeout_keep_alive=keep_alive,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(WAIT):
+        while not server.started:
+            await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, WAIT)
+
+
+async def _connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
+def _get(target: str, *extra: str) -> bytes:
+    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", *extra, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+async def _response(reader: asyncio.StreamReader) -> Response:
+    """One whole response: status line, headers (as sent, in order) and body."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+    status, *lines = head[:-4].split(b"\r\n")
+    headers = [(name, value) for name, _, value in (line.partition(b": ") for line in lines)]
+    length = int(dict(headers).get(b"content-length", b"0"))
+    body = await asyncio.wait_for(reader.readexactly(length), WAIT) if length else b""
+    return status, headers, body
+
+
+def _without_date(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name, value in headers if name != b"date"]
+
+
+def _fast(api: Api) -> FastPath:
+    fast = api.app.fast_path  # type: ignore[attr-defined]
+    assert isinstance(fast, FastPath)
+    return fast
+
+
+async def _publish(api: Api, marker: str = "", minutes: int = 0) -> str:
+    started = LATE - timedelta(hours=20) + timedelta(minutes=minutes)
+    completion = standalone_completion(PRE, DAY, started_at=started, marker=marker)
+    assert (await api.publish(completion)).published
+    return completion.run_id
+
+
+async def test_a_repeated_report_is_written_by_the_protocol_as_the_app_wrote_it(api: Api) -> None:
+    run_id = await _publish(api)
+    fast = _fast(api)
+    async with served(api) as port:
+        reader, writer = await _connect(port)
+        writer.write(_get(REPORT))
+        by_app = await _response(reader)
+        assert fast.answered_now == 0
+        for n in (1, 2):
+            writer.write(_get(REPORT))
+            early = await _response(reader)
+            assert fast.answered_now == n
+            assert early[0] == by_app[0] == b"HTTP/1.1 200 OK"
+            assert _without_date(early[1]) == _without_date(by_app[1])
+            assert [name for name, _ in early[1]][:2] == [b"date", b"server"]  # uvicorn's own
+            assert early[2] == by_app[2]
+        writer.close()
+    assert orjson.loads(by_app[2])["meta"]["run_id"] == run_id
+
+
+async def test_a_new_publish_is_served_at_once_and_then_kept_in_its_turn(api: Api) -> None:
+    await _publish(api, marker="first")
+    fast = _fast(api)
+    async with served(api) as port:
+        reader, writer = await _connect(port)
+        for _ in range(2):
+            writer.write(_get(REPORT))
+            await _response(reader)
+        assert fast.answered_now == 1
+        newer = await _publish(api, marker="second", minutes=5)
+        writer.write(_get(REPORT))
+        after = await _response(reader)
+        assert orjson.loads(after[2])["meta"]["run_id"] == newer
+        assert fast.answered_now == 1  # the publish was the app's to answer first
+        writer.write(_get(REPORT))
+        kept = await _response(reader)
+        assert kept[2] == after[2]
+        assert fast.answered_now == 2
+        writer.close()
+
+
+async def test_pipelined_requests_are_answered_in_order_early_or_not(api: Api) -> None:
+    await _publish(api)
+    fast = _fast(api)
+    async with served(api) as port:
+        reader, writer = await _connect(port)
+        writer.write(_get(REPORT))
+        report = await _response(reader)
+        # One write: a kept report, a request only the app answers, then the report again
+        # (behind a response in flight, so it queues for the app as pipelining requires).
+        writer.write(_get(REPORT) + _get("/healthz") + _get(REPORT))
+        answers = [await _response(reader) for _ in range(3)]
+        assert [a[2] == report[2] for a in answers] == [True, False, True]
+        assert orjson.loads(answers[1][2])["status"] == "ok"
+        assert fast.answered_now == 1
+        writer.close()
+
+
+async def test_a_request_that_closes_its_connection_is_the_apps(api: Api) -> None:
+    await _publish(api)
+    fast = _fast(api)
+    async with served(api) as port:
+        reader, writer = await _connect(port)
+        writer.write(_get(REPORT))
+        await _response(reader)
+        writer.write(_get(REPORT, "Connection: close"))
+        closing = await _response(reader)
+        assert (b"connection", b"close") in closing[1]
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""  # and the server closed it
+        assert fast.answered_now == 0
+        writer.close()
+
+
+async def test_a_conditional_request_gets_the_apps_304(api: Api) -> None:
+    await _publish(api)
+    fast = _fast(api)
+    async with served(api) as port:
+        reader, writer = await _connect(port)
+        writer.write(_get(REPORT))
+        etag = dict((await _response(reader))[1])[b"etag"].decode()
+        writer.write(_get(REPORT, f"If-None-Match: {etag}"))
+        status, _, body = await _response(reader)
+        assert (status, body) == (b"HTTP/1.1 304 Not Modified", b"")
+        assert fast.answered_now == 0
+        writer.close()
+
+
+async def test_early_answers_are_counted_and_timed_as_the_apps_are(api: Api) -> None:
+    await _publish(api)
+    async with served(api) as port:
+        reader, writer = await _connect(port)
+        for _ in range(4):
+            writer.write(_get(REPORT))
+            await _response(reader)
+        assert _fast(api).answered_now == 3
+        writer.write(_get("/metrics"))
+        text = (await _response(reader))[2].decode()
+        writer.close()
+    route = 'route="/api/v1/reports/{report_type}",status="200"'
+    assert f'marketbrief_request_seconds_count{{method="GET",{route}}} 4.0' in text
+    assert 'marketbrief_report_answers_total{blank="no",surface="api"} 4.0' in text
+    assert 'marketbrief_reports_served_total{state="fresh"} 4.0' in text
+
+
+async def test_after_an_early_answer_the_idle_connection_is_closed_by_its_keep_alive(
+    api: Api,
+) -> None:
+    await _publish(api)
+    async with served(api, keep_alive=1.0) as port:
+        reader, writer = await _connect(port)
+        writer.write(_get(REPORT))
+        await _response(reader)
+        writer.write(_get(REPORT) + _get(REPORT))  # two early answers from one read
+        await _response(reader)
+        await _response(reader)
+        assert _fast(api).answered_now == 2
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""
+        writer.close()
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_with_the_access_log_on_every_request_is_the_apps_and_is_logged(api: Api) -> None:
+    await _publish(api)
+    access = logging.getLogger("uvicorn.access")
+    saved = (access.handlers[:], access.propagate, access.level)
+    lines = _Lines()
+    access.handlers = [lines]
+    access.setLevel(logging.INFO)
+    try:
+        async with served(api, access_log=True) as port:
+            reader, writer = await _connect(port)
+            for _ in range(3):
+                writer.write(_get(REPORT))
+                await _response(reader)
+            writer.close()
+    finally:
+        access.handlers, access.propagate = saved[0], saved[1]
+        access.setLevel(saved[2])
+    assert _fast(api).answered_now == 0
+    assert sum(REPORT in line for line in lines.lines) == 3
