@@ -172,15 +172,19 @@ class InProcess:
     """Microseconds per call of the hot paths, measured in this process without an HTTP server.
 
     `app_*` go through the whole ASGI application (Starlette, middleware, handler, store or
-    cache) called directly; the others time one layer below it.
+    cache) called directly; `early_report_us` is the app's `answer_now`, what the server's
+    protocol asks before it starts the app (web/protocol.py); the others time one layer below.
     """
 
     calls: int = 0
+    early_report_us: float = 0.0
     app_cached_report_us: float = 0.0
     app_store_report_us: float = 0.0
     app_history_us: float = 0.0
     cached_report_us: float = 0.0
     store_report_us: float = 0.0
+    store_read_us: float = 0.0  # `SQLStore.latest_snapshot` alone, called directly
+    raw_read_us: float = 0.0  # the same SELECT through plain sqlite3
     history_store_us: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -251,10 +255,21 @@ def in_process(database_url: str, day: date, calls: int, work_dir: Path) -> InPr
             await asgi_get(app, path)
         return (time.perf_counter() - began) / calls * 1e6
 
+    def early(app: Any) -> float:
+        target, headers = report.encode(), [(b"host", b"bench")]
+        if app.answer_now(target, headers) is None:
+            raise RuntimeError(f"{report} was not answered early after being served")
+        began = time.perf_counter()
+        for _ in range(calls):
+            app.answer_now(target, headers)
+        return (time.perf_counter() - began) / calls * 1e6
+
     async def through_app(cache: bool) -> tuple[float, float]:
         app = create_app(settings(cache), scheduler=False)
         async with app.router.lifespan_context(app):
             reports = await per_call(app, report)
+            if cache:
+                out.early_report_us = early(app)
             pages = await per_call(app, history) if cache else 0.0
         return reports, pages
 
@@ -278,6 +293,7 @@ def in_process(database_url: str, day: date, calls: int, work_dir: Path) -> InPr
     out.store_report_us = asyncio.run(results_only(False))
     store = SQLStore(database_url)
     try:
+        out.store_read_us, out.raw_read_us = _snapshot_reads(store, database_url, day, calls)
         query = HistoryQuery(limit=50)
         store.history(query)
         began = time.perf_counter()
@@ -287,3 +303,36 @@ def in_process(database_url: str, day: date, calls: int, work_dir: Path) -> InPr
     finally:
         store.close()
     return out
+
+
+def _snapshot_reads(store: Any, database_url: str, day: date, calls: int) -> tuple[float, float]:
+    """µs per `SQLStore.latest_snapshot` beside the same SELECT through plain sqlite3."""
+    import sqlite3
+
+    from sqlalchemy.dialects import sqlite
+
+    from marketbrief.models import ReportType
+    from marketbrief.store.sql import _LATEST_SNAPSHOT
+
+    kind = ReportType.PRE_MARKET
+    if store.latest_snapshot(kind, day) is None:
+        raise RuntimeError(f"no {kind.value} snapshot for {day} to time")
+    began = time.perf_counter()
+    for _ in range(calls):
+        store.latest_snapshot(kind, day)
+    through_store = (time.perf_counter() - began) / calls * 1e6
+    compiled = _LATEST_SNAPSHOT.compile(dialect=sqlite.dialect())
+    # Its own literal parameters (the LIMIT and OFFSET) as SQLAlchemy would bind them.
+    values = {**compiled.params, "kind": kind.value, "day": day.isoformat()}
+    sql, params = str(compiled), [values[name] for name in compiled.positiontup or ()]
+    connection = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    try:
+        if connection.execute(sql, params).fetchone() is None:
+            raise RuntimeError("the plain sqlite3 read found no snapshot")
+        began = time.perf_counter()
+        for _ in range(calls):
+            connection.execute(sql, params).fetchone()
+        raw = (time.perf_counter() - began) / calls * 1e6
+    finally:
+        connection.close()
+    return through_store, raw

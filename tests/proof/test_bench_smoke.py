@@ -380,6 +380,9 @@ def test_in_process_timings_run(seeded: str, tmp_path: Path) -> None:
     assert timings.app_history_us > 0
     assert timings.history_store_us > 0
     assert timings.app_store_report_us > 0
+    assert timings.early_report_us > 0  # a repeated report was answered by `answer_now`
+    assert timings.store_read_us > 0
+    assert timings.raw_read_us > 0
 
 
 def _wrk(rps: float) -> WrkResult:
