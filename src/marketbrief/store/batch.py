@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from marketbrief.store import prepared
 from marketbrief.store.d1 import errors as d1errors
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -22,10 +23,15 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One statement of a batch, with one parameter set, several (one row each), or none."""
+    """One statement of a batch, with one parameter set, several (one row each), or none.
+
+    `at_driver`: the statement may be run at the driver, compiled once (`store/prepared.py`),
+    where the engine allows it; the rows it returns then hold the driver's own values.
+    """
 
     statement: sa.Executable
     params: Params = None
+    at_driver: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +46,20 @@ class Done:
         return self.rows[0] if self.rows else None
 
 
-def execute_steps(connection: sa.Connection, steps: Sequence[Step]) -> list[Done]:
-    """Execute each step on `connection` and keep what it returned."""
+def execute_steps(
+    connection: sa.Connection, steps: Sequence[Step], *, at_driver: bool = False
+) -> list[Done]:
+    """Execute each step on `connection` and keep what it returned; with `at_driver`, the
+    steps that allow it run at the driver (`store/prepared.py`)."""
     done = []
     for step in steps:
         if isinstance(step.params, Sequence) and not step.params:
             done.append(Done([], 0))
             continue
-        result = connection.execute(step.statement, step.params)
+        if at_driver and step.at_driver:
+            result = prepared.execute(connection, step.statement, step.params)
+        else:
+            result = connection.execute(step.statement, step.params)
         rows = list(result.all()) if result.returns_rows else []
         done.append(Done(rows, max(result.rowcount, 0)))
     return done

@@ -93,7 +93,7 @@ class Engines:
         """Run a write path's statements atomically: one transaction, or ONE D1 batch call."""
         if self.d1 is None:
             with self.write() as connection:
-                return execute_steps(connection, steps)
+                return execute_steps(connection, steps, at_driver=True)
         with mapped_errors(), self.writer.connect() as connection:
             return run_on_d1(connection, steps)
 

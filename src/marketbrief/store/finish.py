@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from marketbrief.calendar import utc_now
 from marketbrief.models import PUBLISHABLE, Completion, Outcome, RunStatus
 from marketbrief.store import guards, rows
-from marketbrief.store.batch import Done, Step
+from marketbrief.store.batch import Done, Params, Step
 from marketbrief.store.engine import insert_with_conflicts
 from marketbrief.store.guards import Guard, bound, iso_instant, json_append, values_if
 from marketbrief.store.schema import (
@@ -106,12 +106,12 @@ def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
         **finished,
     }
     steps = [
-        Step(made.test, key),
-        Step(_run_row(dialect, tuple(finished)), bound("r_", run_row)),
+        _step(made.test, key),
+        _step(_run_row(dialect, tuple(finished)), bound("r_", run_row)),
     ]
     if c.content is not None:
         values = rows.snapshot_values(c)
-        steps.append(Step(_snapshot(tuple(values)), {**key, **bound("s_", values)}))
+        steps.append(_step(_snapshot(tuple(values)), {**key, **bound("s_", values)}))
     # One statement for all the predictions, one for all the stages (executemany).
     steps += _many(
         _predictions,
@@ -126,19 +126,25 @@ def finish_steps(dialect: str, c: Completion, guard: Guard) -> list[Step]:
         [rows.stage_values(record) for record in c.stages],
     )
     if publishes:
-        steps.append(Step(made.move_latest, {**key, "c_now": now}))
+        steps.append(_step(made.move_latest, {**key, "c_now": now}))
         tail = (
             "holds this date's report, and the store ordered it after this run "
             f"(version {c.version})"
         )
-        steps.append(Step(made.holder_note, {**key, "c_holder_tail": tail}))
+        steps.append(_step(made.holder_note, {**key, "c_holder_tail": tail}))
     if c.daily_analysis is not None and c.status in PUBLISHABLE:
         values = rows.daily_analysis_values(c, now)
-        steps.append(Step(_analysis(dialect, tuple(values)), {**key, **bound("d_", values)}))
-    steps.append(Step(made.counters, key))
-    steps.append(Step(made.release, key))
-    steps.append(Step(made.held, key))
+        steps.append(_step(_analysis(dialect, tuple(values)), {**key, **bound("d_", values)}))
+    steps.append(_step(made.counters, key))
+    steps.append(_step(made.release, key))
+    steps.append(_step(made.held, key))
     return steps
+
+
+def _step(statement: Any, params: Params) -> Step:
+    """One statement of the batch; each may run at the driver, compiled once
+    (`store/prepared.py`): what they return is ids, run ids and tokens, as the driver gives them."""
+    return Step(statement, params, at_driver=True)
 
 
 def _many(
@@ -148,7 +154,7 @@ def _many(
     makes for their columns."""
     if not values:
         return []
-    return [Step(build(tuple(values[0])), [{**key, **bound(prefix, v)} for v in values])]
+    return [_step(build(tuple(values[0])), [{**key, **bound(prefix, v)} for v in values])]
 
 
 @functools.cache
