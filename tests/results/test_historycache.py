@@ -62,6 +62,8 @@ async def test_a_cached_history_page_is_served_without_querying_history(results:
     second = await history_page(results.deps, HistoryQuery(limit=2))
     assert first == second
     assert calls == 1
+    # In front of Redis the second page came from this process's memory, and /metrics says so.
+    assert results.counters.near_page_hits == (results.deps.near_pages is not None)
     body = orjson.loads(first)
     assert body["count"] == 2
     assert body["next_cursor"] is not None

@@ -199,6 +199,7 @@ async def test_early_answers_are_counted_and_timed_as_the_apps_are(api: Api) -> 
     assert f'marketbrief_request_seconds_count{{method="GET",{route}}} 4.0' in text
     assert 'marketbrief_report_answers_total{blank="no",surface="api"} 4.0' in text
     assert 'marketbrief_reports_served_total{state="fresh"} 4.0' in text
+    assert "marketbrief_answered_by_protocol_total 3.0" in text
 
 
 async def test_after_an_early_answer_the_idle_connection_is_closed_by_its_keep_alive(

@@ -11,6 +11,7 @@ class Counters:
 
     cache_hits: int = 0  # near-cache hits included
     near_hits: int = 0  # answered from this process's memory in front of Redis
+    near_page_hits: int = 0  # history pages, likewise
     cache_misses: int = 0
     cache_errors: int = 0
     malformed_entries: int = 0

@@ -53,6 +53,7 @@ async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
     key = keys.history_key(revision, _digest(query))
     near = deps.near_pages
     if near is not None and (kept := near.get(key, revision)) is not None:
+        deps.counters.near_page_hits += 1
         return kept
     try:
         entry = await cache.get(key)

@@ -120,5 +120,6 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.metrics = metrics
     app.state.plan = plan
-    app.fast_path = FastPath(app, metrics)
+    fast = app.fast_path = FastPath(app, metrics)
+    metrics.answered_now = lambda: fast.answered_now
     return app

@@ -55,6 +55,10 @@ class Metrics:
         )
         self.core = _CoreCollector(services)
         self.registry.register(self.core)
+        # Report requests the HTTP protocol answered from a kept reply (web/protocol.py): a
+        # plain count the fast path keeps, read at scrape time (set by create_app).
+        self.answered_now: Callable[[], int] = lambda: 0
+        self.registry.register(_Counted(lambda: self.answered_now()))
         # prometheus_client validates and hashes label values on every `labels()`: each label
         # set's child is looked up once and kept (every value comes from a closed set).
         self._request_children: dict[tuple[str, str, str], Any] = {}
@@ -113,6 +117,21 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class _Counted(Collector):
+    """`marketbrief_answered_by_protocol`: report requests written from a kept reply by the HTTP
+    protocol itself, before the app (they are in the request histogram too)."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self.count = count
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "marketbrief_answered_by_protocol",
+            "Report requests the HTTP protocol answered from a kept reply, before the app.",
+            value=self.count(),
+        )
+
+
 class _CoreCollector(Collector):
     def __init__(self, services: Callable[[], Services | None]) -> None:
         self.services = services
@@ -143,6 +162,11 @@ class _CoreCollector(Collector):
             ("cache_hits", c.cache_hits, "Report reads served from the cache."),
             ("cache_misses", c.cache_misses, "Report reads the cache could not serve."),
             ("near_cache_hits", c.near_hits, "Cache hits answered from this process's memory."),
+            (
+                "near_page_hits",
+                c.near_page_hits,
+                "History pages answered from this process's memory in front of Redis.",
+            ),
             ("cache_errors", c.cache_errors, "Cache operations that failed."),
             ("cache_malformed_entries", c.malformed_entries, "Malformed entries removed."),
             ("cache_rehydrations", c.rehydrations, "Entries warmed from the store."),
