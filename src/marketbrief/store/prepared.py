@@ -12,16 +12,17 @@ the same transaction, with the same events (usage counting) and the same error m
 and the values that reach the driver are the ones SQLAlchemy sends (`tests/store/
 test_prepared.py` holds the two paths together).
 
-Only what needs nothing else takes this lane: a positional dialect (SQLite), no expanding or
-literal-execute parameters, no Python-side column defaults to compute, and only rows whose
-values come back as the driver gives them (the batch reads ids, run ids and tokens). Anything
-else is executed by SQLAlchemy as before.
+Only what needs nothing else takes this lane: no expanding or literal-execute parameters, no
+Python-side column defaults to compute, no key returned for SQLAlchemy's own use, and only
+rows whose values come back as the driver gives them (the batch reads ids, run ids and
+tokens). Positional (SQLite's qmark) and named (psycopg's pyformat) parameters are both bound
+the way SQLAlchemy binds them. Anything else is executed by SQLAlchemy as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,19 +33,29 @@ class Prepared:
     """One statement as one dialect compiled it, ready to bind values to."""
 
     sql: str
-    names: tuple[str, ...]  # the positional parameters, in order
+    names: tuple[str, ...]  # its parameters: in order (positional), or every one (named)
     literals: Mapping[str, Any]  # values the statement carries itself (`sa.literal`, LIMIT)
     processors: Mapping[str, Callable[[Any], Any]]
+    positional: bool = True
+    escaped: Mapping[str, str] = field(default_factory=dict)  # named: the names as sent
 
-    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for one set of `values`, processed as SQLAlchemy does."""
         given = {**self.literals, **values} if self.literals else values
         processors = self.processors
         try:
-            return tuple(
-                processors[name](given[name]) if name in processors else given[name]
+            if self.positional:
+                return tuple(
+                    processors[name](given[name]) if name in processors else given[name]
+                    for name in self.names
+                )
+            escaped = self.escaped
+            return {
+                escaped.get(name, name): (
+                    processors[name](given[name]) if name in processors else given[name]
+                )
                 for name in self.names
-            )
+            }
         except KeyError as missing:
             raise sa.exc.ArgumentError(f"no value for bind parameter {missing}") from None
 
@@ -67,21 +78,29 @@ def prepared(dialect: sa.Dialect, statement: sa.Executable) -> Prepared | None:
 def _compile(dialect: sa.Dialect, statement: sa.Executable) -> Prepared | None:
     compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     if (
-        not compiled.positional
-        or compiled.positiontup is None
+        (compiled.positional and compiled.positiontup is None)
         or compiled.literal_execute_params
         or compiled.post_compile_params
         or compiled.insert_prefetch
         or compiled.update_prefetch
         or compiled.schema_translate_map
+        # RETURNING the new row's key for SQLAlchemy itself (PostgreSQL's upserts): it reads
+        # that row, the caller sees none.
+        or getattr(compiled, "implicit_returning", None)
     ):
         return None
     literals = {name: value for name, value in compiled.params.items() if value is not None}
+    if compiled.positional:
+        names = tuple(compiled.positiontup)
+    else:
+        names = tuple(dict.fromkeys(compiled.bind_names.values()))
     return Prepared(
         sql=compiled.string,
-        names=tuple(compiled.positiontup),
+        names=names,
         literals=literals,
         processors=dict(compiled._bind_processors),
+        positional=bool(compiled.positional),
+        escaped=dict(compiled.escaped_bind_names or {}),
     )
 
 
