@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from marketbrief.config import Settings
+from marketbrief.errors import StoreTimeout, StoreUnavailable
 from marketbrief.models import ReportType, TriggerSource
 from marketbrief.results import Results
 from marketbrief.results.history import history_page
@@ -153,3 +154,33 @@ async def test_with_a_zero_interval_every_history_page_reads_the_run_revision(
 def _jobs(body: bytes) -> list[dict[str, object]]:
     jobs: list[dict[str, object]] = orjson.loads(body)["jobs"]
     return jobs
+
+
+async def test_a_page_held_for_the_current_revision_is_given_without_awaiting(
+    results: Results,
+) -> None:
+    store = results.deps.store
+    await store.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+    query = HistoryQuery(limit=5)
+    assert results.history_now(query) is None  # nothing held yet: `history` reads
+    served = await results.history(query)
+    assert results.history_now(query) == served
+    assert results.history_now(HistoryQuery(limit=6)) is None  # another query, another page
+    # A run written here moves the run revision: nothing is given until a page is read again.
+    await store.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+    assert results.history_now(query) is None
+    newer = await results.history(query)
+    assert len(_jobs(newer)) == 2
+    assert results.history_now(query) == newer
+
+
+async def test_no_page_is_given_early_while_the_store_refuses(results: Results) -> None:
+    await results.deps.store.claim_run(PRE, SESSION, TriggerSource.MANUAL)
+    await results.history(HistoryQuery())
+    health = results.deps.health
+    for _ in range(10):  # enough failures to open the breaker
+        health.timed_out(StoreTimeout("stalled for the test"), datetime.now(UTC))
+    assert health.refuses()
+    assert results.history_now(HistoryQuery()) is None  # `history` refuses it with a 503
+    with pytest.raises(StoreUnavailable):
+        await results.history(HistoryQuery())

@@ -246,3 +246,29 @@ async def test_with_the_access_log_on_every_request_is_the_apps_and_is_logged(ap
         access.setLevel(saved[2])
     assert _fast(api).answered_now == 0
     assert sum(REPORT in line for line in lines.lines) == 3
+
+
+async def test_the_first_history_page_is_written_by_the_protocol_as_the_app_wrote_it(
+    api: Api,
+) -> None:
+    await _publish(api)
+    fast = _fast(api)
+    async with served(api) as port:
+        reader, writer = await _connect(port)
+        for target in ("/api/v1/jobs/history", "/api/v1/jobs/history?limit=2"):
+            before = fast.answered_now
+            writer.write(_get(target))
+            by_app = await _response(reader)
+            writer.write(_get(target))
+            early = await _response(reader)
+            assert fast.answered_now == before + 1
+            assert early[0] == by_app[0] == b"HTTP/1.1 200 OK"
+            assert _without_date(early[1]) == _without_date(by_app[1])
+            assert early[2] == by_app[2]
+            assert orjson.loads(early[2])["count"] >= 1
+        # A page with a cursor is the app's, always.
+        cursor = orjson.loads(by_app[2])["next_cursor"] or "x"
+        writer.write(_get(f"/api/v1/jobs/history?limit=2&cursor={cursor}"))
+        await _response(reader)
+        assert fast.answered_now == before + 1
+        writer.close()

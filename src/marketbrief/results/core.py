@@ -24,7 +24,7 @@ from marketbrief.models import Completion, Outcome, ReportType, Run, RunDetail
 from marketbrief.results.counters import Counters
 from marketbrief.results.deps import Deps
 from marketbrief.results.envelope import ReportResponse
-from marketbrief.results.history import history_page
+from marketbrief.results.history import history_page, page_now
 from marketbrief.results.near import near_cache, near_pages
 from marketbrief.results.outbox import Outbox, ReplayReport
 from marketbrief.results.policy import Policy
@@ -176,6 +176,10 @@ class Results:
     async def history(self, query: HistoryQuery) -> bytes:
         """One page of run history as JSON bytes (through the hot cache)."""
         return await history_page(self.deps, query)
+
+    def history_now(self, query: HistoryQuery) -> bytes | None:
+        """`history`'s page if this process holds it, current, without awaiting anything."""
+        return page_now(self.deps, query)
 
     async def run(self, ref: str | int) -> RunDetail | None:
         """One run in full, by integer id or run_id (None for what no run can match)."""

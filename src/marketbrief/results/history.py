@@ -38,6 +38,9 @@ def query_text(query: HistoryQuery) -> str:
     )
 
 
+_PAGE_START = b'{"count":'  # what a cached page starts with (anything else is not one)
+
+
 @functools.lru_cache(maxsize=1024)
 def _digest(query: HistoryQuery) -> str:
     """The query's part of the cache key, worked out once per distinct query."""
@@ -59,7 +62,7 @@ async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
         entry = await cache.get(key)
     except CacheError:
         entry = None
-    if entry is not None and entry.value.startswith(b'{"count":'):
+    if entry is not None and entry.value.startswith(_PAGE_START):
         body = entry.value
     else:
         body = await _render(deps, query)
@@ -68,6 +71,30 @@ async def history_page(deps: Deps, query: HistoryQuery) -> bytes:
     if near is not None:
         near.put(key, revision, body)
     return body
+
+
+def page_now(deps: Deps, query: HistoryQuery) -> bytes | None:
+    """`history_page`'s page when this process holds it for the current run revision and
+    finding it awaits nothing (the near cache, or the in-process cache); else None."""
+    if deps.cache is None:
+        return None
+    revision = deps.revisions.runs_now()
+    if revision is None:
+        return None
+    key = keys.history_key(revision, _digest(query))
+    near = deps.near_pages
+    if near is not None:
+        if near.peek(key, revision) is None:
+            return None
+        kept = near.get(key, revision)
+        deps.counters.near_page_hits += 1
+        return kept
+    local = deps.local
+    entry = local.peek(key) if local is not None else None
+    if local is None or entry is None or not entry.value.startswith(_PAGE_START):
+        return None
+    local.note_hit(key)
+    return entry.value
 
 
 async def _render(deps: Deps, query: HistoryQuery) -> bytes:

@@ -62,21 +62,34 @@ class RevisionWatch:
 
     async def runs_known(self) -> int:
         """The run revision to key a history page by (raises StoreUnavailable as a read does)."""
+        runs = self.runs_now()
+        if runs is not None:
+            return runs
         health = self.store.health
         if health.refuses():
             # As the gateway would refuse a read: at once, never by joining a read that is
             # still waiting on the store for its deadline.
             raise StoreUnavailable(health.refusal("the store"))
         wanted = self.store.writes.committed
-        if self.runs is None or self.interval == 0 or self._writes_seen != wanted:
+        await self._flights.run(_KEY, self._read)
+        if self._writes_seen < wanted:  # it joined a read that began before that write
             await self._flights.run(_KEY, self._read)
-            if self._writes_seen < wanted:  # it joined a read that began before that write
-                await self._flights.run(_KEY, self._read)
-        else:
-            self._kick()
         runs = self.runs
         assert runs is not None  # a read that did not raise set it
         return runs
+
+    def runs_now(self) -> int | None:
+        """The run revision `runs_known` returns when it needs no read and raises nothing, else
+        None (a refresh that has fallen due starts in the background, as there)."""
+        if (
+            self.runs is None
+            or self.interval == 0
+            or self._writes_seen != self.store.writes.committed
+            or self.store.health.refuses()
+        ):
+            return None
+        self._kick()
+        return self.runs
 
     async def refresh(self) -> None:
         """Read the revisions once (shared with concurrent callers); an outage keeps the old."""

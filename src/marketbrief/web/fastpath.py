@@ -12,12 +12,13 @@ security headers `Edge` adds, timed under its route's template as `Edge` times i
 reply is kept and sent again while the read path hands back the same answer (`Replies`).
 The HTTP server's protocol asks `answer_now` before it even starts the app (web/protocol.py):
 a plain, unconditional report request whose answer is a clean cache hit already served
-(`Results.answer_now`) is written from the kept reply with no task, no ASGI messages and no
-framework, counted and timed here as `answer` does. Anything else goes on to Starlette
-untouched. An answer that raises (a date outside the
-calendar, a store without its schema, a store outage for history, a bug) is answered by the
-error table (`errors.answer_error`), as the route's would be, and timed with the time it took:
-the store is never asked twice for one request.
+(`Results.answer_now`), or a first history page this process holds for the current run
+revision (`Results.history_now`), is written from the kept reply with no task, no ASGI
+messages and no framework, counted and timed here as `answer` does. Anything else goes on to
+Starlette untouched. An answer that raises (a date outside the calendar, a store without its
+schema, a store outage for history, a bug) is answered by the error table
+(`errors.answer_error`), as the route's would be, and timed with the time it took: the store
+is never asked twice for one request.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ _DATE_QUERY = b"date="
 _LIMIT_QUERY = b"limit="
 _DEFAULT_HISTORY = HistoryQuery()
 _REPORTS_TARGET = REPORTS.encode()
+_HISTORY_TARGET = HISTORY.encode()
 _CONDITIONAL = b"if-none-match"
 
 
@@ -63,6 +65,7 @@ class FastPath:
         self.metrics = metrics
         self._replies = Replies()
         self.answered_now = 0  # requests `answer_now` answered
+        self._pages: dict[HistoryQuery, tuple[bytes, Wire]] = {}  # the last page per query
 
     async def answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer `scope` and return True, or return False having sent nothing."""
@@ -96,11 +99,14 @@ class FastPath:
         return True
 
     def answer_now(self, target: bytes, headers: list[tuple[bytes, bytes]]) -> Wire | None:
-        """The reply to `GET target` when it is a plain, unconditional report request the read
-        path answers at once, as HTTP/1.1 puts it on the wire; None otherwise (the app answers).
+        """The reply to `GET target` when it is a plain, unconditional report request, or the
+        first history page, that the read path answers at once, as HTTP/1.1 puts it on the
+        wire; None otherwise (the app answers).
 
         `target` is the request target as sent, `headers` the request's (names lower-case).
         """
+        if target.startswith(_HISTORY_TARGET):
+            return self._history_now(target)
         if not target.startswith(_REPORTS_TARGET):
             return None
         asked = plain_report_target(target)
@@ -118,6 +124,24 @@ class FastPath:
         self.metrics.observe("GET", REPORT_ROUTE, wire[0], time.perf_counter() - started)
         self.answered_now += 1
         return wire
+
+    def _history_now(self, target: bytes) -> Wire | None:
+        path, _, query_string = target.partition(b"?")
+        query = plain_history_query(query_string) if path == _HISTORY_TARGET else None
+        svc = getattr(self.app.state, "services", None)
+        if query is None or svc is None:
+            return None
+        started = time.perf_counter()
+        body = svc.results.history_now(query)
+        if body is None:
+            return None
+        kept = self._pages.get(query)
+        if kept is None or kept[0] is not body:
+            lines = b"".join([b"%s: %s\r\n" % header for header in _page_headers(body)])
+            kept = self._pages[query] = (body, (200, lines + b"\r\n", body))
+        self.metrics.observe("GET", HISTORY, 200, time.perf_counter() - started)
+        self.answered_now += 1
+        return kept[1]
 
     async def _error(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> int:
         """Send the error table's answer to `error`, with the security headers; its status."""
@@ -137,8 +161,12 @@ class FastPath:
 
     async def _history(self, query: HistoryQuery) -> RawReply:
         body = await services_of(self.app).results.history(query)
-        headers = [(b"content-length", str(len(body)).encode()), JSON_HEADER, *SECURITY_HEADER_LIST]
-        return 200, headers, body
+        return 200, _page_headers(body), body
+
+
+def _page_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    """A history page's headers, as the route sends them."""
+    return [(b"content-length", str(len(body)).encode()), JSON_HEADER, *SECURITY_HEADER_LIST]
 
 
 def plain_report_request(path: str, query: bytes) -> tuple[ReportType, date | None] | None:
