@@ -56,8 +56,9 @@ def _cache_off(outcome: Outcome) -> list[str]:
             f"against {ip.cached_report_us:,.0f} µs for a hit; the store read alone "
             f"(`SQLStore.latest_snapshot`: a pooled connection, BEGIN, the SELECT through "
             f"SQLAlchemy, COMMIT) takes {ip.store_read_us:,.0f} µs where the same SELECT through "
-            f"plain sqlite3 takes {ip.raw_read_us:,.1f} µs, and the rest is the hop to the "
-            f"store's worker thread and back."
+            f"plain sqlite3 takes {ip.raw_read_us:,.1f} µs; the rest is the hop to the store's "
+            f"worker thread and back (which a stalled disk must never block the server for) and "
+            f"the read path around the read (single-flight, the answer, the render)."
         )
     return [
         f"**Cache off** costs the server {off:,.0f} µs per answer against {ceiling:,.0f} µs "
