@@ -80,6 +80,14 @@ async def _response(reader: asyncio.StreamReader) -> Response:
     return status, headers, body
 
 
+async def _ask(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str, *extra: str
+) -> Response:
+    """Send `GET target` on the connection and read its whole response."""
+    writer.write(_get(target, *extra))
+    return await _response(reader)
+
+
 def _without_date(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, value in headers if name != b"date"]
 
@@ -102,12 +110,10 @@ async def test_a_repeated_report_is_written_by_the_protocol_as_the_app_wrote_it(
     fast = _fast(api)
     async with served(api) as port:
         reader, writer = await _connect(port)
-        writer.write(_get(REPORT))
-        by_app = await _response(reader)
+        by_app = await _ask(reader, writer, REPORT)
         assert fast.answered_now == 0
         for n in (1, 2):
-            writer.write(_get(REPORT))
-            early = await _response(reader)
+            early = await _ask(reader, writer, REPORT)
             assert fast.answered_now == n
             assert early[0] == by_app[0] == b"HTTP/1.1 200 OK"
             assert _without_date(early[1]) == _without_date(by_app[1])
@@ -123,16 +129,13 @@ async def test_a_new_publish_is_served_at_once_and_then_kept_in_its_turn(api: Ap
     async with served(api) as port:
         reader, writer = await _connect(port)
         for _ in range(2):
-            writer.write(_get(REPORT))
-            await _response(reader)
+            await _ask(reader, writer, REPORT)
         assert fast.answered_now == 1
         newer = await _publish(api, marker="second", minutes=5)
-        writer.write(_get(REPORT))
-        after = await _response(reader)
+        after = await _ask(reader, writer, REPORT)
         assert orjson.loads(after[2])["meta"]["run_id"] == newer
         assert fast.answered_now == 1  # the publish was the app's to answer first
-        writer.write(_get(REPORT))
-        kept = await _response(reader)
+        kept = await _ask(reader, writer, REPORT)
         assert kept[2] == after[2]
         assert fast.answered_now == 2
         writer.close()
@@ -143,8 +146,7 @@ async def test_pipelined_requests_are_answered_in_order_early_or_not(api: Api) -
     fast = _fast(api)
     async with served(api) as port:
         reader, writer = await _connect(port)
-        writer.write(_get(REPORT))
-        report = await _response(reader)
+        report = await _ask(reader, writer, REPORT)
         # One write: a kept report, a request only the app answers, then the report again
         # (behind a response in flight, so it queues for the app as pipelining requires).
         writer.write(_get(REPORT) + _get("/healthz") + _get(REPORT))
@@ -160,10 +162,8 @@ async def test_a_request_that_closes_its_connection_is_the_apps(api: Api) -> Non
     fast = _fast(api)
     async with served(api) as port:
         reader, writer = await _connect(port)
-        writer.write(_get(REPORT))
-        await _response(reader)
-        writer.write(_get(REPORT, "Connection: close"))
-        closing = await _response(reader)
+        await _ask(reader, writer, REPORT)
+        closing = await _ask(reader, writer, REPORT, "Connection: close")
         assert (b"connection", b"close") in closing[1]
         assert await asyncio.wait_for(reader.read(), WAIT) == b""  # and the server closed it
         assert fast.answered_now == 0
@@ -175,10 +175,8 @@ async def test_a_conditional_request_gets_the_apps_304(api: Api) -> None:
     fast = _fast(api)
     async with served(api) as port:
         reader, writer = await _connect(port)
-        writer.write(_get(REPORT))
-        etag = dict((await _response(reader))[1])[b"etag"].decode()
-        writer.write(_get(REPORT, f"If-None-Match: {etag}"))
-        status, _, body = await _response(reader)
+        etag = dict((await _ask(reader, writer, REPORT))[1])[b"etag"].decode()
+        status, _, body = await _ask(reader, writer, REPORT, f"If-None-Match: {etag}")
         assert (status, body) == (b"HTTP/1.1 304 Not Modified", b"")
         assert fast.answered_now == 0
         writer.close()
@@ -189,11 +187,9 @@ async def test_early_answers_are_counted_and_timed_as_the_apps_are(api: Api) -> 
     async with served(api) as port:
         reader, writer = await _connect(port)
         for _ in range(4):
-            writer.write(_get(REPORT))
-            await _response(reader)
+            await _ask(reader, writer, REPORT)
         assert _fast(api).answered_now == 3
-        writer.write(_get("/metrics"))
-        text = (await _response(reader))[2].decode()
+        text = (await _ask(reader, writer, "/metrics"))[2].decode()
         writer.close()
     route = 'route="/api/v1/reports/{report_type}",status="200"'
     assert f'marketbrief_request_seconds_count{{method="GET",{route}}} 4.0' in text
@@ -208,8 +204,7 @@ async def test_after_an_early_answer_the_idle_connection_is_closed_by_its_keep_a
     await _publish(api)
     async with served(api, keep_alive=1.0) as port:
         reader, writer = await _connect(port)
-        writer.write(_get(REPORT))
-        await _response(reader)
+        await _ask(reader, writer, REPORT)
         writer.write(_get(REPORT) + _get(REPORT))  # two early answers from one read
         await _response(reader)
         await _response(reader)
@@ -238,8 +233,7 @@ async def test_with_the_access_log_on_every_request_is_the_apps_and_is_logged(ap
         async with served(api, access_log=True) as port:
             reader, writer = await _connect(port)
             for _ in range(3):
-                writer.write(_get(REPORT))
-                await _response(reader)
+                await _ask(reader, writer, REPORT)
             writer.close()
     finally:
         access.handlers, access.propagate = saved[0], saved[1]
@@ -257,10 +251,8 @@ async def test_the_first_history_page_is_written_by_the_protocol_as_the_app_wrot
         reader, writer = await _connect(port)
         for target in ("/api/v1/jobs/history", "/api/v1/jobs/history?limit=2"):
             before = fast.answered_now
-            writer.write(_get(target))
-            by_app = await _response(reader)
-            writer.write(_get(target))
-            early = await _response(reader)
+            by_app = await _ask(reader, writer, target)
+            early = await _ask(reader, writer, target)
             assert fast.answered_now == before + 1
             assert early[0] == by_app[0] == b"HTTP/1.1 200 OK"
             assert _without_date(early[1]) == _without_date(by_app[1])
@@ -268,7 +260,6 @@ async def test_the_first_history_page_is_written_by_the_protocol_as_the_app_wrot
             assert orjson.loads(early[2])["count"] >= 1
         # A page with a cursor is the app's, always.
         cursor = orjson.loads(by_app[2])["next_cursor"] or "x"
-        writer.write(_get(f"/api/v1/jobs/history?limit=2&cursor={cursor}"))
-        await _response(reader)
+        await _ask(reader, writer, f"/api/v1/jobs/history?limit=2&cursor={cursor}")
         assert fast.answered_now == before + 1
         writer.close()
