@@ -40,10 +40,12 @@ from marketbrief.web.api import HISTORY_LIMITS, services_of
 from marketbrief.web.errors import answer_error
 from marketbrief.web.metrics import Metrics
 from marketbrief.web.middleware import SECURITY_HEADER_LIST
-from marketbrief.web.replies import JSON_HEADER, RawReply, Replies, Wire
+from marketbrief.web.replies import JSON_HEADER, RawReply, Replies, Wire, header_lines
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from marketbrief.services import Services
 
 REPORTS = "/api/v1/reports/"
 REPORT_ROUTE = "/api/v1/reports/{report_type}"
@@ -112,7 +114,7 @@ class FastPath:
         asked = plain_report_target(target)
         if asked is None or any(name == _CONDITIONAL for name, _ in headers):
             return None
-        svc = getattr(self.app.state, "services", None)  # None until the lifespan has begun
+        svc = self._services_now()
         if svc is None:
             return None
         started = time.perf_counter()
@@ -125,10 +127,15 @@ class FastPath:
         self.answered_now += 1
         return wire
 
+    def _services_now(self) -> Services | None:
+        """The app's services, or None until its lifespan has begun."""
+        found: Services | None = getattr(self.app.state, "services", None)
+        return found
+
     def _history_now(self, target: bytes) -> Wire | None:
         path, _, query_string = target.partition(b"?")
         query = plain_history_query(query_string) if path == _HISTORY_TARGET else None
-        svc = getattr(self.app.state, "services", None)
+        svc = self._services_now()
         if query is None or svc is None:
             return None
         started = time.perf_counter()
@@ -137,8 +144,8 @@ class FastPath:
             return None
         kept = self._pages.get(query)
         if kept is None or kept[0] is not body:
-            lines = b"".join([b"%s: %s\r\n" % header for header in _page_headers(body)])
-            kept = self._pages[query] = (body, (200, lines + b"\r\n", body))
+            lines = header_lines(_page_headers(body)) + b"\r\n"
+            kept = self._pages[query] = (body, (200, lines, body))
         self.metrics.observe("GET", HISTORY, 200, time.perf_counter() - started)
         self.answered_now += 1
         return kept[1]

@@ -31,7 +31,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from marketbrief.web.replies import Wire
+from marketbrief.web.replies import Wire, header_lines
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -73,7 +73,7 @@ class _ServerLines:
 
     def of(self, defaults: list[tuple[bytes, bytes]]) -> bytes:
         if defaults is not self._seen:  # uvicorn puts a new list in place every second
-            self._lines = b"".join([b"%s: %s\r\n" % header for header in defaults])
+            self._lines = header_lines(defaults)
             self._seen = defaults
         return self._lines
 

@@ -12,6 +12,7 @@ itself (web/protocol.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from marketbrief.results.envelope import ReportResponse, ReportState
@@ -35,6 +36,11 @@ RawReply = tuple[int, list[tuple[bytes, bytes]], bytes]
 Wire = tuple[int, bytes, bytes]
 """Status, the header lines after the server's own (each `name: value` CRLF, then the blank
 line), and the body: a reply as the HTTP/1.1 protocol writes it."""
+
+
+def header_lines(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """Headers as HTTP/1.1 puts them on the wire: `name: value` and CRLF, each."""
+    return b"".join([b"%s: %s\r\n" % header for header in headers])
 
 
 def reply_of(
@@ -85,8 +91,7 @@ class Replies:
             return kept[2], kept[3]
         raw = self._made(response, now, None)
         status, headers, body = raw
-        lines = b"".join([b"%s: %s\r\n" % header for header in headers]) + b"\r\n"
-        wire = (status, lines, body)
+        wire = (status, header_lines(headers) + b"\r\n", body)
         if len(self._kept) >= MAX_KEPT and key not in self._kept:
             self._kept.clear()
         self._kept[key] = (response, age, raw, wire)
