@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from marketbrief.errors import StoreUnavailable
+from marketbrief.errors import InvalidInput, StoreUnavailable
 from marketbrief.models import ReportType
 from marketbrief.results import Results
 from marketbrief.results.envelope import ReportState, Source
@@ -117,7 +117,10 @@ async def test_nothing_is_answered_while_the_store_is_down(results: Results) -> 
 
 
 async def test_a_date_outside_the_calendar_is_left_to_get_report(results: Results) -> None:
-    assert results.answer_now(PRE, date(1900, 1, 2)) is None
+    outside = date(1900, 1, 2)
+    assert results.answer_now(PRE, outside) is None  # no error here: the route's is the one
+    with pytest.raises(InvalidInput, match="1900-01-02"):
+        await results.get_report(PRE, outside)  # which names the date
 
 
 async def test_with_every_read_checking_the_store_nothing_is_answered_early(

@@ -134,7 +134,7 @@ def test_a_missing_value_is_named_not_sent() -> None:
         ready.bind({})
 
 
-def test_the_finish_outcome_is_the_same_either_way(store: SQLStore) -> None:
+def test_a_completion_finished_at_the_driver_publishes_once(store: SQLStore) -> None:
     outcome = store.finish_run(_whole(4))  # the store's own batch: at the driver
     assert outcome.persisted
     assert outcome.published

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import orjson
 import uvicorn
@@ -61,8 +62,17 @@ async def served(
         await asyncio.wait_for(task, WAIT)
 
 
-async def _connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.open_connection("127.0.0.1", port)
+@asynccontextmanager
+async def connected(
+    api: Api, **options: Any
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """One keep-alive connection to the app `served` with `options`, closed afterwards."""
+    async with served(api, **options) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            yield reader, writer
+        finally:
+            writer.close()
 
 
 def _get(target: str, *extra: str) -> bytes:
@@ -108,8 +118,7 @@ async def _publish(api: Api, marker: str = "", minutes: int = 0) -> str:
 async def test_a_repeated_report_is_written_by_the_protocol_as_the_app_wrote_it(api: Api) -> None:
     run_id = await _publish(api)
     fast = _fast(api)
-    async with served(api) as port:
-        reader, writer = await _connect(port)
+    async with connected(api) as (reader, writer):
         by_app = await _ask(reader, writer, REPORT)
         assert fast.answered_now == 0
         for n in (1, 2):
@@ -119,15 +128,13 @@ async def test_a_repeated_report_is_written_by_the_protocol_as_the_app_wrote_it(
             assert _without_date(early[1]) == _without_date(by_app[1])
             assert [name for name, _ in early[1]][:2] == [b"date", b"server"]  # uvicorn's own
             assert early[2] == by_app[2]
-        writer.close()
     assert orjson.loads(by_app[2])["meta"]["run_id"] == run_id
 
 
 async def test_a_new_publish_is_served_at_once_and_then_kept_in_its_turn(api: Api) -> None:
     await _publish(api, marker="first")
     fast = _fast(api)
-    async with served(api) as port:
-        reader, writer = await _connect(port)
+    async with connected(api) as (reader, writer):
         for _ in range(2):
             await _ask(reader, writer, REPORT)
         assert fast.answered_now == 1
@@ -138,14 +145,12 @@ async def test_a_new_publish_is_served_at_once_and_then_kept_in_its_turn(api: Ap
         kept = await _ask(reader, writer, REPORT)
         assert kept[2] == after[2]
         assert fast.answered_now == 2
-        writer.close()
 
 
 async def test_pipelined_requests_are_answered_in_order_early_or_not(api: Api) -> None:
     await _publish(api)
     fast = _fast(api)
-    async with served(api) as port:
-        reader, writer = await _connect(port)
+    async with connected(api) as (reader, writer):
         report = await _ask(reader, writer, REPORT)
         # One write: a kept report, a request only the app answers, then the report again
         # (behind a response in flight, so it queues for the app as pipelining requires).
@@ -154,43 +159,36 @@ async def test_pipelined_requests_are_answered_in_order_early_or_not(api: Api) -
         assert [a[2] == report[2] for a in answers] == [True, False, True]
         assert orjson.loads(answers[1][2])["status"] == "ok"
         assert fast.answered_now == 1
-        writer.close()
 
 
 async def test_a_request_that_closes_its_connection_is_the_apps(api: Api) -> None:
     await _publish(api)
     fast = _fast(api)
-    async with served(api) as port:
-        reader, writer = await _connect(port)
+    async with connected(api) as (reader, writer):
         await _ask(reader, writer, REPORT)
         closing = await _ask(reader, writer, REPORT, "Connection: close")
         assert (b"connection", b"close") in closing[1]
         assert await asyncio.wait_for(reader.read(), WAIT) == b""  # and the server closed it
         assert fast.answered_now == 0
-        writer.close()
 
 
 async def test_a_conditional_request_gets_the_apps_304(api: Api) -> None:
     await _publish(api)
     fast = _fast(api)
-    async with served(api) as port:
-        reader, writer = await _connect(port)
+    async with connected(api) as (reader, writer):
         etag = dict((await _ask(reader, writer, REPORT))[1])[b"etag"].decode()
         status, _, body = await _ask(reader, writer, REPORT, f"If-None-Match: {etag}")
         assert (status, body) == (b"HTTP/1.1 304 Not Modified", b"")
         assert fast.answered_now == 0
-        writer.close()
 
 
 async def test_early_answers_are_counted_and_timed_as_the_apps_are(api: Api) -> None:
     await _publish(api)
-    async with served(api) as port:
-        reader, writer = await _connect(port)
+    async with connected(api) as (reader, writer):
         for _ in range(4):
             await _ask(reader, writer, REPORT)
         assert _fast(api).answered_now == 3
         text = (await _ask(reader, writer, "/metrics"))[2].decode()
-        writer.close()
     route = 'route="/api/v1/reports/{report_type}",status="200"'
     assert f'marketbrief_request_seconds_count{{method="GET",{route}}} 4.0' in text
     assert 'marketbrief_report_answers_total{blank="no",surface="api"} 4.0' in text
@@ -202,15 +200,13 @@ async def test_after_an_early_answer_the_idle_connection_is_closed_by_its_keep_a
     api: Api,
 ) -> None:
     await _publish(api)
-    async with served(api, keep_alive=1.0) as port:
-        reader, writer = await _connect(port)
+    async with connected(api, keep_alive=1.0) as (reader, writer):
         await _ask(reader, writer, REPORT)
         writer.write(_get(REPORT) + _get(REPORT))  # two early answers from one read
         await _response(reader)
         await _response(reader)
         assert _fast(api).answered_now == 2
         assert await asyncio.wait_for(reader.read(), WAIT) == b""
-        writer.close()
 
 
 class _Lines(logging.Handler):
@@ -230,11 +226,9 @@ async def test_with_the_access_log_on_every_request_is_the_apps_and_is_logged(ap
     access.handlers = [lines]
     access.setLevel(logging.INFO)
     try:
-        async with served(api, access_log=True) as port:
-            reader, writer = await _connect(port)
+        async with connected(api, access_log=True) as (reader, writer):
             for _ in range(3):
                 await _ask(reader, writer, REPORT)
-            writer.close()
     finally:
         access.handlers, access.propagate = saved[0], saved[1]
         access.setLevel(saved[2])
@@ -247,8 +241,7 @@ async def test_the_first_history_page_is_written_by_the_protocol_as_the_app_wrot
 ) -> None:
     await _publish(api)
     fast = _fast(api)
-    async with served(api) as port:
-        reader, writer = await _connect(port)
+    async with connected(api) as (reader, writer):
         for target in ("/api/v1/jobs/history", "/api/v1/jobs/history?limit=2"):
             before = fast.answered_now
             by_app = await _ask(reader, writer, target)
@@ -262,4 +255,3 @@ async def test_the_first_history_page_is_written_by_the_protocol_as_the_app_wrot
         cursor = orjson.loads(by_app[2])["next_cursor"] or "x"
         await _ask(reader, writer, f"/api/v1/jobs/history?limit=2&cursor={cursor}")
         assert fast.answered_now == before + 1
-        writer.close()
