@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +35,7 @@ from marketbrief.store.batch import Done, Step, execute_steps, run_on_d1
 from marketbrief.store.d1.api import D1Api, D1Usage
 from marketbrief.store.d1.dialect import d1_engine, target_from_url
 from marketbrief.store.postgres import PgTimeouts, is_timeout, pg_engine
+from marketbrief.store.prepared import Reading
 
 BUSY_TIMEOUT_MS = 5_000
 PG_LOCK_TIMEOUT_MS = 3_000
@@ -108,6 +109,49 @@ class Engines:
         """One read transaction; on SQLite it sees a consistent WAL snapshot."""
         with mapped_errors(), self.reader.begin() as connection:
             yield connection
+
+    def read_first(self, reading: Reading, values: Mapping[str, Any]) -> Any:
+        """The first row (or None) of a SELECT compiled once (`store/prepared.py`), read at the
+        driver on a pooled reader connection: a single statement is a consistent read on its
+        own, and SQLAlchemy's execution around it cost four times the read. A driver error is
+        raised as SQLAlchemy raises it, for `mapped_errors` to map alike; a connection it
+        leaves unusable (a disconnect, or SQLite's filesystem failing) is dropped with every
+        other pooled one, as SQLAlchemy does after a disconnect."""
+        engine = self.reader
+        dialect = engine.dialect
+        driver_error = dialect.loaded_dbapi.Error
+        params = reading.statement.bind(values)
+        with mapped_errors():
+            try:
+                connection = engine.raw_connection()
+            except driver_error as error:
+                raise exc.DBAPIError.instance(
+                    None, None, error, driver_error, dialect=dialect
+                ) from error
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(reading.statement.sql, params)
+                    found = cursor.fetchone()
+                finally:
+                    cursor.close()
+            except driver_error as error:
+                lost = _filesystem_error(error) or dialect.is_disconnect(
+                    error, connection.dbapi_connection, None
+                )
+                if lost:  # SQLAlchemy's own handling: this connection, and the pool's older ones
+                    engine.pool._invalidate(connection, error)
+                raise exc.DBAPIError.instance(
+                    reading.statement.sql,
+                    params,
+                    error,
+                    driver_error,
+                    connection_invalidated=lost,
+                    dialect=dialect,
+                ) from error
+            finally:
+                connection.close()  # back to the pool, which ends the read's transaction
+        return None if found is None else reading.row_of(found)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

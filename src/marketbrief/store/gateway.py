@@ -1,8 +1,9 @@
 """The store as everything async sees it: one awaitable method per question, health inside.
 
 A backend (`SQLStore`, behind the blocking `StoreBackend` port) answers in the calling thread.
-`Store` moves each call to a worker thread and records whether the store answered, so health is
-tracked in exactly one place and callers simply write `await store.latest_snapshot(t, day)`.
+`Store` moves each call to a worker thread (a read to the store's own read threads,
+`store/threads.py`) and records whether the store answered, so health is tracked in exactly
+one place and callers simply write `await store.latest_snapshot(t, day)`.
 
 Health is a circuit breaker: once a call timed out, calls fail at once for a cool-down and then
 one probe at a time tests recovery. A read also has a deadline of its own: past it the caller
@@ -16,7 +17,6 @@ and only a write that succeeds again says that it takes writes again.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -53,6 +53,7 @@ from marketbrief.store.base import (
 from marketbrief.store.claims import Claims
 from marketbrief.store.measures import UsageMeasures
 from marketbrief.store.memo import ReadMemo
+from marketbrief.store.threads import ReadThreads
 from marketbrief.store.usage import UsageCounter
 
 T = TypeVar("T")
@@ -61,34 +62,6 @@ DEFAULT_READ_TIMEOUT_SECONDS = 1.5
 CLOSE_GRACE_SECONDS = 5.0
 # Measuring usage scans every table (and SQLite's dbstat every page): an operator's read.
 USAGE_READ_TIMEOUT_SECONDS = 30.0
-
-
-class _Running:
-    """Counts worker-thread calls that may outlive their caller, so close() can wait for them."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = threading.Condition()
-
-    def tracked(self, call: Callable[[], T]) -> Callable[[], T]:
-        """`call`, counted while it runs."""
-
-        def run() -> T:
-            with self._idle:
-                self._count += 1
-            try:
-                return call()
-            finally:
-                with self._idle:
-                    self._count -= 1
-                    self._idle.notify_all()
-
-        return run
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Block until no tracked call runs (or `timeout` passes); True when idle."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 @dataclass(slots=True)
@@ -142,7 +115,7 @@ class Store(Claims):
         self.read_timeout = read_timeout
         self.health = StoreHealth(cooldown=breaker_cooldown)
         self.writes = WriteCounts()
-        self._reads = _Running()
+        self._reads = ReadThreads()
 
     @property
     def dialect(self) -> str:
@@ -188,10 +161,7 @@ class Store(Claims):
                 result = await anyio.to_thread.run_sync(call)
             else:
                 try:
-                    with anyio.fail_after(deadline):
-                        result = await anyio.to_thread.run_sync(
-                            self._reads.tracked(call), abandon_on_cancel=True
-                        )
+                    result = await self._reads.run(call, deadline)
                 except TimeoutError:
                     raise StoreTimeout(f"the store did not answer within {deadline} s") from None
         except StoreTimeout as error:
@@ -394,4 +364,5 @@ class Store(Claims):
         with contextlib.suppress(StoreError):
             await self.flush_usage()
         await anyio.to_thread.run_sync(self._reads.wait_idle, CLOSE_GRACE_SECONDS)
+        self._reads.close()
         await anyio.to_thread.run_sync(self.backend.close)

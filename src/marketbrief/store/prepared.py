@@ -21,6 +21,7 @@ the way SQLAlchemy binds them. Anything else is executed by SQLAlchemy as before
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,3 +117,41 @@ def execute(
     if isinstance(params, Sequence):
         return connection.exec_driver_sql(ready.sql, [ready.bind(p) for p in params])
     return connection.exec_driver_sql(ready.sql, ready.bind(params or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A SELECT as one dialect compiled it, with what turns the driver's rows into values."""
+
+    statement: Prepared
+    row: Callable[..., Any]  # a named tuple of the selected columns
+    converters: tuple[Callable[[Any], Any] | None, ...]  # SQLAlchemy's result processors
+
+    def row_of(self, found: Sequence[Any]) -> Any:
+        """A row as the driver gave it, its values as SQLAlchemy would hand them back."""
+        pairs = zip(found, self.converters, strict=True)
+        return self.row(*(v if convert is None else convert(v) for v, convert in pairs))
+
+
+_READINGS: dict[tuple[int, int], tuple[sa.Dialect, sa.Select[Any], Reading | None]] = {}
+
+
+def reading(dialect: sa.Dialect, statement: sa.Select[Any]) -> Reading | None:
+    """`statement` ready to read at the driver (compiled once), or None when it cannot be."""
+    key = (id(dialect), id(statement))
+    found = _READINGS.get(key)
+    if found is not None and found[0] is dialect and found[1] is statement:
+        return found[2]
+    ready = prepared(dialect, statement)
+    made = None
+    if ready is not None:
+        columns = list(statement.selected_columns)
+        made = Reading(
+            statement=ready,
+            row=namedtuple("Row", [c.key for c in columns], rename=True),  # type: ignore[misc]
+            converters=tuple(
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+            ),
+        )
+    _READINGS[key] = (dialect, statement, made)
+    return made

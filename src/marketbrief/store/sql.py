@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from marketbrief.store.market import MarketData
 from marketbrief.store.measures import UsageQueries
 from marketbrief.store.migrate import Verification, upgrade, verify
 from marketbrief.store.postgres import PgTimeouts
+from marketbrief.store.prepared import reading
 from marketbrief.store.schema import (
     job_executions,
     report_latest,
@@ -136,9 +137,19 @@ class SQLStore(RunWrites, HistoryQueries, MarketData, IncidentWrites, DeliveryWr
     def _snapshot_via_latest(
         self, query: sa.Select[Any], report_type: ReportType, day: date
     ) -> Snapshot | None:
-        with self._engines.read() as connection:
-            row = connection.execute(query, {"kind": report_type.value, "day": day}).first()
+        row = self._first(query, {"kind": report_type.value, "day": day})
         return rows.snapshot(row) if row is not None else None
+
+    def _first(self, query: sa.Select[Any], values: Mapping[str, Any]) -> Any:
+        """The first row of one of the read path's queries: read at the driver where it can be
+        (`Engines.read_first`), counted as every statement is; on D1, through SQLAlchemy."""
+        lane = reading(self._engines.reader.dialect, query) if self._engines.d1 is None else None
+        if lane is None:
+            with self._engines.read() as connection:
+                return connection.execute(query, values).first()
+        row = self._engines.read_first(lane, values)
+        self.usage.add(queries=1, rows_read=int(row is not None))
+        return row
 
     def latest_run_for(self, report_type: ReportType, day: date) -> Run | None:
         """The newest run of that type for that date, whatever its status."""
