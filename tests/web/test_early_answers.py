@@ -10,102 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
-from functools import partial
-from typing import Any
 
 import orjson
-import uvicorn
-from harness.probes import free_port
 
 from marketbrief.models import ReportType
-from marketbrief.web.fastpath import FastPath
-from marketbrief.web.protocol import BoundedHttpToolsProtocol
 from tests.support.api_fixtures import Api
 from tests.support.clock import DAY, LATE
 from tests.support.factories import standalone_completion
+from tests.support.raw_http import WAIT, ask, connected, get, response, without_date
+from tests.support.raw_http import fast_path as _fast
 
 PRE = ReportType.PRE_MARKET
 REPORT = f"/api/v1/reports/{PRE.value}?date={DAY.isoformat()}"
-WAIT = 30.0  # generous: every wait ends on an event long before this
-
-Response = tuple[bytes, list[tuple[bytes, bytes]], bytes]
-
-
-@asynccontextmanager
-async def served(
-    api: Api, *, keep_alive: float = 5.0, access_log: bool = False
-) -> AsyncIterator[int]:
-    """The test's app on uvicorn with marketbrief's protocol, on a free loopback port."""
-    port = free_port()
-    config = uvicorn.Config(
-        api.app,
-        host="127.0.0.1",
-        port=port,
-        http=partial(BoundedHttpToolsProtocol, head_timeout=WAIT, max_connections=64),  # type: ignore[arg-type]
-        lifespan="off",  # the fixture runs it
-        log_config=None,
-        access_log=access_log,
-        timeout_keep_alive=keep_alive,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(WAIT):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, WAIT)
-
-
-@asynccontextmanager
-async def connected(
-    api: Api, **options: Any
-) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    """One keep-alive connection to the app `served` with `options`, closed afterwards."""
-    async with served(api, **options) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            yield reader, writer
-        finally:
-            writer.close()
-
-
-def _get(target: str, *extra: str) -> bytes:
-    lines = [f"GET {target} HTTP/1.1", "Host: 127.0.0.1", *extra, "", ""]
-    return "\r\n".join(lines).encode()
-
-
-async def _response(reader: asyncio.StreamReader) -> Response:
-    """One whole response: status line, headers (as sent, in order) and body."""
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
-    status, *lines = head[:-4].split(b"\r\n")
-    headers = [(name, value) for name, _, value in (line.partition(b": ") for line in lines)]
-    length = int(dict(headers).get(b"content-length", b"0"))
-    body = await asyncio.wait_for(reader.readexactly(length), WAIT) if length else b""
-    return status, headers, body
-
-
-async def _ask(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: str, *extra: str
-) -> Response:
-    """Send `GET target` on the connection and read its whole response."""
-    writer.write(_get(target, *extra))
-    return await _response(reader)
-
-
-def _without_date(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    return [(name, value) for name, value in headers if name != b"date"]
-
-
-def _fast(api: Api) -> FastPath:
-    fast = api.app.fast_path  # type: ignore[attr-defined]
-    assert isinstance(fast, FastPath)
-    return fast
 
 
 async def _publish(api: Api, marker: str = "", minutes: int = 0) -> str:
@@ -119,16 +36,22 @@ async def test_a_repeated_report_is_written_by_the_protocol_as_the_app_wrote_it(
     run_id = await _publish(api)
     fast = _fast(api)
     async with connected(api) as (reader, writer):
-        by_app = await _ask(reader, writer, REPORT)
+        first = await ask(reader, writer, REPORT)  # a cache hit not yet served on this path
         assert fast.answered_now == 0
         for n in (1, 2):
-            early = await _ask(reader, writer, REPORT)
+            early = await ask(reader, writer, REPORT)
             assert fast.answered_now == n
-            assert early[0] == by_app[0] == b"HTTP/1.1 200 OK"
-            assert _without_date(early[1]) == _without_date(by_app[1])
+            assert early[0] == first[0] == b"HTTP/1.1 200 OK"
+            assert without_date(early[1]) == without_date(first[1])
             assert [name for name, _ in early[1]][:2] == [b"date", b"server"]  # uvicorn's own
-            assert early[2] == by_app[2]
-    assert orjson.loads(by_app[2])["meta"]["run_id"] == run_id
+            assert early[2] == first[2]
+    by_app = await api.get(REPORT)  # the whole app, through ASGI
+    assert by_app.content == early[2]
+    sent = {name.decode(): value.decode() for name, value in early[1]}
+    assert {name: sent[name] for name in by_app.headers if name != "date"} == {
+        name: value for name, value in by_app.headers.items() if name != "date"
+    }
+    assert orjson.loads(first[2])["meta"]["run_id"] == run_id
 
 
 async def test_a_new_publish_is_served_at_once_and_then_kept_in_its_turn(api: Api) -> None:
@@ -136,13 +59,13 @@ async def test_a_new_publish_is_served_at_once_and_then_kept_in_its_turn(api: Ap
     fast = _fast(api)
     async with connected(api) as (reader, writer):
         for _ in range(2):
-            await _ask(reader, writer, REPORT)
+            await ask(reader, writer, REPORT)
         assert fast.answered_now == 1
         newer = await _publish(api, marker="second", minutes=5)
-        after = await _ask(reader, writer, REPORT)
+        after = await ask(reader, writer, REPORT)
         assert orjson.loads(after[2])["meta"]["run_id"] == newer
         assert fast.answered_now == 1  # the publish was the app's to answer first
-        kept = await _ask(reader, writer, REPORT)
+        kept = await ask(reader, writer, REPORT)
         assert kept[2] == after[2]
         assert fast.answered_now == 2
 
@@ -151,11 +74,11 @@ async def test_pipelined_requests_are_answered_in_order_early_or_not(api: Api) -
     await _publish(api)
     fast = _fast(api)
     async with connected(api) as (reader, writer):
-        report = await _ask(reader, writer, REPORT)
+        report = await ask(reader, writer, REPORT)
         # One write: a kept report, a request only the app answers, then the report again
         # (behind a response in flight, so it queues for the app as pipelining requires).
-        writer.write(_get(REPORT) + _get("/healthz") + _get(REPORT))
-        answers = [await _response(reader) for _ in range(3)]
+        writer.write(get(REPORT) + get("/healthz") + get(REPORT))
+        answers = [await response(reader) for _ in range(3)]
         assert [a[2] == report[2] for a in answers] == [True, False, True]
         assert orjson.loads(answers[1][2])["status"] == "ok"
         assert fast.answered_now == 1
@@ -165,8 +88,8 @@ async def test_a_request_that_closes_its_connection_is_the_apps(api: Api) -> Non
     await _publish(api)
     fast = _fast(api)
     async with connected(api) as (reader, writer):
-        await _ask(reader, writer, REPORT)
-        closing = await _ask(reader, writer, REPORT, "Connection: close")
+        await ask(reader, writer, REPORT)
+        closing = await ask(reader, writer, REPORT, "Connection: close")
         assert (b"connection", b"close") in closing[1]
         assert await asyncio.wait_for(reader.read(), WAIT) == b""  # and the server closed it
         assert fast.answered_now == 0
@@ -176,8 +99,8 @@ async def test_a_conditional_request_gets_the_apps_304(api: Api) -> None:
     await _publish(api)
     fast = _fast(api)
     async with connected(api) as (reader, writer):
-        etag = dict((await _ask(reader, writer, REPORT))[1])[b"etag"].decode()
-        status, _, body = await _ask(reader, writer, REPORT, f"If-None-Match: {etag}")
+        etag = dict((await ask(reader, writer, REPORT))[1])[b"etag"].decode()
+        status, _, body = await ask(reader, writer, REPORT, f"If-None-Match: {etag}")
         assert (status, body) == (b"HTTP/1.1 304 Not Modified", b"")
         assert fast.answered_now == 0
 
@@ -186,14 +109,16 @@ async def test_early_answers_are_counted_and_timed_as_the_apps_are(api: Api) -> 
     await _publish(api)
     async with connected(api) as (reader, writer):
         for _ in range(4):
-            await _ask(reader, writer, REPORT)
+            await ask(reader, writer, REPORT)
         assert _fast(api).answered_now == 3
-        text = (await _ask(reader, writer, "/metrics"))[2].decode()
+        text = (await ask(reader, writer, "/metrics"))[2].decode()
     route = 'route="/api/v1/reports/{report_type}",status="200"'
     assert f'marketbrief_request_seconds_count{{method="GET",{route}}} 4.0' in text
     assert 'marketbrief_report_answers_total{blank="no",surface="api"} 4.0' in text
     assert 'marketbrief_reports_served_total{state="fresh"} 4.0' in text
-    assert "marketbrief_answered_by_protocol_total 3.0" in text
+    assert 'marketbrief_answered_by_protocol_total{reply="kept"} 3.0' in text
+    # The first, a cache miss, was read and then written by the protocol too.
+    assert 'marketbrief_answered_by_protocol_total{reply="awaited"} 1.0' in text
 
 
 async def test_after_an_early_answer_the_idle_connection_is_closed_by_its_keep_alive(
@@ -201,10 +126,10 @@ async def test_after_an_early_answer_the_idle_connection_is_closed_by_its_keep_a
 ) -> None:
     await _publish(api)
     async with connected(api, keep_alive=1.0) as (reader, writer):
-        await _ask(reader, writer, REPORT)
-        writer.write(_get(REPORT) + _get(REPORT))  # two early answers from one read
-        await _response(reader)
-        await _response(reader)
+        await ask(reader, writer, REPORT)
+        writer.write(get(REPORT) + get(REPORT))  # two early answers from one read
+        await response(reader)
+        await response(reader)
         assert _fast(api).answered_now == 2
         assert await asyncio.wait_for(reader.read(), WAIT) == b""
 
@@ -228,7 +153,7 @@ async def test_with_the_access_log_on_every_request_is_the_apps_and_is_logged(ap
     try:
         async with connected(api, access_log=True) as (reader, writer):
             for _ in range(3):
-                await _ask(reader, writer, REPORT)
+                await ask(reader, writer, REPORT)
     finally:
         access.handlers, access.propagate = saved[0], saved[1]
         access.setLevel(saved[2])
@@ -244,14 +169,14 @@ async def test_the_first_history_page_is_written_by_the_protocol_as_the_app_wrot
     async with connected(api) as (reader, writer):
         for target in ("/api/v1/jobs/history", "/api/v1/jobs/history?limit=2"):
             before = fast.answered_now
-            by_app = await _ask(reader, writer, target)
-            early = await _ask(reader, writer, target)
+            by_app = await ask(reader, writer, target)
+            early = await ask(reader, writer, target)
             assert fast.answered_now == before + 1
             assert early[0] == by_app[0] == b"HTTP/1.1 200 OK"
-            assert _without_date(early[1]) == _without_date(by_app[1])
+            assert without_date(early[1]) == without_date(by_app[1])
             assert early[2] == by_app[2]
             assert orjson.loads(early[2])["count"] >= 1
         # A page with a cursor is the app's, always.
         cursor = orjson.loads(by_app[2])["next_cursor"] or "x"
-        await _ask(reader, writer, f"/api/v1/jobs/history?limit=2&cursor={cursor}")
+        await ask(reader, writer, f"/api/v1/jobs/history?limit=2&cursor={cursor}")
         assert fast.answered_now == before + 1

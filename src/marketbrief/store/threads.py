@@ -40,7 +40,8 @@ class ReadThreads:
         self.name = name
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when no call runs
         self._waiting = 0  # threads blocked on the queue, free for the next call
         self._running = 0  # calls taken and not yet finished
         self._closed = False
@@ -73,9 +74,9 @@ class ReadThreads:
 
     def _work(self) -> None:
         calls, lock = self._calls, self._lock
+        with lock:
+            self._waiting += 1
         while True:
-            with lock:
-                self._waiting += 1
             item = calls.get()
             with lock:
                 self._waiting -= 1
@@ -83,20 +84,23 @@ class ReadThreads:
                     return
                 self._running += 1
             call, future, loop = item
+            error: BaseException | None = None
             try:
-                _hand_back(loop, future, call(), None)
-            except BaseException as error:  # the caller's to see, as raised
-                _hand_back(loop, future, None, error)
-            finally:
-                with lock:
-                    self._running -= 1
-                    if self._running == 0:
-                        lock.notify_all()
+                result = call()
+            except BaseException as raised:  # the caller's to see, as raised
+                result, error = None, raised
+            with lock:  # free again before the caller hears back, so its next call finds it
+                self._running -= 1
+                self._waiting += 1
+                if self._running == 0:
+                    self._idle.notify_all()
+            _hand_back(loop, future, result, error)
+            del item, call, future, result, error  # nothing of this call outlives it here
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no call runs (or `timeout` passes); True when none does."""
         with self._lock:
-            return self._lock.wait_for(lambda: self._running == 0, timeout)
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
 
     def close(self) -> None:
         """End every thread once it has finished what it runs; no call is taken after this."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -45,6 +45,11 @@ class MarketbriefApp(Starlette):
         """A `GET target` answered before the app starts (web/protocol.py asks), or None."""
         fast = self.fast_path
         return fast.answer_now(target, headers) if fast is not None else None
+
+    def answer_soon(self, target: bytes, scope: Scope) -> Awaitable[Wire] | None:
+        """A `GET target` the protocol awaits and writes itself (web/protocol.py), or None."""
+        fast = self.fast_path
+        return fast.answer_soon(target, scope) if fast is not None else None
 
 
 def create_app(
@@ -122,4 +127,5 @@ def create_app(
     app.state.plan = plan
     fast = app.fast_path = FastPath(app, metrics)
     metrics.answered_now = lambda: fast.answered_now
+    metrics.answered_soon = lambda: fast.answered_soon
     return app

@@ -14,11 +14,12 @@ The HTTP server's protocol asks `answer_now` before it even starts the app (web/
 a plain, unconditional report request whose answer is a clean cache hit already served
 (`Results.answer_now`), or a first history page this process holds for the current run
 revision (`Results.history_now`), is written from the kept reply with no task, no ASGI
-messages and no framework, counted and timed here as `answer` does. Anything else goes on to
-Starlette untouched. An answer that raises (a date outside the calendar, a store without its
-schema, a store outage for history, a bug) is answered by the error table
-(`errors.answer_error`), as the route's would be, and timed with the time it took: the store
-is never asked twice for one request.
+messages and no framework, counted and timed here as `answer` does. A plain, unconditional
+report request it cannot answer at once is offered to `answer_soon`, whose reply the protocol
+awaits and writes itself. Anything else goes on to Starlette untouched. An answer that raises
+(a date outside the calendar, a store without its schema, a store outage for history, a bug)
+is answered by the error table (`errors.answer_error`), as the route's would be, and timed
+with the time it took: the store is never asked twice for one request.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class FastPath:
         self.metrics = metrics
         self._replies = Replies()
         self.answered_now = 0  # requests `answer_now` answered
+        self.answered_soon = 0  # requests `answer_soon` answered
         self._pages: dict[HistoryQuery, tuple[bytes, Wire]] = {}  # the last page per query
 
     async def answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
@@ -93,10 +95,9 @@ class FastPath:
         try:
             status, headers, body = await reply
         except Exception as error:  # nothing was sent: the error table answers, as for the route
-            status = await self._error(scope, receive, send, error)
-        else:
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            status, headers, body = await self._error(scope, error)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
         self.metrics.observe("GET", route, status, time.perf_counter() - started)
         return True
 
@@ -127,6 +128,37 @@ class FastPath:
         self.answered_now += 1
         return wire
 
+    def answer_soon(self, target: bytes, scope: Scope) -> Awaitable[Wire] | None:
+        """The reply to a plain, unconditional report request that `answer_now` could not give
+        (a read is needed), for the protocol to await and write itself (web/protocol.py): the
+        reply `answer` would send, counted and timed as it does, an error answered by the
+        error table. None for any other request (the app answers it).
+        """
+        if not target.startswith(_REPORTS_TARGET):
+            return None
+        asked = plain_report_target(target)
+        if asked is None or any(name == _CONDITIONAL for name, _ in scope["headers"]):
+            return None
+        svc = self._services_now()
+        if svc is None:
+            return None
+        return self._report_soon(svc, scope, *asked)
+
+    async def _report_soon(
+        self, svc: Services, scope: Scope, kind: ReportType, day: date | None
+    ) -> Wire:
+        started = time.perf_counter()
+        try:
+            response = await svc.results.get_report(kind, day)
+            wire = self._replies.wire(response, svc.now())
+            self.metrics.answered("api", wire[0], response)
+        except Exception as error:  # nothing was written: the error table answers
+            status, headers, body = await self._error(scope, error)
+            wire = (status, header_lines(headers) + b"\r\n", body)
+        self.metrics.observe("GET", REPORT_ROUTE, wire[0], time.perf_counter() - started)
+        self.answered_soon += 1
+        return wire
+
     def _services_now(self) -> Services | None:
         """The app's services, or None until its lifespan has begun."""
         found: Services | None = getattr(self.app.state, "services", None)
@@ -150,13 +182,12 @@ class FastPath:
         self.answered_now += 1
         return kept[1]
 
-    async def _error(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> int:
-        """Send the error table's answer to `error`, with the security headers; its status."""
-        response = await answer_error(Request(scope, receive), error)
+    async def _error(self, scope: Scope, error: Exception) -> RawReply:
+        """The error table's answer to `error`, with the security headers."""
+        response = await answer_error(Request(scope), error)
         present = {name for name, _ in response.raw_headers}
-        response.raw_headers += [h for h in SECURITY_HEADER_LIST if h[0] not in present]
-        await response(scope, receive, send)
-        return response.status_code
+        headers = response.raw_headers + [h for h in SECURITY_HEADER_LIST if h[0] not in present]
+        return response.status_code, headers, bytes(response.body)
 
     async def _report(self, scope: Scope, kind: ReportType, day: date | None) -> RawReply:
         svc = services_of(self.app)

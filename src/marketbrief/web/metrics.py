@@ -55,10 +55,12 @@ class Metrics:
         )
         self.core = _CoreCollector(services)
         self.registry.register(self.core)
-        # Report requests the HTTP protocol answered from a kept reply (web/protocol.py): a
-        # plain count the fast path keeps, read at scrape time (set by create_app).
+        # Requests the HTTP protocol wrote itself (web/protocol.py): from a kept reply, or once
+        # the read path answered; plain counts the fast path keeps, read at scrape time (set by
+        # create_app).
         self.answered_now: Callable[[], int] = lambda: 0
-        self.registry.register(_Counted(lambda: self.answered_now()))
+        self.answered_soon: Callable[[], int] = lambda: 0
+        self.registry.register(_Counted(lambda: self.answered_now(), lambda: self.answered_soon()))
         # prometheus_client validates and hashes label values on every `labels()`: each label
         # set's child is looked up once and kept (every value comes from a closed set).
         self._request_children: dict[tuple[str, str, str], Any] = {}
@@ -118,18 +120,23 @@ class Metrics:
 
 
 class _Counted(Collector):
-    """`marketbrief_answered_by_protocol`: report requests written from a kept reply by the HTTP
-    protocol itself, before the app (they are in the request histogram too)."""
+    """`marketbrief_answered_by_protocol`: requests the HTTP protocol wrote itself, without the
+    framework (they are in the request histogram too): `kept`, from a kept reply before the app
+    started; `awaited`, once the read path answered."""
 
-    def __init__(self, count: Callable[[], int]) -> None:
-        self.count = count
+    def __init__(self, kept: Callable[[], int], awaited: Callable[[], int]) -> None:
+        self.kept = kept
+        self.awaited = awaited
 
     def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(
+        family = CounterMetricFamily(
             "marketbrief_answered_by_protocol",
-            "Report requests the HTTP protocol answered from a kept reply, before the app.",
-            value=self.count(),
+            "Requests the HTTP protocol wrote itself, without the framework.",
+            labels=["reply"],
         )
+        family.add_metric(["kept"], self.kept())
+        family.add_metric(["awaited"], self.awaited())
+        yield family
 
 
 class _CoreCollector(Collector):
