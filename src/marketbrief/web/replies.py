@@ -5,9 +5,11 @@ body, used by the route and the fast path alike. `Replies` keeps, per (type, dat
 reply the fast path sent as raw ASGI headers and bytes: the read path hands out the very same
 `ReportResponse` object for a cache hit it served before (`results/reader.py`), so while that
 object comes back and its age in whole seconds has not moved, the reply is the same bytes and
-is sent again as is, with no envelope rendered and no header built. A kept reply also holds
-its header lines as HTTP/1.1 puts them on the wire (`Wire`), for the server's protocol to write
-itself (web/protocol.py).
+is sent again as is, with no envelope rendered and no header built. An answer read afresh that
+equals the kept one field for field (with the cache off, the same snapshot read again) is the
+same reply too: the reply is a function of the answer and its age, and nothing else. A kept
+reply also holds its header lines as HTTP/1.1 puts them on the wire (`Wire`), for the server's
+protocol to write itself (web/protocol.py).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class Replies:
         age = response.age_seconds(now)
         key = (response.report_type, response.requested_date)
         kept = self._kept.get(key)
-        if kept is not None and kept[0] is response and kept[1] == age:
+        if kept is not None and kept[1] == age and (kept[0] is response or kept[0] == response):
             return kept[2], kept[3]
         raw = self._made(response, now, None)
         status, headers, body = raw
