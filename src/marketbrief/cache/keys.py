@@ -6,6 +6,7 @@ and read under another. The backend adds its own prefix; these names are prefix-
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import date
@@ -23,11 +24,13 @@ def _checked_type(report_type: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every report request: checked and spelled once
 def report_key(report_type: str, day: date) -> str:
     """Return the cache key of the report of `report_type` for business date `day`."""
     return f"report:{_checked_type(report_type)}:{day.isoformat()}"
 
 
+@functools.lru_cache(maxsize=4096)
 def report_lock(report_type: str, day: date) -> str:
     """Return the lock name that single-flights the store read for one report key."""
     return f"lock:{report_key(report_type, day)}"

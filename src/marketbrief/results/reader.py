@@ -258,7 +258,7 @@ class Reader:
     async def _load(self, key: str, report_type: ReportType, day: date) -> CachedReport | None:
         """One store read for this key in this process; in Redis mode, one across processes."""
         cache = self.d.cache
-        lock = keys.report_lock(report_type.value, day)
+        lock = keys.report_lock(report_type.value, day) if cache is not None else ""
         token: str | None = None
         if cache is not None:
             try:

@@ -23,7 +23,7 @@ class SingleFlight(Generic[T]):
         """The result of `load()`, shared with every caller that asks for `key` meanwhile."""
         task = self._flights.get(key)
         if task is None:
-            task = asyncio.ensure_future(load())
+            task = asyncio.get_running_loop().create_task(load())
             self._flights[key] = task
             task.add_done_callback(lambda done: self._landed(key, done))
         return await asyncio.shield(task)

@@ -161,7 +161,7 @@ class Store(Claims):
                 result = await anyio.to_thread.run_sync(call)
             else:
                 try:
-                    result = await self._reads.run(call, deadline)
+                    result = await self._reads.start(call, deadline)
                 except TimeoutError:
                     raise StoreTimeout(f"the store did not answer within {deadline} s") from None
         except StoreTimeout as error:

@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 DEFAULT_LIMIT = 16
 
-_Call = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+_Call = tuple[
+    Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop, asyncio.TimerHandle
+]
 
 
 class ReadThreads:
@@ -46,20 +48,24 @@ class ReadThreads:
         self._running = 0  # calls taken and not yet finished
         self._closed = False
 
-    async def run(self, call: Callable[[], T], deadline: float) -> T:
-        """`call()` on a read thread; TimeoutError past `deadline` seconds, the call then left
-        to finish on its thread. A caller that is cancelled leaves it the same way."""
+    def start(self, call: Callable[[], T], deadline: float) -> asyncio.Future[T]:
+        """`call()` started on a read thread: the future of its answer, which fails with
+        TimeoutError past `deadline` seconds, the call then left to finish on its thread. A
+        caller that is cancelled (cancelling the future) leaves it the same way. To be called
+        from the event loop's thread."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._submit((call, future, loop))
         timer = loop.call_later(deadline, _expire, future)
-        try:
-            return await future
-        finally:
-            timer.cancel()
+        self._submit((call, future, loop, timer))
+        return future
+
+    async def run(self, call: Callable[[], T], deadline: float) -> T:
+        """`await start(call, deadline)`."""
+        return await self.start(call, deadline)
 
     def _submit(self, item: _Call) -> None:
         if self._closed:
+            item[3].cancel()
             raise RuntimeError("the store's read threads are closed")
         self._calls.put(item)
         # More calls waiting than threads free to take them: one more thread, within the limit.
@@ -83,7 +89,7 @@ class ReadThreads:
                 if item is None:
                     return
                 self._running += 1
-            call, future, loop = item
+            call, future, loop, timer = item
             error: BaseException | None = None
             try:
                 result = call()
@@ -94,8 +100,8 @@ class ReadThreads:
                 self._waiting += 1
                 if self._running == 0:
                     self._idle.notify_all()
-            _hand_back(loop, future, result, error)
-            del item, call, future, result, error  # nothing of this call outlives it here
+            _hand_back(loop, future, timer, result, error)
+            del item, call, future, timer, result, error  # nothing of this call outlives it here
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no call runs (or `timeout` passes); True when none does."""
@@ -117,15 +123,22 @@ class ReadThreads:
 def _hand_back(
     loop: asyncio.AbstractEventLoop,
     future: asyncio.Future[Any],
+    timer: asyncio.TimerHandle,
     result: Any,
     error: BaseException | None,
 ) -> None:
     # A closed loop raises RuntimeError: nobody is waiting for this answer any more.
     with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(_settle, future, result, error)
+        loop.call_soon_threadsafe(_settle, future, timer, result, error)
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def _settle(
+    future: asyncio.Future[Any],
+    timer: asyncio.TimerHandle,
+    result: Any,
+    error: BaseException | None,
+) -> None:
+    timer.cancel()
     if future.done():  # abandoned: past its deadline, or its caller was cancelled
         return
     if error is None:
