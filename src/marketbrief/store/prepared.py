@@ -125,12 +125,17 @@ class Reading:
 
     statement: Prepared
     row: Callable[..., Any]  # a named tuple of the selected columns
-    converters: tuple[Callable[[Any], Any] | None, ...]  # SQLAlchemy's result processors
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # SQLAlchemy's result processors,
+    width: int  # by column position; the other columns come back as the driver gives them
 
     def row_of(self, found: Sequence[Any]) -> Any:
         """A row as the driver gave it, its values as SQLAlchemy would hand them back."""
-        pairs = zip(found, self.converters, strict=True)
-        return self.row(*(v if convert is None else convert(v) for v, convert in pairs))
+        if len(found) != self.width:
+            raise ValueError(f"{len(found)} columns came back where {self.width} were selected")
+        values = list(found)
+        for position, convert in self.converters:
+            values[position] = convert(values[position])
+        return self.row(*values)
 
 
 _READINGS: dict[tuple[int, int], tuple[sa.Dialect, sa.Select[Any], Reading | None]] = {}
@@ -146,12 +151,12 @@ def reading(dialect: sa.Dialect, statement: sa.Select[Any]) -> Reading | None:
     made = None
     if ready is not None:
         columns = list(statement.selected_columns)
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         made = Reading(
             statement=ready,
             row=namedtuple("Row", [c.key for c in columns], rename=True),  # type: ignore[misc]
-            converters=tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-            ),
+            converters=tuple((n, p) for n, p in enumerate(processors) if p is not None),
+            width=len(columns),
         )
     _READINGS[key] = (dialect, statement, made)
     return made
