@@ -177,3 +177,19 @@ async def test_a_flushed_redis_never_blanks_an_answer_and_the_store_warms_it_aga
     assert all(r.state is ReportState.FRESH for r in seen)
     again = await reader.get_report(PRE, DAY)
     assert (again.source, same_content(again, first)) == (Source.CACHE, True)
+
+
+async def test_a_near_entry_read_again_from_redis_unchanged_keeps_its_answer(
+    two_processes: tuple[Results, Results],
+) -> None:
+    writer, reader = two_processes
+    assert (await writer.publish(_completion("first", 0))).published
+    asked = _shared_reads(reader)
+    first = await reader.get_report(PRE, DAY)
+    assert reader.deps.near is not None
+    reader.deps.near.clear()  # as when its entry outlives the bound: the next hit asks Redis
+    again = await reader.get_report(PRE, DAY)
+    assert len(asked) == 2
+    # The same bytes came back: the same decoded entry and the same answer object, so the
+    # reply the web layer made of it is sent again (web/replies.py).
+    assert again is first

@@ -183,9 +183,10 @@ class Reader:
         self, key: str, value: bytes, report_type: ReportType, day: date
     ) -> CachedReport | None:
         """The entry decoded, once per entry: the in-process cache hands out the very same
-        bytes object on every hit, so an entry seen before is not parsed again."""
+        bytes object on every hit, and Redis the same bytes again, so an entry seen before is
+        not parsed again (and its answer, and the reply made of it, stay the ones kept)."""
         seen = self._decodings.get(key)
-        if seen is not None and seen[0] is value:
+        if seen is not None and (seen[0] is value or seen[0] == value):
             return seen[1]
         cached = decode_entry(value, report_type.value, day)
         if cached is not None:
