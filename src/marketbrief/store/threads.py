@@ -25,7 +25,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-DEFAULT_LIMIT = 16
+# As many as the SQLite reader pool's connections: a ninth thread would only wait for one (and
+# every thread that allocates grows the process by a malloc arena of its own).
+DEFAULT_LIMIT = 8
 
 _Call = tuple[
     Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop, asyncio.TimerHandle
