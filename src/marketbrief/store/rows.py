@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from marketbrief.models import (
     Completion,
@@ -22,6 +24,27 @@ from marketbrief.models import (
     version_of,
 )
 
+E = TypeVar("E", bound=Enum)
+
+
+def _by_value(kind: type[E]) -> Callable[[Any], E]:
+    """`kind(value)` as a dictionary lookup: calling an Enum class costs about ten lookups, and
+    every row read converts several. A value no member has raises ValueError, as the call does."""
+    members: dict[Any, E] = {member.value: member for member in kind}
+
+    def of(value: Any) -> E:
+        found = members.get(value)
+        return found if found is not None else kind(value)
+
+    return of
+
+
+_REPORT_TYPE = _by_value(ReportType)
+_RUN_STATUS = _by_value(RunStatus)
+_TRIGGER = _by_value(TriggerSource)
+_STAGE = _by_value(Stage)
+_STAGE_STATUS = _by_value(StageStatus)
+
 
 def elapsed_ms(start: datetime, end: datetime) -> int:
     """Whole milliseconds from start to end (never negative)."""
@@ -33,11 +56,11 @@ def run(row: Any) -> Run:
     return Run(
         id=int(row.id),
         run_id=row.run_id,
-        report_type=ReportType(row.job_type),
+        report_type=_REPORT_TYPE(row.job_type),
         scheduled_date=row.scheduled_date,
-        status=RunStatus(row.status),
+        status=_RUN_STATUS(row.status),
         current_stage=row.current_stage,
-        trigger_source=TriggerSource(row.trigger_source),
+        trigger_source=_TRIGGER(row.trigger_source),
         started_at=row.started_at,
         executed_at=row.executed_at,
         execution_time_ms=row.execution_time_ms,
@@ -105,8 +128,8 @@ def stage(row: Any) -> StageRecord:
     """A `job_stages` row as a StageRecord."""
     return StageRecord(
         run_id=row.run_id,
-        stage=Stage(row.stage),
-        status=StageStatus(row.status),
+        stage=_STAGE(row.stage),
+        status=_STAGE_STATUS(row.status),
         started_at=row.started_at,
         ended_at=row.ended_at,
         details=dict(row.details or {}),
@@ -153,10 +176,10 @@ def snapshot(row: Any) -> Snapshot:
         id=int(row.id),
         run_id=row.run_id,
         scheduled_date=row.scheduled_date,
-        report_type=ReportType(row.report_type),
+        report_type=_REPORT_TYPE(row.report_type),
         content=row.report_content.encode("utf-8"),
         metadata=dict(row.metadata or {}),
-        trigger_source=TriggerSource(row.trigger_source),
+        trigger_source=_TRIGGER(row.trigger_source),
         content_sha256=row.content_sha256,
         created_at=row.created_at,
         version=int(row.version),
