@@ -53,12 +53,13 @@ def _cache_off(outcome: Outcome) -> list[str]:
     if ip is not None:
         detail = (
             f" In-process, a cache-off `get_report` + render takes {ip.store_report_us:,.0f} µs "
-            f"against {ip.cached_report_us:,.0f} µs for a hit; the store read alone "
-            f"(`SQLStore.latest_snapshot`: a pooled connection, BEGIN, the SELECT through "
-            f"SQLAlchemy, COMMIT) takes {ip.store_read_us:,.0f} µs where the same SELECT through "
-            f"plain sqlite3 takes {ip.raw_read_us:,.1f} µs; the rest is the hop to the store's "
-            f"worker thread and back (which a stalled disk must never block the server for) and "
-            f"the read path around the read (single-flight, the answer, the render)."
+            f"against {ip.cached_report_us:,.0f} µs for a hit (one request after another: each "
+            f"waits for a read thread to wake); the store read alone (`SQLStore.latest_snapshot`:"
+            f" a pooled connection, the SELECT at the driver, SQLAlchemy's result processors) "
+            f"takes {ip.store_read_us:,.0f} µs where the same SELECT through plain sqlite3 on one "
+            f"open connection takes {ip.raw_read_us:,.1f} µs; the rest is the hop to the store's "
+            f"read threads and back (which a stalled disk must never block the server for), the "
+            f"read path around the read (single-flight, the answer) and the HTTP server."
         )
     return [
         f"**Cache off** costs the server {off:,.0f} µs per answer against {ceiling:,.0f} µs "
