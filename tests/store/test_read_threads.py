@@ -25,9 +25,9 @@ async def test_a_call_runs_on_a_read_thread_and_its_answer_comes_back(
     threads: ReadThreads,
 ) -> None:
     loop_thread = threading.get_ident()
-    ran_on = await threads.run(threading.get_ident, deadline=WAIT)
+    ran_on = await threads.start(threading.get_ident, deadline=WAIT)
     assert ran_on != loop_thread
-    assert await threads.run(lambda: "answer", deadline=WAIT) == "answer"
+    assert await threads.start(lambda: "answer", deadline=WAIT) == "answer"
     assert threads.threads == 1  # the thread that answered stayed for the next call
     threads.close()
 
@@ -37,8 +37,8 @@ async def test_a_call_that_raises_raises_in_its_caller(threads: ReadThreads) -> 
         raise LookupError("the store said no")
 
     with pytest.raises(LookupError, match="the store said no"):
-        await threads.run(broken, deadline=WAIT)
-    assert await threads.run(lambda: 7, deadline=WAIT) == 7  # the thread lives on
+        await threads.start(broken, deadline=WAIT)
+    assert await threads.start(lambda: 7, deadline=WAIT) == 7  # the thread lives on
     threads.close()
 
 
@@ -51,7 +51,7 @@ async def test_past_its_deadline_a_call_is_abandoned_to_its_thread(threads: Read
         return "late"
 
     with pytest.raises(TimeoutError):
-        await threads.run(stalled, deadline=1.0)
+        await threads.start(stalled, deadline=1.0)
     assert not finished.is_set()  # the caller did not wait for it
     assert not threads.wait_idle(0)  # it still runs, and close() would wait for it
     release.set()
@@ -68,14 +68,14 @@ async def test_a_cancelled_caller_leaves_its_call_running(threads: ReadThreads) 
         release.wait(WAIT)
         return 1
 
-    caller = asyncio.create_task(threads.run(blocked, deadline=WAIT))
+    caller = threads.start(blocked, deadline=WAIT)  # its caller cancels it by cancelling it
     assert await asyncio.to_thread(started.wait, WAIT)
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
     release.set()
     assert await asyncio.to_thread(threads.wait_idle, WAIT)
-    assert await threads.run(lambda: 2, deadline=WAIT) == 2
+    assert await threads.start(lambda: 2, deadline=WAIT) == 2
     threads.close()
 
 
@@ -87,7 +87,7 @@ async def test_threads_start_as_calls_wait_for_one_up_to_the_limit(threads: Read
         running.release()
         release.wait(WAIT)
 
-    callers = [asyncio.create_task(threads.run(held, deadline=WAIT)) for _ in range(5)]
+    callers = [threads.start(held, deadline=WAIT) for _ in range(5)]
     await asyncio.sleep(0)  # every caller has handed its call over
     for _ in range(3):  # three threads, each holding a call
         assert await asyncio.to_thread(running.acquire, True, WAIT)
@@ -100,7 +100,7 @@ async def test_threads_start_as_calls_wait_for_one_up_to_the_limit(threads: Read
 
 
 async def test_closed_threads_end_and_take_no_more_calls(threads: ReadThreads) -> None:
-    await asyncio.gather(*(threads.run(lambda: None, deadline=WAIT) for _ in range(4)))
+    await asyncio.gather(*(threads.start(lambda: None, deadline=WAIT) for _ in range(4)))
     started = [t for t in threading.enumerate() if t.name.startswith(threads.name)]
     assert started
     threads.close()
@@ -108,7 +108,7 @@ async def test_closed_threads_end_and_take_no_more_calls(threads: ReadThreads) -
         await asyncio.to_thread(thread.join, WAIT)
         assert not thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
-        await threads.run(lambda: None, deadline=WAIT)
+        await threads.start(lambda: None, deadline=WAIT)
 
 
 def test_an_answer_for_a_loop_that_has_closed_is_dropped(threads: ReadThreads) -> None:
@@ -120,12 +120,16 @@ def test_an_answer_for_a_loop_that_has_closed_is_dropped(threads: ReadThreads) -
 
     async def leave_it() -> None:
         with pytest.raises(TimeoutError):
-            await threads.run(slow, deadline=1.0)
+            await threads.start(slow, deadline=1.0)
 
     asyncio.run(leave_it())  # the loop is closed when this returns
     release.set()
     assert threads.wait_idle(WAIT)  # the thread handed its answer back to nothing, and lives
-    assert asyncio.run(threads.run(lambda: "next", deadline=WAIT)) == "next"
+
+    async def next_call() -> str:
+        return await threads.start(lambda: "next", deadline=WAIT)
+
+    assert asyncio.run(next_call()) == "next"
     threads.close()
 
 

@@ -149,6 +149,12 @@ class Results:
         self._note_served(report_type, answer)
         return answer
 
+    @property
+    def answers_now(self) -> bool:
+        """Whether `answer_now` and `history_now` can ever answer: not with the cache off, where
+        every answer is a read."""
+        return self.deps.cache is not None
+
     def answer_now(self, report_type: ReportType, day: date | None = None) -> ReportResponse | None:
         """`get_report`'s answer if it is a clean cache hit found without awaiting anything (the
         same answer, counted the same way), else None: then ask `get_report`."""

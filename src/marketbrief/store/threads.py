@@ -61,10 +61,6 @@ class ReadThreads:
         self._submit((call, future, loop, timer))
         return future
 
-    async def run(self, call: Callable[[], T], deadline: float) -> T:
-        """`await start(call, deadline)`."""
-        return await self.start(call, deadline)
-
     def _submit(self, item: _Call) -> None:
         if self._closed:
             item[3].cancel()

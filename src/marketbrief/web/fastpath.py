@@ -108,15 +108,15 @@ class FastPath:
 
         `target` is the request target as sent, `headers` the request's (names lower-case).
         """
+        svc = self._services_now()
+        if svc is None or not svc.results.answers_now:
+            return None
         if target.startswith(_HISTORY_TARGET):
-            return self._history_now(target)
+            return self._history_now(svc, target)
         if not target.startswith(_REPORTS_TARGET):
             return None
         asked = plain_report_target(target)
         if asked is None or _conditional(headers):
-            return None
-        svc = self._services_now()
-        if svc is None:
             return None
         started = time.perf_counter()
         response = svc.results.answer_now(*asked)
@@ -164,11 +164,10 @@ class FastPath:
         found: Services | None = getattr(self.app.state, "services", None)
         return found
 
-    def _history_now(self, target: bytes) -> Wire | None:
+    def _history_now(self, svc: Services, target: bytes) -> Wire | None:
         path, _, query_string = target.partition(b"?")
         query = plain_history_query(query_string) if path == _HISTORY_TARGET else None
-        svc = self._services_now()
-        if query is None or svc is None:
+        if query is None:
             return None
         started = time.perf_counter()
         body = svc.results.history_now(query)
