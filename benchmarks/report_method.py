@@ -55,9 +55,12 @@ def method(outcome: Outcome, emit: Emit) -> None:
     emit(
         "- Report requests are `GET /api/v1/reports/pre-market?date=D` (a wrk Lua script), with "
         f"D going round the {outcome.report_dates} dates that have a pre-market report, one "
-        "date per request in turn: each answer is a fresh snapshot of about 20 KB, and with "
+        "date per request in turn: each answer is a snapshot of about 20 KB, and with "
         "the cache off concurrent requests seldom ask for the same report, so they seldom "
-        "share a store read. The ceiling answers every request with marketbrief's own "
+        "share a store read. Every cache-off answer is read from the store; when the read "
+        "gives the same answer as the last one for that date within the same second of its "
+        "age, the reply made then is sent again (web/replies.py), as it is for a cache hit. "
+        "The ceiling answers every request with marketbrief's own "
         f"response bytes for `{REPORT_PATH}`; the baseline gets the same requests."
     )
     emit(
