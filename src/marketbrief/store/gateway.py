@@ -132,8 +132,7 @@ class Store(Claims):
 
     async def _read(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A read: abandoned to its thread past the read deadline (or a recent answer, on D1)."""
-        memo = self.memo
-        key = memo.key(getattr(method, "__name__", ""), args, kwargs) if memo.seconds > 0 else None
+        key = self.memo.key(getattr(method, "__name__", ""), args, kwargs)
         if key is not None:
             known, answer = self.memo.get(key)
             if known:

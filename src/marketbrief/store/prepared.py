@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -61,19 +61,30 @@ class Prepared:
             raise sa.exc.ArgumentError(f"no value for bind parameter {missing}") from None
 
 
-_PREPARED: dict[tuple[int, int], tuple[sa.Dialect, sa.Executable, Prepared | None]] = {}
+R = TypeVar("R")
+_Made = dict[tuple[int, int], tuple[sa.Dialect, Any, Any]]
+_PREPARED: _Made = {}
+_READINGS: _Made = {}
+
+
+def _once(
+    made: _Made, dialect: sa.Dialect, statement: Any, make: Callable[[sa.Dialect, Any], R]
+) -> R:
+    """`make(dialect, statement)`, kept in `made`: each pair is compiled once. The dialect and
+    statement are kept with what was made, so their ids are never reused for another."""
+    key = (id(dialect), id(statement))
+    found = made.get(key)
+    if found is not None and found[0] is dialect and found[1] is statement:
+        kept: R = found[2]
+        return kept
+    result = make(dialect, statement)
+    made[key] = (dialect, statement, result)
+    return result
 
 
 def prepared(dialect: sa.Dialect, statement: sa.Executable) -> Prepared | None:
     """`statement` compiled for `dialect` (once), or None when it must go through SQLAlchemy."""
-    key = (id(dialect), id(statement))
-    found = _PREPARED.get(key)
-    if found is not None and found[0] is dialect and found[1] is statement:
-        return found[2]
-    made = _compile(dialect, statement)
-    # The dialect and statement are kept with it, so their ids are never reused for another.
-    _PREPARED[key] = (dialect, statement, made)
-    return made
+    return _once(_PREPARED, dialect, statement, _compile)
 
 
 def _compile(dialect: sa.Dialect, statement: sa.Executable) -> Prepared | None:
@@ -138,25 +149,20 @@ class Reading:
         return self.row(*values)
 
 
-_READINGS: dict[tuple[int, int], tuple[sa.Dialect, sa.Select[Any], Reading | None]] = {}
-
-
 def reading(dialect: sa.Dialect, statement: sa.Select[Any]) -> Reading | None:
     """`statement` ready to read at the driver (compiled once), or None when it cannot be."""
-    key = (id(dialect), id(statement))
-    found = _READINGS.get(key)
-    if found is not None and found[0] is dialect and found[1] is statement:
-        return found[2]
+    return _once(_READINGS, dialect, statement, _reading)
+
+
+def _reading(dialect: sa.Dialect, statement: sa.Select[Any]) -> Reading | None:
     ready = prepared(dialect, statement)
-    made = None
-    if ready is not None:
-        columns = list(statement.selected_columns)
-        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-        made = Reading(
-            statement=ready,
-            row=namedtuple("Row", [c.key for c in columns], rename=True),  # type: ignore[misc]
-            converters=tuple((n, p) for n, p in enumerate(processors) if p is not None),
-            width=len(columns),
-        )
-    _READINGS[key] = (dialect, statement, made)
-    return made
+    if ready is None:
+        return None
+    columns = list(statement.selected_columns)
+    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+    return Reading(
+        statement=ready,
+        row=namedtuple("Row", [c.key for c in columns], rename=True),  # type: ignore[misc]
+        converters=tuple((n, p) for n, p in enumerate(processors) if p is not None),
+        width=len(columns),
+    )

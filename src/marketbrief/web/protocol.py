@@ -177,7 +177,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         response is complete, as for the app's (keep-alive, the next pipelined request, a
         graceful shutdown's `connection: close`)."""
         try:
-            status, lines, body = await answer
+            wire = await answer
         except BaseException as error:  # as uvicorn's cycle answers an app that raised
             logger.error("Exception in ASGI application\n", exc_info=error)
             await cycle.send_500_response()
@@ -188,9 +188,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return  # the client left: nothing to write to
         cycle.response_started = True
         keep_alive = cycle.keep_alive  # a graceful shutdown turns it off meanwhile
-        server_lines = _SERVER_LINES.of(self.server_state.default_headers)
-        close = b"" if keep_alive else CLOSE_LINE
-        self.transport.writelines((STATUS_LINE[status], server_lines, close, lines, body))
+        self._write(wire, b"" if keep_alive else CLOSE_LINE)
         cycle.response_complete = True
         cycle.message_event.set()
         if not keep_alive:
@@ -204,12 +202,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             super().on_message_complete()
             return
         self._early_wire = None
-        status, lines, body = wire
-        server_lines = _SERVER_LINES.of(self.server_state.default_headers)
-        self.transport.writelines((STATUS_LINE[status], server_lines, lines, body))
+        self._write(wire)
         # A request pipelined behind this one in the same read arms the timer again.
         self._unset_keepalive_if_required()
         self.on_response_complete()
+
+    def _write(self, wire: Wire, close: bytes = b"") -> None:
+        """The reply as uvicorn writes the app's: status line, the server's own header lines,
+        `close` (`connection: close`, or nothing), the reply's header lines and body; one write."""
+        status, lines, body = wire
+        server_lines = _SERVER_LINES.of(self.server_state.default_headers)
+        self.transport.writelines((STATUS_LINE[status], server_lines, close, lines, body))
 
     def _answerable_now(self) -> bool:
         """A plain GET without a body, on a keep-alive HTTP/1.1 connection with no response in
