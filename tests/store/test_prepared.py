@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,14 +41,10 @@ def _whole(n: int, base: Completion | None = None) -> Completion:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLStore]:
+@pytest.fixture
+def store(database_url: str) -> Iterator[SQLStore]:
     """A migrated store: a SQLite file (qmark) or a PostgreSQL database (psycopg's pyformat)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    opened = SQLStore(url)
+    opened = SQLStore(database_url)
     opened.migrate()
     yield opened
     opened.close()

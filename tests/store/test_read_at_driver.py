@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,14 +30,10 @@ DAYS = (date(2026, 11, 23), date(2026, 11, 24))
 AT = datetime(2026, 11, 24, 13, 30, 5, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLStore]:
-    """A migrated store holding a pre-market report for each of DAYS."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    opened = SQLStore(url)
+@pytest.fixture
+def store(database_url: str) -> Iterator[SQLStore]:
+    """A migrated store (SQLite, PostgreSQL) holding a pre-market report for each of DAYS."""
+    opened = SQLStore(database_url)
     opened.migrate()
     for n, day in enumerate(DAYS):
         completion = standalone_completion(
@@ -88,21 +84,31 @@ def test_reads_at_the_driver_are_counted_as_every_statement_is(store: SQLStore) 
     assert after.rows_written == before.rows_written
 
 
-def test_a_store_without_its_schema_says_so_through_the_driver_lane(tmp_path: Path) -> None:
+def _schemaless(tmp_path: Path) -> str:
     path = tmp_path / "empty.db"
     sqlite3.connect(path).close()
-    store = SQLStore(f"sqlite:///{path}")
-    try:
-        with pytest.raises(SchemaError, match="marketbrief migrate"):
-            store.latest_snapshot(PRE, DAYS[0])
-    finally:
-        store.close()
+    return f"sqlite:///{path}"
 
 
-def test_a_store_file_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
-    store = SQLStore(f"sqlite:///{tmp_path / 'no such folder' / 'store.db'}")
+def _unopenable(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'no such folder' / 'store.db'}"
+
+
+@pytest.mark.parametrize(
+    ("url_of", "error", "says"),
+    [
+        (_schemaless, SchemaError, "marketbrief migrate"),
+        (_unopenable, StoreUnavailable, "unable to open database file"),
+    ],
+)
+def test_a_driver_error_is_the_stores_error_as_through_sqlalchemy(
+    tmp_path: Path, url_of: Callable[[Path], str], error: type[Exception], says: str
+) -> None:
+    store = SQLStore(url_of(tmp_path))
     try:
-        with pytest.raises(StoreUnavailable, match="unable to open database file"):
+        with pytest.raises(error, match=says):
             store.latest_snapshot(PRE, DAYS[0])
+        with pytest.raises(error, match=says), store._engines.read() as connection:
+            connection.execute(_LATEST_SNAPSHOT, {"kind": PRE.value, "day": DAYS[0]})
     finally:
         store.close()
